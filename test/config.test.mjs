@@ -1,0 +1,180 @@
+// Configuration: every variable's parsing, defaults, and the warning a bad value gets.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createRequire } from 'node:module';
+import os from 'node:os';
+import path from 'node:path';
+
+const require = createRequire(import.meta.url);
+const { readConfig, parseDuration, parseSize } = require('../dist/config.js');
+
+const read = (env) => readConfig({ ...env });
+
+test('defaults with an empty environment', () => {
+  const { config, warnings } = read({});
+  assert.deepEqual(warnings, []);
+  assert.equal(config.disabled, false);
+  assert.equal(config.logLevel, 'warn');
+  assert.deepEqual(config.traces.exporters, ['store']);
+  assert.equal(config.traces.otlpProtocol, 'http/protobuf');
+  assert.equal(config.traces.sampler, 'parentbased_always_on');
+  assert.deepEqual(config.traces.propagators, ['tracecontext', 'baggage']);
+  assert.equal(config.profiling.enabled, true);
+  assert.equal(config.profiling.rootSpanOnly, true);
+  assert.equal(config.profiling.addSpanName, true);
+  assert.equal(config.profiling.samplingIntervalMicros, 10_000);
+  assert.equal(config.profiling.uploadIntervalMs, 15_000);
+  assert.equal(config.pyroscope.serverAddress, undefined);
+  assert.equal(config.store.profiles, true);
+  assert.equal(config.store.spans, true);
+  assert.equal(config.store.dir, path.join(os.tmpdir(), 'span-profiles'));
+  assert.equal(config.shutdownTimeoutMs, 5000);
+  assert.deepEqual(config.resourceDetectors, ['env', 'host', 'os', 'process', 'serviceinstance', 'container']);
+});
+
+test('an OTLP endpoint makes otlp the default trace exporter; a Pyroscope address takes profiles off the store', () => {
+  const { config } = read({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318', PYROSCOPE_SERVER_ADDRESS: 'http://pyroscope:4040' });
+  assert.deepEqual(config.traces.exporters, ['otlp']);
+  assert.equal(config.traces.otlpEndpoint, 'http://collector:4318/v1/traces');
+  assert.equal(config.store.profiles, false);
+  assert.equal(config.store.spans, false);
+});
+
+test('SPAN_PROFILES_STORE=always keeps both beside the backends; never turns the store off', () => {
+  const always = read({ SPAN_PROFILES_STORE: 'always', OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4318', PYROSCOPE_SERVER_ADDRESS: 'http://p:4040' }).config;
+  assert.deepEqual(always.traces.exporters, ['otlp', 'store']);
+  assert.equal(always.store.profiles, true);
+  const never = read({ SPAN_PROFILES_STORE: 'never' });
+  assert.deepEqual(never.config.traces.exporters, ['otlp']);
+  assert.equal(never.config.profiling.enabled, false, 'no destination for profiles: profiler off');
+  assert.match(never.warnings.join('\n'), /SPAN_PROFILES_STORE="never".*profiler stays off/);
+});
+
+test('OTEL_TRACES_EXPORTER lists, none, and unknown entries', () => {
+  assert.deepEqual(read({ OTEL_TRACES_EXPORTER: 'otlp,console' }).config.traces.exporters, ['otlp', 'console']);
+  assert.deepEqual(read({ OTEL_TRACES_EXPORTER: 'none' }).config.traces.exporters, []);
+  const bad = read({ OTEL_TRACES_EXPORTER: 'otlp,jaeger' });
+  assert.deepEqual(bad.config.traces.exporters, ['otlp']);
+  assert.match(bad.warnings[0], /^OTEL_TRACES_EXPORTER="otlp,jaeger" names unknown entry "jaeger"; using otlp/);
+});
+
+test('service name precedence: OTEL_SERVICE_NAME, then OTEL_RESOURCE_ATTRIBUTES, then package.json', () => {
+  assert.equal(read({ OTEL_SERVICE_NAME: 'a', OTEL_RESOURCE_ATTRIBUTES: 'service.name=b' }).config.serviceName, 'a');
+  const fromAttributes = read({ OTEL_RESOURCE_ATTRIBUTES: 'deployment.environment=prod,service.name=b%20c,service.namespace=shop' }).config;
+  assert.equal(fromAttributes.serviceName, 'b c');
+  assert.equal(fromAttributes.serviceNameSource, 'OTEL_RESOURCE_ATTRIBUTES');
+  assert.equal(fromAttributes.serviceNamespace, 'shop');
+});
+
+test('protocol: the traces-specific variable wins over the general one', () => {
+  const { config } = read({ OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc', OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: 'http/json', OTEL_TRACES_EXPORTER: 'otlp' });
+  assert.equal(config.traces.otlpProtocol, 'http/json');
+  assert.equal(read({ OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc', OTEL_TRACES_EXPORTER: 'otlp' }).config.traces.otlpEndpoint, 'http://localhost:4317');
+});
+
+test('durations and sizes accept units; a bare number is milliseconds / MiB', () => {
+  assert.equal(parseDuration('15s'), 15_000);
+  assert.equal(parseDuration('250ms'), 250);
+  assert.equal(parseDuration('2m'), 120_000);
+  assert.equal(parseDuration('1500'), 1500);
+  assert.equal(parseDuration('abc'), undefined);
+  assert.equal(parseSize('256MiB'), 256 * 1024 * 1024);
+  assert.equal(parseSize('1GB'), 1e9);
+  assert.equal(parseSize('64'), 64 * 1024 * 1024);
+  assert.equal(read({ PYROSCOPE_UPLOAD_INTERVAL: '5s' }).config.profiling.uploadIntervalMs, 5000);
+  assert.equal(read({ PYROSCOPE_PROFILING_INTERVAL: '5ms' }).config.profiling.samplingIntervalMicros, 5000);
+});
+
+test('Pyroscope credentials in the URL become basic auth and leave the address', () => {
+  const { config, entries } = read({ PYROSCOPE_SERVER_ADDRESS: 'https://123:s3cr3t-t0ken@profiles.example.com/prefix' });
+  assert.equal(config.pyroscope.serverAddress, 'https://profiles.example.com/prefix');
+  assert.deepEqual(config.pyroscope.basicAuth, { user: '123', password: 's3cr3t-t0ken' });
+  assert.ok(!JSON.stringify(entries).includes('s3cr3t-t0ken'));
+});
+
+test('PYROSCOPE_LABELS keeps the good pairs and reports the bad ones', () => {
+  const { config, warnings } = read({ PYROSCOPE_LABELS: 'region=eu,broken,env=prod,=x' });
+  assert.deepEqual(config.pyroscope.labels, { region: 'eu', env: 'prod' });
+  assert.match(warnings[0], /^PYROSCOPE_LABELS has malformed entries "broken", "=x" \(expected key=value\); using the other 2 entries$/);
+});
+
+test('OTEL_SDK_DISABLED follows the spec: only "true" (any case) disables', () => {
+  assert.equal(read({ OTEL_SDK_DISABLED: 'TRUE' }).config.disabled, true);
+  assert.equal(read({ OTEL_SDK_DISABLED: 'false' }).config.disabled, false);
+  const bad = read({ OTEL_SDK_DISABLED: 'yes' });
+  assert.equal(bad.config.disabled, false);
+  assert.deepEqual(bad.warnings, ['OTEL_SDK_DISABLED="yes" is not true or false; using false']);
+});
+
+test('instrumentation lists: unknown names are reported, known ones kept', () => {
+  const { config, warnings } = read({ OTEL_NODE_ENABLED_INSTRUMENTATIONS: 'http, express,nope', OTEL_NODE_DISABLED_INSTRUMENTATIONS: 'dns' });
+  assert.deepEqual(config.instrumentations.enabled, ['http', 'express']);
+  assert.deepEqual(config.instrumentations.disabled, ['dns']);
+  assert.match(warnings[0], /OTEL_NODE_ENABLED_INSTRUMENTATIONS=.* names unknown entry "nope"; using http,express/);
+});
+
+test('resource detectors: all expands, none empties', () => {
+  assert.ok(read({ OTEL_NODE_RESOURCE_DETECTORS: 'all' }).config.resourceDetectors.includes('gcp'));
+  assert.deepEqual(read({ OTEL_NODE_RESOURCE_DETECTORS: 'none' }).config.resourceDetectors, []);
+  assert.deepEqual(read({ OTEL_NODE_RESOURCE_DETECTORS: 'env,host' }).config.resourceDetectors, ['env', 'host']);
+});
+
+test('batch size larger than the queue is clamped with a warning', () => {
+  const { config, warnings } = read({ OTEL_BSP_MAX_QUEUE_SIZE: '100', OTEL_BSP_MAX_EXPORT_BATCH_SIZE: '500' });
+  assert.equal(config.traces.batch.maxExportBatchSize, 100);
+  assert.match(warnings[0], /OTEL_BSP_MAX_EXPORT_BATCH_SIZE=500 is larger than OTEL_BSP_MAX_QUEUE_SIZE=100; using 100/);
+});
+
+// Generated garbage: every variable the agent reads, fed values that are wrong for most types. Whatever the
+// value, readConfig must not throw; a rejected value yields exactly one warning naming the variable and saying
+// what was used; secrets never appear in any output.
+const GARBAGE = [
+  ' ',
+  '   \t ',
+  '-1',
+  '-999999999999',
+  '99999999999999999999999',
+  'NaN',
+  'abc',
+  '1e3',
+  '0x10',
+  'tru',
+  'TRUE ',
+  'ünïcødé-✓',
+  '../../etc/passwd',
+  'localhost:4040',
+  'http://user:hunter2-secret@host:4040',
+  '{"unterminated":',
+  'a=b,c',
+  '\u0000\u0007',
+];
+const SECRET_VARS = new Set(['PYROSCOPE_BASIC_AUTH_PASSWORD', 'PYROSCOPE_AUTH_TOKEN', 'PYROSCOPE_HTTP_HEADERS']);
+
+test('every variable, fed garbage: no throw, one warning naming it, no secret echoed', () => {
+  const variables = read({}).entries.map((e) => e.name);
+  assert.ok(variables.length >= 40, `expected every variable to be listed, got ${variables.length}`);
+  let cases = 0;
+  for (const name of variables) {
+    for (const value of GARBAGE) {
+      cases++;
+      let report;
+      assert.doesNotThrow(() => {
+        report = read({ [name]: value });
+      }, `${name}=${JSON.stringify(value)}`);
+      const entry = report.entries.find((e) => e.name === name);
+      assert.ok(entry, `${name} listed`);
+      const mine = report.warnings.filter((w) => w.includes(name));
+      if (!entry.isSet && value.trim() !== '' && !['OTEL_METRICS_EXPORTER', 'OTEL_LOGS_EXPORTER'].includes(name)) {
+        // Rejected: the warning says so, and what was used instead.
+        assert.equal(mine.length, 1, `${name}=${JSON.stringify(value)} should warn once, got ${JSON.stringify(report.warnings)}`);
+        assert.match(mine[0], /using /);
+      }
+      const printed = JSON.stringify([report.warnings, report.entries]);
+      assert.ok(!printed.includes('hunter2-secret'), `${name}: URL credentials leaked`);
+      if (SECRET_VARS.has(name) && value.trim().length >= 4) {
+        assert.ok(!printed.includes(value.trim()), `${name}: secret value leaked`);
+      }
+    }
+  }
+  assert.ok(cases > 700);
+});
