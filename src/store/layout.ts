@@ -1,0 +1,80 @@
+/**
+ * The local store's file layout, the one contract shared by the writers (the agent) and the reader (the
+ * `span-profiles` command):
+ *
+ *     <dir>/<service>/<from>_<until>_<pid>.cpu.pb.gz     one gzipped pprof per upload interval
+ *     <dir>/<service>/<from>_<until>_<pid>.wall.pb.gz    optional wall profile, same interval
+ *     <dir>/<service>/<start>_<pid>.spans.jsonl          OTLP/JSON ExportTraceServiceRequest lines
+ *
+ * Times are UTC, compact, millisecond precision (`20261124T201530.123Z`) so names sort by time.
+ */
+
+import type { ProfileKind } from '../export/profile-exporter';
+
+/** Suffix of a file still being written; readers ignore it, writers rename it away when done. */
+export const TEMP_SUFFIX = '.tmp';
+
+/** A spans file is closed and a new one started once it passes this size. */
+export const SPANS_FILE_MAX_BYTES = 16 * 1024 * 1024;
+
+const STAMP = String.raw`(\d{8}T\d{6}\.\d{3}Z)`;
+const PROFILE_FILE = new RegExp(`^${STAMP}_${STAMP}_(\\d+)\\.(cpu|wall)\\.pb\\.gz$`);
+const SPANS_FILE = new RegExp(`^${STAMP}_(\\d+)\\.spans\\.jsonl$`);
+const STAMP_PARTS = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})\.(\d{3})Z$/;
+
+/** The directory name of a service: characters outside `[A-Za-z0-9_.-]` become `_`; never `.`/`..`. */
+export function serviceDirName(serviceName: string): string {
+  const name = serviceName.replace(/[^A-Za-z0-9_.-]/g, '_');
+  return name === '' || name === '.' || name === '..' ? '_'.repeat(Math.max(1, name.length)) : name;
+}
+
+/** `Date.now()`-style milliseconds to the compact UTC stamp used in file names. */
+export function formatStamp(ms: number): string {
+  return new Date(ms).toISOString().replace(/[-:]/g, '');
+}
+
+/** The inverse of {@link formatStamp}; `undefined` when `stamp` is not one. */
+export function parseStamp(stamp: string): number | undefined {
+  const m = STAMP_PARTS.exec(stamp);
+  if (!m) return undefined;
+  const ms = Date.UTC(+m[1]!, +m[2]! - 1, +m[3]!, +m[4]!, +m[5]!, +m[6]!, +m[7]!);
+  return Number.isNaN(ms) ? undefined : ms;
+}
+
+/** The file name of one profile. */
+export function profileFileName(kind: ProfileKind, fromMs: number, untilMs: number, pid: number): string {
+  return `${formatStamp(fromMs)}_${formatStamp(untilMs)}_${pid}.${kind}.pb.gz`;
+}
+
+/** The file name of a spans file started at `startMs`. */
+export function spansFileName(startMs: number, pid: number): string {
+  return `${formatStamp(startMs)}_${pid}.spans.jsonl`;
+}
+
+/** What a store file name says about its content. */
+export type StoreFileName =
+  | { type: 'profile'; kind: ProfileKind; fromMs: number; untilMs: number; pid: number }
+  | { type: 'spans'; startMs: number; pid: number };
+
+/** Parses a store file name; `undefined` for anything else (temp files included). */
+export function parseStoreFileName(name: string): StoreFileName | undefined {
+  const profile = PROFILE_FILE.exec(name);
+  if (profile) {
+    const fromMs = parseStamp(profile[1]!);
+    const untilMs = parseStamp(profile[2]!);
+    if (fromMs === undefined || untilMs === undefined) return undefined;
+    return { type: 'profile', kind: profile[4] as ProfileKind, fromMs, untilMs, pid: Number(profile[3]) };
+  }
+  const spans = SPANS_FILE.exec(name);
+  if (spans) {
+    const startMs = parseStamp(spans[1]!);
+    if (startMs === undefined) return undefined;
+    return { type: 'spans', startMs, pid: Number(spans[2]) };
+  }
+  return undefined;
+}
+
+/** The time a store file is ordered by for the size cap: when its data begins. */
+export function storeFileTime(parsed: StoreFileName): number {
+  return parsed.type === 'profile' ? parsed.fromMs : parsed.startMs;
+}
