@@ -12,6 +12,7 @@ import envVar from 'env-var';
 import { LOG_LEVELS, type LogLevel } from './logger';
 import { INSTRUMENTATION_NAMES } from './tracing/instrumentation-catalog';
 import { findAppPackageName } from './app-package';
+import { DEFAULT_DENIED_PROGRAMS } from './process-filter';
 import { redactSecrets, stripUrlCredentials } from './redact';
 
 /** A trace destination the agent can build from OTEL_TRACES_EXPORTER. */
@@ -89,6 +90,11 @@ export interface AgentConfig {
   };
   shutdownTimeoutMs: number;
   esmHook: boolean;
+  process: {
+    /** Program names (script or package, `*` wildcards) the agent may start in; undefined: any. */
+    allow: string[] | undefined;
+    deny: string[];
+  };
 }
 
 /** One variable as the agent resolved it: what `span-profiles doctor` and the debug summary print. */
@@ -296,6 +302,23 @@ class EnvReader {
     }
     this.record(spec, good.join(','), true);
     return good;
+  }
+
+  /** Comma-separated program names or `*` patterns; entries with other characters are reported and dropped. */
+  patternList(spec: VarSpec): string[] | undefined {
+    const raw = this.raw(spec);
+    if (raw === undefined) {
+      this.record(spec, spec.defaultText, false);
+      return undefined;
+    }
+    const entries = raw.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
+    const good = entries.filter((e) => /^[A-Za-z0-9@/._*-]+$/.test(e));
+    const bad = entries.filter((e) => !good.includes(e));
+    if (bad.length > 0) {
+      this.warnings.push(`${spec.name}=${quote(raw)} has invalid ${bad.length === 1 ? 'entry' : 'entries'} ${bad.map(quote).join(', ')}; using ${good.join(',') || spec.defaultText || 'none'}`);
+    }
+    this.record(spec, good.join(','), good.length > 0);
+    return good.length > 0 ? good : undefined;
   }
 
   /** An http(s) URL; credentials in it are kept (the caller moves them to auth) but never printed. */
@@ -853,6 +876,18 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): ConfigReport {
     fallback: true,
   });
 
+  const allowList = r.patternList({
+    name: 'SPAN_PROFILES_PROCESS_ALLOW',
+    description: 'Comma list of programs (script file name or package name, * wildcards) the agent starts in; unset: any not denied.',
+    defaultText: '',
+  });
+  const denyList =
+    r.patternList({
+      name: 'SPAN_PROFILES_PROCESS_DENY',
+      description: 'Comma list of programs the agent stays out of (NODE_OPTIONS reaches them all).',
+      defaultText: DEFAULT_DENIED_PROGRAMS.join(','),
+    }) ?? DEFAULT_DENIED_PROGRAMS;
+
   const config: AgentConfig = {
     disabled,
     logLevel,
@@ -893,6 +928,7 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): ConfigReport {
     },
     shutdownTimeoutMs,
     esmHook,
+    process: { allow: allowList, deny: denyList },
   };
   if (storeMode === 'never' && !serverAddress && profiling.enabled) {
     r.warnings.push(

@@ -1,0 +1,135 @@
+/**
+ * Start-up and shutdown of the whole agent: configuration ─► one Resource ─► tracing (the span linker
+ * first, then the env-configured processors) ─► the profiler bound to the same context
+ * manager ─► shutdown handlers. Each step that fails is reported and the rest carries on.
+ */
+import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
+import type { Resource } from '@opentelemetry/resources';
+import type { SpanProcessor } from '@opentelemetry/sdk-trace';
+import { readConfig, type AgentConfig } from './config';
+import { getLogger } from './logger';
+import { programNames, shouldStartIn } from './process-filter';
+import { installShutdownHandlers } from './shutdown';
+import { SpanProfiling, type ProfilerState } from './span-profiling';
+import { installDiagnostics } from './tracing/diagnostics';
+import { registerEsmHook, type EsmHookState } from './tracing/esm-hook';
+import { loadInstrumentations, type LoadedInstrumentations } from './tracing/instrumentations';
+import { buildResource } from './tracing/resource';
+import { buildSpanProcessors } from './tracing/span-processors';
+import { startTracing } from './tracing/tracing';
+import { AGENT_VERSION } from './version';
+
+/** How the agent got into the process, for the startup summary. */
+export type LoadedVia = '--require' | '--import' | 'NODE_OPTIONS --require' | 'NODE_OPTIONS --import' | 'api';
+
+/** The running agent. */
+export interface Agent {
+  readonly config: AgentConfig;
+  readonly resource: Resource;
+  readonly profiling: SpanProfiling;
+  readonly profilerState: ProfilerState;
+  /** Flushes and stops tracing and profiling, within the configured deadline. Never rejects. */
+  shutdown(): Promise<void>;
+}
+
+/**
+ * Starts everything from the environment. Returns undefined when the agent is disabled. Throws only on a
+ * bug; the register entry catches that.
+ */
+export function startAgent(loadedVia: LoadedVia, env: NodeJS.ProcessEnv = process.env): Agent | undefined {
+  const logger = getLogger();
+  const { config, warnings } = readConfig(env);
+  logger.setLevel(config.logLevel);
+  for (const warning of warnings) logger.warn(warning);
+  if (config.disabled) {
+    logger.info('OTEL_SDK_DISABLED=true: tracing and profiling are off');
+    return undefined;
+  }
+  const decision = shouldStartIn(programNames(), config.process.allow, config.process.deny);
+  if (!decision.start) {
+    logger.debug(`not starting in this process: ${decision.reason}`);
+    return undefined;
+  }
+
+  installDiagnostics(config.logLevel, secretsOf(config));
+  const esm: { state: EsmHookState; error?: string } = config.esmHook ? registerEsmHook() : { state: 'off' };
+  if (esm.state === 'failed') logger.warn(`the ESM loader hook could not be registered (${esm.error}); ES modules will not be instrumented`);
+
+  const resource = buildResource(config);
+  const profiling = new SpanProfiling(config, config.serviceNamespace);
+  const envProcessors = buildSpanProcessors(config);
+  // The linker only matters when there is a profiler to link to; without one, spans stay untouched.
+  const spanProcessors: SpanProcessor[] = config.profiling.enabled ? [profiling.spanProcessor, ...envProcessors] : envProcessors;
+  const instrumentations = loadInstrumentations(config, config.metricsExporterSet);
+  const contextManager = new AsyncLocalStorageContextManager();
+
+  const tracing = startTracing({
+    config,
+    resource,
+    spanProcessors,
+    instrumentations: instrumentations.instances,
+    contextManager,
+  });
+  // NodeSDK (metrics/logs only) installs its own console logger when OTEL_LOG_LEVEL is set: ours again.
+  if (config.metricsExporterSet || config.logsExporterSet) installDiagnostics(config.logLevel, secretsOf(config));
+
+  const profilerState = profiling.start(contextManager);
+
+  let stopped: Promise<void> | undefined;
+  const shutdown = (deadline: number): Promise<void> => {
+    stopped ??= Promise.all([profiling.shutdown(deadline), tracing.shutdown().catch(() => undefined)]).then(() => undefined);
+    return stopped;
+  };
+  const removeHandlers = installShutdownHandlers(
+    {
+      shutdown,
+      flush: () => Promise.all([profiling.flush(), tracing.forceFlush().catch(() => undefined)]).then(() => undefined),
+    },
+    config.shutdownTimeoutMs,
+  );
+
+  if (logger.enabled('info')) logger.info(startupSummary(config, loadedVia, esm.state, instrumentations, profilerState));
+
+  return {
+    config,
+    resource,
+    profiling,
+    profilerState,
+    shutdown: () => {
+      removeHandlers();
+      return shutdown(Date.now() + config.shutdownTimeoutMs);
+    },
+  };
+}
+
+function secretsOf(config: AgentConfig): string[] {
+  const secrets = [config.pyroscope.basicAuth?.password, config.pyroscope.authToken, ...Object.values(config.pyroscope.headers)];
+  return secrets.filter((s): s is string => typeof s === 'string' && s.length > 0);
+}
+
+function startupSummary(
+  config: AgentConfig,
+  loadedVia: LoadedVia,
+  esm: EsmHookState,
+  instrumentations: LoadedInstrumentations,
+  profiler: ProfilerState,
+): string {
+  const traces = config.traces.exporters.length === 0 ? ['none'] : config.traces.exporters.map((name) => {
+    if (name === 'otlp') return `otlp ${config.traces.otlpProtocol} ${config.traces.otlpEndpoint ?? ''}`.trim();
+    if (name === 'store') return `store ${config.store.dir}`;
+    return name;
+  });
+  const profiles = profiler.running
+    ? `${profiler.destinations.join(', ')}; every ${config.profiling.samplingIntervalMicros / 1000} ms, ` +
+      `cut every ${config.profiling.uploadIntervalMs / 1000} s; context binding ${profiler.mode} (${profiler.reason})`
+    : `off (${profiler.reason})`;
+  return [
+    `@acme/span-profiles ${AGENT_VERSION} on Node ${process.versions.node} (${process.platform}-${process.arch}), loaded with ${loadedVia}, pid ${process.pid}`,
+    `  service: ${config.serviceName} (from ${config.serviceNameSource})`,
+    `  traces: ${traces.join(', ')}`,
+    `  profiles: ${profiles}`,
+    `  instrumentations: ${instrumentations.loaded.join(', ') || 'none'}` +
+      (instrumentations.absent.length > 0 ? ` (${instrumentations.absent.length} more enabled, not loaded: library not installed)` : ''),
+    `  ESM hook: ${esm}`,
+  ].join('\n');
+}

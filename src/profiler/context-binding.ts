@@ -1,0 +1,293 @@
+/**
+ * Context binding: keeping the profiler's "current sample context" equal to the labels of the span that
+ * is running, through every async continuation. This is where attribution is won or lost.
+ *
+ * Two modes, chosen by feature detection (never by Node version):
+ * - async-context-frame: AsyncLocalStorage is backed by AsyncContextFrame (Node 24+ by default, Node 22
+ *   with --experimental-async-context-frame). The profiler stores the context in the frame itself
+ *   (`useCPED`), so it follows every continuation for free; we only set it when the OpenTelemetry
+ *   context manager enters a context (including the restoring `enterWith` at the end of `run`).
+ * - async-hooks: without AsyncContextFrame, the profiler has one global context. An async_hooks `before`
+ *   hook and a wrapper of `with()` update it on every continuation and scope change. A mutable holder
+ *   keeps that update a property write: a new holder is only allocated once a sample may have captured
+ *   the current one.
+ */
+import { createHook, type AsyncHook, type AsyncLocalStorage } from 'node:async_hooks';
+import { ROOT_CONTEXT, type Context } from '@opentelemetry/api';
+import type { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
+import type { PprofModule } from './native-profiler';
+import { SpanLabels } from './span-labels';
+
+export type BindingMode = 'async-context-frame' | 'async-hooks';
+
+export interface BindingDecision {
+  mode: BindingMode;
+  reason: string;
+}
+
+/** Decides the mode for this process; never throws. */
+export function detectBindingMode(): BindingDecision {
+  let active = false;
+  try {
+    // Not exported from the package index; the module is part of the published layout.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const acf = require('@datadog/pprof/out/src/async-context-frame') as { isAsyncContextFrameActive(): boolean };
+    active = acf.isAsyncContextFrameActive();
+  } catch {
+    active = false;
+  }
+  if (active) {
+    return {
+      mode: 'async-context-frame',
+      reason: 'AsyncLocalStorage is backed by AsyncContextFrame, so the sample context follows every async continuation',
+    };
+  }
+  const major = Number(process.versions.node.split('.')[0]);
+  const why =
+    major >= 24
+      ? 'AsyncContextFrame is turned off (--no-async-context-frame)'
+      : `AsyncContextFrame is off by default on Node ${major} (--experimental-async-context-frame turns it on and is cheaper)`;
+  return { mode: 'async-hooks', reason: `${why}; an async_hooks before-hook follows continuations instead` };
+}
+
+/** Resolves the labels of the span active in a context. */
+export type LabelsResolver = (context: Context) => SpanLabels | undefined;
+
+/** The contract both modes implement for the profiler lifecycle. */
+export interface ContextBinding {
+  readonly mode: BindingMode;
+  /** Whether the profiler must be started with `useCPED`. */
+  readonly useCPED: boolean;
+  /** Hooks into the context manager; call right after the profiler started. */
+  install(): void;
+  /** The labels a sample recorded, from what pprof hands to generateLabels. */
+  labelsOfSample(recorded: unknown): SpanLabels | undefined;
+  /** Call right after each `time.stop(true)`: the sample counter restarted. */
+  afterCollect(): void;
+  /** Unhooks; safe to call twice. */
+  uninstall(): void;
+}
+
+interface ContextManagerInternals {
+  _asyncLocalStorage: AsyncLocalStorage<Context>;
+}
+
+function storageOf(manager: AsyncLocalStorageContextManager): AsyncLocalStorage<Context> | undefined {
+  const storage = (manager as unknown as ContextManagerInternals)._asyncLocalStorage;
+  return storage && typeof storage.enterWith === 'function' ? storage : undefined;
+}
+
+/**
+ * Whether `AsyncLocalStorage.run` goes through the instance's `enterWith` on this Node (it does under
+ * AsyncContextFrame today). The frame binding relies on seeing the restoring `enterWith`; if a future
+ * Node stops doing that, the agent falls back to the hooks binding instead of leaking contexts.
+ */
+export function runDelegatesToEnterWith(storage: AsyncLocalStorage<unknown>): boolean {
+  const own = Object.prototype.hasOwnProperty.call(storage, 'enterWith');
+  const original = storage.enterWith;
+  let calls = 0;
+  storage.enterWith = function (this: AsyncLocalStorage<unknown>, store: unknown) {
+    calls++;
+    return original.call(this, store);
+  };
+  try {
+    storage.run({}, () => undefined);
+  } finally {
+    if (own) storage.enterWith = original;
+    else delete (storage as { enterWith?: unknown }).enterWith;
+  }
+  return calls >= 2;
+}
+
+/** AsyncContextFrame mode: the context lives in the frame; set it whenever OpenTelemetry enters one. */
+class FrameBinding implements ContextBinding {
+  readonly mode = 'async-context-frame' as const;
+  readonly useCPED = true;
+  private enabled = false;
+  private restore: (() => void) | undefined;
+
+  constructor(
+    private readonly time: PprofModule['time'],
+    private readonly manager: AsyncLocalStorageContextManager,
+    private readonly resolve: LabelsResolver,
+  ) {}
+
+  install(): void {
+    const storage = storageOf(this.manager);
+    if (!storage) throw new Error('the OpenTelemetry context manager has no AsyncLocalStorage to bind to');
+    const original = storage.enterWith;
+    const binding = this;
+    storage.enterWith = function (this: AsyncLocalStorage<Context>, store: Context) {
+      original.call(this, store);
+      binding.enter(store);
+    };
+    this.restore = () => {
+      delete (storage as { enterWith?: unknown }).enterWith;
+      if (storage.enterWith !== original) storage.enterWith = original;
+    };
+    this.enabled = true;
+    // Code already inside a context when we start (rare: the agent starts before the app).
+    this.enter(this.manager.active());
+  }
+
+  private enter(context: Context | undefined): void {
+    if (!this.enabled) return;
+    const labels = this.resolve(context ?? ROOT_CONTEXT);
+    try {
+      // Skipping the redundant set keeps native holder allocations to real span switches.
+      if (this.time.getContext() !== labels) this.time.setContext(labels);
+    } catch {
+      // The profiler stopped (pprof stops itself on process exit): stop touching it.
+      this.enabled = false;
+    }
+  }
+
+  labelsOfSample(recorded: unknown): SpanLabels | undefined {
+    return recorded instanceof SpanLabels ? recorded : undefined;
+  }
+
+  afterCollect(): void {}
+
+  uninstall(): void {
+    this.enabled = false;
+    this.restore?.();
+    this.restore = undefined;
+  }
+}
+
+interface Holder {
+  ref: SpanLabels | undefined;
+}
+
+/** async_hooks mode: one global context, updated on every continuation and scope change. */
+class HooksBinding implements ContextBinding {
+  readonly mode = 'async-hooks' as const;
+  readonly useCPED = false;
+  private enabled = false;
+  private holder: Holder = { ref: undefined };
+  private lastSampleCount = 0;
+  private state: Uint32Array | undefined;
+  private sampleCountIndex = 0;
+  private hook: AsyncHook | undefined;
+  private restorers: Array<() => void> = [];
+
+  constructor(
+    private readonly time: PprofModule['time'],
+    private readonly manager: AsyncLocalStorageContextManager,
+    private readonly resolve: LabelsResolver,
+  ) {}
+
+  install(): void {
+    const storage = storageOf(this.manager);
+    if (!storage) throw new Error('the OpenTelemetry context manager has no AsyncLocalStorage to bind to');
+    this.state = this.time.getState() as Uint32Array;
+    this.sampleCountIndex = this.time.constants.kSampleCount as number;
+    this.holder = { ref: undefined };
+    this.time.setContext(this.holder);
+    this.lastSampleCount = this.state[this.sampleCountIndex] ?? 0;
+    this.enabled = true;
+
+    const binding = this;
+    const manager = this.manager;
+
+    // Scope changes: with() sets the span's labels for fn, then puts back whatever is active after it.
+    const originalWith = manager.with;
+    const wrappedWith = function (
+      this: AsyncLocalStorageContextManager,
+      context: Context,
+      fn: (...args: unknown[]) => unknown,
+      thisArg?: unknown,
+      ...args: unknown[]
+    ): unknown {
+      binding.enter(binding.resolve(context));
+      try {
+        return originalWith.call(this, context, fn, thisArg, ...args);
+      } finally {
+        binding.enter(binding.resolve(this.active()));
+      }
+    };
+    manager.with = wrappedWith as typeof manager.with;
+    this.restorers.push(() => {
+      manager.with = originalWith;
+    });
+
+    // attach() and direct enterWith.
+    const originalEnterWith = storage.enterWith;
+    storage.enterWith = function (this: AsyncLocalStorage<Context>, store: Context) {
+      originalEnterWith.call(this, store);
+      binding.enter(binding.resolve(store ?? ROOT_CONTEXT));
+    };
+    this.restorers.push(() => {
+      delete (storage as { enterWith?: unknown }).enterWith;
+      if (storage.enterWith !== originalEnterWith) storage.enterWith = originalEnterWith;
+    });
+
+    // Every async continuation (a before hook also turns on promise hooks, so awaits are covered).
+    this.hook = createHook({
+      before() {
+        binding.enter(binding.resolve(manager.active()));
+      },
+    });
+    this.hook.enable();
+    this.enter(this.resolve(manager.active()));
+  }
+
+  private enter(labels: SpanLabels | undefined): void {
+    if (!this.enabled || this.holder.ref === labels) return;
+    const count = this.state![this.sampleCountIndex]!;
+    if (count === this.lastSampleCount) {
+      // No sample has captured this holder since it was set: change it in place.
+      this.holder.ref = labels;
+      return;
+    }
+    this.lastSampleCount = count;
+    this.holder = { ref: labels };
+    try {
+      this.time.setContext(this.holder);
+    } catch {
+      this.disable();
+    }
+  }
+
+  labelsOfSample(recorded: unknown): SpanLabels | undefined {
+    const ref = (recorded as Holder | undefined)?.ref;
+    return ref instanceof SpanLabels ? ref : undefined;
+  }
+
+  afterCollect(): void {
+    // The native counter restarted at 0 with the new profile.
+    this.lastSampleCount = 0;
+  }
+
+  private disable(): void {
+    this.enabled = false;
+    this.hook?.disable();
+  }
+
+  uninstall(): void {
+    this.disable();
+    this.hook = undefined;
+    for (const restore of this.restorers.splice(0)) restore();
+  }
+}
+
+/**
+ * Creates the binding for this process. `decision` comes from {@link detectBindingMode}; a frame
+ * decision falls back to hooks when `run` does not go through `enterWith` here.
+ */
+export function createContextBinding(
+  decision: BindingDecision,
+  time: PprofModule['time'],
+  manager: AsyncLocalStorageContextManager,
+  resolve: LabelsResolver,
+): { binding: ContextBinding; fallbackReason?: string } {
+  if (decision.mode === 'async-context-frame') {
+    const storage = storageOf(manager);
+    if (storage && runDelegatesToEnterWith(storage)) return { binding: new FrameBinding(time, manager, resolve) };
+    return {
+      binding: new HooksBinding(time, manager, resolve),
+      fallbackReason: 'AsyncLocalStorage.run does not go through enterWith on this Node; using async hooks',
+    };
+  }
+  return { binding: new HooksBinding(time, manager, resolve) };
+}

@@ -1,0 +1,209 @@
+/**
+ * The CPU profiler's lifecycle: start the sampler, cut a profile every upload interval, turn it into the
+ * profiles we send (profile-builder.ts) and hand them to the destinations. Every call into the native
+ * profiler is guarded: pprof stops itself on process exit and throws if touched afterwards.
+ */
+import type { LabelSet } from '@datadog/pprof';
+import type { Profile } from 'pprof-format';
+import { getLogger } from '../logger';
+import type { ProfileExporter } from '../export/profile-exporter';
+import type { ContextBinding } from './context-binding';
+import type { PprofModule } from './native-profiler';
+import { buildProfiles } from './profile-builder';
+
+export interface CpuProfilerOptions {
+  pprof: PprofModule;
+  binding: ContextBinding;
+  samplingIntervalMicros: number;
+  uploadIntervalMs: number;
+  /** Also build the wall-clock profile. */
+  wall: boolean;
+  /** Put the root span's name in the `span_name` label. */
+  addSpanName: boolean;
+  exporters: readonly ProfileExporter[];
+}
+
+/** Counters for diagnostics and tests. */
+export interface CpuProfilerStats {
+  intervals: number;
+  profilesExported: number;
+  samples: number;
+  stuckRecoveries: number;
+  failures: number;
+}
+
+const NO_LABELS: LabelSet = {};
+
+/** Pprof's context buffer must outlast the longest gap between two cuts, or samples are dropped silently. */
+export function contextBufferMillis(uploadIntervalMs: number): number {
+  return Math.max(4 * uploadIntervalMs, 60_000);
+}
+
+export class CpuProfiler {
+  readonly stats: CpuProfilerStats = { intervals: 0, profilesExported: 0, samples: 0, stuckRecoveries: 0, failures: 0 };
+  private running = false;
+  private timer: NodeJS.Timeout | undefined;
+  private intervalStart = 0;
+  private cpuAtIntervalStart: NodeJS.CpuUsage | undefined;
+  private readonly pending = new Set<Promise<void>>();
+  private readonly generateLabels: (arg: { context?: { context?: unknown } }) => LabelSet;
+
+  constructor(private readonly options: CpuProfilerOptions) {
+    const { binding, addSpanName } = options;
+    // Runs once per sample at serialization, not on the hot path; the label set itself is cached per span.
+    this.generateLabels = ({ context }) => {
+      if (context === undefined) return NO_LABELS;
+      const labels = binding.labelsOfSample(context.context);
+      return labels === undefined ? NO_LABELS : labels.toLabelSet(addSpanName);
+    };
+  }
+
+  /** Starts sampling. Throws if the native profiler refuses (the caller reports it and runs without). */
+  start(): void {
+    const { pprof, binding } = this.options;
+    this.startSampler();
+    try {
+      binding.install();
+    } catch (err) {
+      this.safely(() => pprof.time.stop(false));
+      throw err;
+    }
+    this.running = true;
+    this.timer = setInterval(() => this.collect(false), this.options.uploadIntervalMs);
+    this.timer.unref();
+  }
+
+  get isRunning(): boolean {
+    return this.running;
+  }
+
+  private startSampler(): void {
+    const { pprof, binding } = this.options;
+    pprof.time.start({
+      intervalMicros: this.options.samplingIntervalMicros,
+      durationMillis: contextBufferMillis(this.options.uploadIntervalMs),
+      withContexts: true,
+      collectCpuTime: true,
+      useCPED: binding.useCPED,
+      lineNumbers: false,
+      workaroundV8Bug: true,
+    });
+    this.intervalStart = Date.now();
+    this.cpuAtIntervalStart = process.cpuUsage();
+  }
+
+  /**
+   * Cuts the current interval's profile and exports it. `final`: the sampler is stopped for good (at
+   * shutdown); otherwise it restarts first so no time goes unsampled.
+   */
+  collect(final: boolean): Promise<void> {
+    if (!this.running) return Promise.resolve();
+    const { pprof, binding } = this.options;
+    const startMs = this.intervalStart;
+    const endMs = Date.now();
+    const cpuUsed = process.cpuUsage(this.cpuAtIntervalStart);
+    let raw: Profile | undefined;
+    try {
+      if (final) {
+        this.running = false;
+        if (this.timer) clearInterval(this.timer);
+        binding.uninstall();
+      }
+      if (pprof.time.isStarted()) raw = pprof.time.stop(!final, this.generateLabels, ['span_name']);
+      if (!final) binding.afterCollect();
+    } catch (err) {
+      this.stats.failures++;
+      getLogger().warnRateLimited('profiler-collect', `could not collect the CPU profile: ${describe(err)}`);
+    }
+    this.intervalStart = endMs;
+    this.cpuAtIntervalStart = process.cpuUsage();
+    this.stats.intervals++;
+    if (!final) this.checkStuck(raw, cpuUsed, endMs - startMs);
+    if (raw === undefined) return Promise.resolve();
+    const work = this.export(raw, startMs, endMs);
+    this.pending.add(work);
+    void work.finally(() => this.pending.delete(work));
+    return work;
+  }
+
+  /**
+   * V8's sampler can get stuck (no samples while the process burns CPU). pprof recovers the case it can
+   * see inside stop(); this catches the rest: a busy interval with no samples gets a full restart.
+   */
+  private checkStuck(raw: Profile | undefined, cpuUsed: NodeJS.CpuUsage, wallMs: number): void {
+    const { pprof } = this.options;
+    let detected = 0;
+    this.safely(() => {
+      detected = pprof.time.v8ProfilerStuckEventLoopDetected();
+    });
+    const cpuMs = (cpuUsed.user + cpuUsed.system) / 1000;
+    const expectedSamples = (cpuMs * 1000) / this.options.samplingIntervalMicros;
+    const busyButEmpty = raw !== undefined && raw.sample.length === 0 && expectedSamples >= 50 && wallMs > 0;
+    if (detected > 0) {
+      this.stats.stuckRecoveries++;
+      getLogger().debug(`V8's CPU profiler was stuck (level ${detected}); pprof restarted it`);
+    }
+    if (busyButEmpty) {
+      this.stats.stuckRecoveries++;
+      getLogger().warnRateLimited(
+        'profiler-stuck',
+        `the CPU profiler took no samples in ${Math.round(wallMs / 1000)} s while the process used ${Math.round(cpuMs)} ms of CPU; restarting it`,
+      );
+      this.safely(() => pprof.time.stop(false));
+      try {
+        this.startSampler();
+      } catch (err) {
+        this.running = false;
+        if (this.timer) clearInterval(this.timer);
+        getLogger().warn(`the CPU profiler could not be restarted and is off: ${describe(err)}`);
+      }
+    }
+  }
+
+  private async export(raw: Profile, startMs: number, endMs: number): Promise<void> {
+    try {
+      const profiles = await buildProfiles(raw, {
+        intervalMicros: this.options.samplingIntervalMicros,
+        startMs,
+        endMs,
+        wall: this.options.wall,
+      });
+      for (const profile of profiles) {
+        // An empty interval (an idle app, `node -e 0`) is not worth a file or a request.
+        if (profile.sampleCount === 0) continue;
+        this.stats.samples += profile.sampleCount;
+        this.stats.profilesExported++;
+        for (const exporter of this.options.exporters) exporter.export(profile);
+      }
+    } catch (err) {
+      this.stats.failures++;
+      getLogger().warnRateLimited('profiler-build', `could not build the CPU profile: ${describe(err)}`);
+    }
+  }
+
+  /** Cuts the last profile and delivers everything pending, giving up at `deadline`. */
+  async shutdown(deadline: number): Promise<void> {
+    await this.collect(true);
+    await Promise.race([Promise.all(this.pending), untilDeadline(deadline)]);
+    await Promise.all(this.options.exporters.map((e) => e.shutdown(deadline).catch(() => undefined)));
+  }
+
+  private safely(fn: () => void): void {
+    try {
+      fn();
+    } catch {
+      // The profiler is already stopped: nothing to do.
+    }
+  }
+}
+
+function untilDeadline(deadline: number): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, Math.max(0, deadline - Date.now()));
+    timer.unref();
+  });
+}
+
+function describe(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

@@ -1,0 +1,33 @@
+/**
+ * Loads the native sampler (@datadog/pprof) without letting a missing or broken addon reach the app:
+ * when it cannot load, tracing still runs and the reason is reported once.
+ */
+
+export type PprofModule = typeof import('@datadog/pprof');
+
+export type NativeProfilerLoad = { ok: true; pprof: PprofModule } | { ok: false; reason: string };
+
+let cached: NativeProfilerLoad | undefined;
+
+/** Requires @datadog/pprof once; never throws. */
+export function loadNativeProfiler(): NativeProfilerLoad {
+  if (cached) return cached;
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const pprof = require('@datadog/pprof') as PprofModule;
+    if (process.platform === 'win32') {
+      cached = { ok: false, reason: 'CPU profiling with span labels needs SIGPROF, which Windows does not have' };
+    } else {
+      cached = { ok: true, pprof };
+    }
+  } catch (err) {
+    const detail = err instanceof Error ? err.message.split('\n')[0] : String(err);
+    cached = {
+      ok: false,
+      reason:
+        `the native profiler (@datadog/pprof) did not load for ${process.platform}-${process.arch}, ` +
+        `Node ABI ${process.versions.modules}: ${detail}`,
+    };
+  }
+  return cached;
+}

@@ -1,0 +1,53 @@
+/**
+ * Another sampling profiler in the process (dd-trace's profiler, @pyroscope/nodejs, or a second copy of
+ * @datadog/pprof) fights ours for V8's CPU profiler and SIGPROF: samples double, or one of them fails to
+ * start. The agent leaves the profiling to the other one and keeps tracing.
+ */
+import * as path from 'node:path';
+
+/** Why another profiler is (or will be) active, or undefined. Never throws. */
+export function detectOtherProfiler(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  try {
+    const ddProfiling = env.DD_PROFILING_ENABLED?.trim().toLowerCase();
+    if (ddProfiling === 'true' || ddProfiling === '1' || ddProfiling === 'auto') {
+      return `dd-trace profiling is enabled (DD_PROFILING_ENABLED=${ddProfiling})`;
+    }
+    return otherProfilerInModules(Object.keys(require.cache));
+  } catch {
+    return undefined;
+  }
+}
+
+/** Looks at loaded module paths for a profiler that is not ours. */
+export function otherProfilerInModules(loadedPaths: readonly string[]): string | undefined {
+  const ours = ownPprofDirectory();
+  for (const file of loadedPaths) {
+    const normalized = file.split(path.sep).join('/');
+    if (normalized.includes('/node_modules/@pyroscope/nodejs/')) return '@pyroscope/nodejs is loaded';
+    if (normalized.includes('/node_modules/dd-trace/packages/dd-trace/src/profiling/')) return "dd-trace's profiler is loaded";
+    const at = normalized.lastIndexOf('/node_modules/@datadog/pprof/');
+    if (at >= 0) {
+      const dir = normalized.slice(0, at + '/node_modules/@datadog/pprof'.length);
+      if (ours !== undefined && dir !== ours) return `another copy of @datadog/pprof is loaded (${dir})`;
+    }
+  }
+  return undefined;
+}
+
+let ownDirectory: string | undefined | null = null;
+
+function ownPprofDirectory(): string | undefined {
+  if (ownDirectory === null) {
+    try {
+      ownDirectory = path.dirname(require.resolve('@datadog/pprof/package.json')).split(path.sep).join('/');
+    } catch {
+      ownDirectory = undefined;
+    }
+  }
+  return ownDirectory;
+}
+
+/** Module requests that mean another profiler is about to start. */
+export function isOtherProfilerRequest(specifier: string): boolean {
+  return specifier === '@pyroscope/nodejs' || specifier.startsWith('@pyroscope/nodejs/');
+}

@@ -1,0 +1,68 @@
+/**
+ * The span-linking span processor: it gives local root spans the `pyroscope.profile.id` attribute
+ * Grafana looks for, and gives every span the label object its CPU samples will carry. Which span is
+ * running when a sample is taken is the context binding's business (context-binding.ts); this module
+ * only answers "which labels belong to the span active in this context".
+ */
+import { trace, type Context, type Span as ApiSpan } from '@opentelemetry/api';
+import type { ReadableSpan, Span, SpanProcessor } from '@opentelemetry/sdk-trace';
+import { SpanLabels } from './span-labels';
+
+/** The span attribute Grafana's traces-to-profiles link needs (16 lowercase hex). */
+export const PROFILE_ID_ATTRIBUTE = 'pyroscope.profile.id';
+
+export interface SpanLinkerOptions {
+  /** true: samples carry the local root's id (Pyroscope's default); false: each span's own. */
+  rootSpanOnly: boolean;
+}
+
+/**
+ * A {@link SpanProcessor} to put first in the tracer provider's list, so the attribute is set before any
+ * other processor sees the span.
+ */
+export class SpanLinker implements SpanProcessor {
+  private readonly bySpan = new WeakMap<object, SpanLabels>();
+  private readonly rootSpanOnly: boolean;
+
+  constructor(options: SpanLinkerOptions) {
+    this.rootSpanOnly = options.rootSpanOnly;
+  }
+
+  onStart(span: Span, parentContext: Context): void {
+    const parent = (span as unknown as ReadableSpan).parentSpanContext;
+    const isLocalRoot = parent === undefined || parent.isRemote === true;
+    if (!isLocalRoot && this.rootSpanOnly) {
+      // A descendant shares its root's label object; found through the parent span in the context.
+      const parentSpan = trace.getSpan(parentContext);
+      const inherited = parentSpan ? this.bySpan.get(parentSpan) : undefined;
+      if (inherited) this.bySpan.set(span, inherited);
+      return;
+    }
+    const spanContext = span.spanContext();
+    span.setAttribute(PROFILE_ID_ATTRIBUTE, spanContext.spanId);
+    this.bySpan.set(span, new SpanLabels(spanContext.spanId, spanContext.traceId, span as unknown as ReadableSpan));
+  }
+
+  onEnd(span: ReadableSpan): void {
+    const labels = this.bySpan.get(span);
+    // Only the owner finalizes: a child ending must not freeze its root's name.
+    if (labels && labels.spanId === span.spanContext().spanId) labels.ended(span.name);
+  }
+
+  /**
+   * The label object for the span active in `context`, or undefined outside any span. On the hot path
+   * (every context activation): two map lookups, no allocation.
+   */
+  labelsFor(context: Context): SpanLabels | undefined {
+    const span: ApiSpan | undefined = trace.getSpan(context);
+    return span === undefined ? undefined : this.bySpan.get(span);
+  }
+
+  forceFlush(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  shutdown(): Promise<void> {
+    return Promise.resolve();
+  }
+}

@@ -1,0 +1,173 @@
+/**
+ * Span profiling as one unit: the span linker (a span processor), the CPU profiler bound to the
+ * OpenTelemetry context manager, and the profile destinations. The zero-code agent uses it, and so can
+ * an app that sets up OpenTelemetry itself (see index.ts).
+ */
+import { context as contextApi } from '@opentelemetry/api';
+import type { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
+import type { AgentConfig } from './config';
+import { getLogger } from './logger';
+import { sanitizeAppName } from './export/app-name';
+import type { ProfileExporter } from './export/profile-exporter';
+import { createContextBinding, detectBindingMode, type BindingMode } from './profiler/context-binding';
+import { CpuProfiler } from './profiler/cpu-profiler';
+import { loadNativeProfiler } from './profiler/native-profiler';
+import { detectOtherProfiler } from './profiler/other-profilers';
+import { SpanLinker } from './profiler/span-linker';
+
+/** What the profiler is doing, for the startup summary and `doctor`. */
+export type ProfilerState =
+  | { running: true; mode: BindingMode; reason: string; destinations: string[] }
+  | { running: false; reason: string };
+
+export class SpanProfiling {
+  /** Put this first in the tracer provider's span processors. */
+  readonly spanProcessor: SpanLinker;
+  private profiler: CpuProfiler | undefined;
+  private stateValue: ProfilerState = { running: false, reason: 'not started' };
+
+  constructor(
+    private readonly config: AgentConfig,
+    private readonly serviceNamespace?: string,
+  ) {
+    this.spanProcessor = new SpanLinker({ rootSpanOnly: config.profiling.rootSpanOnly });
+  }
+
+  get state(): ProfilerState {
+    return this.stateValue;
+  }
+
+  /** The running profiler, for tests and diagnostics. */
+  get cpuProfiler(): CpuProfiler | undefined {
+    return this.profiler;
+  }
+
+  /**
+   * Starts the profiler, bound to `contextManager` (default: the global one). Never throws: when the
+   * profiler cannot run, the reason is logged once and tracing carries on.
+   */
+  start(contextManager?: AsyncLocalStorageContextManager): ProfilerState {
+    if (this.profiler) return this.stateValue;
+    const logger = getLogger();
+    const off = (reason: string, warn: boolean): ProfilerState => {
+      this.stateValue = { running: false, reason };
+      if (warn) logger.warn(`CPU profiling is off: ${reason}; tracing continues`);
+      return this.stateValue;
+    };
+    if (!this.config.profiling.enabled) return off('OTEL_PYROSCOPE_START_PROFILING=false', false);
+    const other = detectOtherProfiler();
+    if (other) return off(`${other}, and two profilers in one process corrupt each other's samples`, true);
+    const native = loadNativeProfiler();
+    if (!native.ok) return off(native.reason, true);
+    const manager = contextManager ?? globalContextManager();
+    if (!manager) return off('no AsyncLocalStorage context manager is registered with OpenTelemetry', true);
+
+    const exporters = this.buildExporters();
+    if (exporters.length === 0) return off('no destination for profiles could be created', true);
+
+    try {
+      const decision = detectBindingMode();
+      const { binding, fallbackReason } = createContextBinding(decision, native.pprof.time, manager, (ctx) =>
+        this.spanProcessor.labelsFor(ctx),
+      );
+      const profiler = new CpuProfiler({
+        pprof: native.pprof,
+        binding,
+        samplingIntervalMicros: this.config.profiling.samplingIntervalMicros,
+        uploadIntervalMs: this.config.profiling.uploadIntervalMs,
+        wall: this.config.profiling.wall,
+        addSpanName: this.config.profiling.addSpanName,
+        exporters,
+      });
+      profiler.start();
+      this.profiler = profiler;
+      this.stateValue = {
+        running: true,
+        mode: binding.mode,
+        reason: fallbackReason ?? decision.reason,
+        destinations: exporters.map((e) => e.description),
+      };
+      return this.stateValue;
+    } catch (err) {
+      for (const exporter of exporters) void exporter.shutdown(Date.now());
+      return off(`the profiler did not start: ${err instanceof Error ? err.message : String(err)}`, true);
+    }
+  }
+
+  private buildExporters(): ProfileExporter[] {
+    const { config } = this;
+    const exporters: ProfileExporter[] = [];
+    const logger = getLogger();
+    const appName = sanitizeAppName(config.pyroscope.applicationName);
+    if (config.pyroscope.serverAddress) {
+      if (appName !== config.pyroscope.applicationName) {
+        logger.warnOnce(
+          'app-name',
+          `the Pyroscope application name "${config.pyroscope.applicationName}" has characters Pyroscope rejects; ` +
+            `using "${appName}". Grafana matches profiles to traces by service name: set OTEL_SERVICE_NAME to a name ` +
+            'made of letters, digits and _ . - / so both agree',
+        );
+      }
+      const tags: Record<string, string> = { ...config.pyroscope.labels };
+      // Grafana's default traces-to-profiles query includes service_namespace when the span has one.
+      if (this.serviceNamespace && tags.service_namespace === undefined) tags.service_namespace = this.serviceNamespace;
+      try {
+        // Required only when used: the local-store-only setup never loads the HTTP uploader.
+        const { PyroscopeExporter } = require('./export/pyroscope') as typeof import('./export/pyroscope');
+        exporters.push(
+          new PyroscopeExporter({
+            serverAddress: config.pyroscope.serverAddress,
+            appName,
+            tags,
+            basicAuth: config.pyroscope.basicAuth,
+            authToken: config.pyroscope.authToken,
+            tenantId: config.pyroscope.tenantId,
+            headers: config.pyroscope.headers,
+            timeoutMs: config.pyroscope.timeoutMs,
+            queueSize: config.pyroscope.queueSize,
+          }),
+        );
+      } catch (err) {
+        logger.warn(`the Pyroscope exporter could not be created: ${err instanceof Error ? err.message : String(err)}`);
+      }
+    }
+    if (config.store.profiles) {
+      try {
+        const { ProfileStoreExporter } = require('./store/profile-store-exporter') as typeof import('./store/profile-store-exporter');
+        exporters.push(
+          new ProfileStoreExporter({ dir: config.store.dir, serviceName: config.serviceName, maxBytes: config.store.maxBytes }),
+        );
+      } catch (err) {
+        logger.warn(`the local profile store could not be created: ${err instanceof Error ? err.message : String(err)}`);
+      }
+    }
+    return exporters;
+  }
+
+  /** Cuts the current profile now and hands it to the destinations (for flush on signal). */
+  async flush(): Promise<void> {
+    const profiler = this.profiler;
+    if (!profiler) return;
+    await profiler.collect(false);
+  }
+
+  /** Cuts the last profile, delivers what is pending, stops. Never rejects. */
+  async shutdown(deadline: number): Promise<void> {
+    const profiler = this.profiler;
+    if (!profiler) return;
+    try {
+      await profiler.shutdown(deadline);
+    } catch {
+      // Reported by the profiler; shutdown goes on.
+    }
+  }
+}
+
+/** The context manager OpenTelemetry uses, if it is the AsyncLocalStorage one we can bind to. */
+function globalContextManager(): AsyncLocalStorageContextManager | undefined {
+  const manager = (contextApi as unknown as { _getContextManager?: () => unknown })._getContextManager?.();
+  const candidate = manager as { _asyncLocalStorage?: { enterWith?: unknown } } | undefined;
+  return candidate && typeof candidate._asyncLocalStorage?.enterWith === 'function'
+    ? (manager as AsyncLocalStorageContextManager)
+    : undefined;
+}
