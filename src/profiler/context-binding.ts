@@ -43,10 +43,11 @@ export function detectBindingMode(): BindingDecision {
     };
   }
   const major = Number(process.versions.node.split('.')[0]);
-  const why =
-    major >= 24
-      ? 'AsyncContextFrame is turned off (--no-async-context-frame)'
-      : `AsyncContextFrame is off by default on Node ${major} (--experimental-async-context-frame turns it on and is cheaper)`;
+  let why: string;
+  if (major >= 24) why = 'AsyncContextFrame is turned off (--no-async-context-frame)';
+  else if (major >= 22) {
+    why = `AsyncContextFrame is off by default on Node ${major} (--experimental-async-context-frame turns it on and is cheaper)`;
+  } else why = `Node ${major} has no AsyncContextFrame`;
   return { mode: 'async-hooks', reason: `${why}; an async_hooks before-hook follows continuations instead` };
 }
 
@@ -75,6 +76,26 @@ interface ContextManagerInternals {
 function storageOf(manager: AsyncLocalStorageContextManager): AsyncLocalStorage<Context> | undefined {
   const storage = (manager as unknown as ContextManagerInternals)._asyncLocalStorage;
   return storage && typeof storage.enterWith === 'function' ? storage : undefined;
+}
+
+/** The manager's storage, or a clear error: both bindings need it. */
+function requireStorage(manager: AsyncLocalStorageContextManager): AsyncLocalStorage<Context> {
+  const storage = storageOf(manager);
+  if (!storage) throw new Error('the OpenTelemetry context manager has no AsyncLocalStorage to bind to');
+  return storage;
+}
+
+/** Calls `after(store)` after every `enterWith` on this storage instance; returns the undo. */
+function followEnterWith(storage: AsyncLocalStorage<Context>, after: (store: Context | undefined) => void): () => void {
+  const original = storage.enterWith;
+  storage.enterWith = function (this: AsyncLocalStorage<Context>, store: Context) {
+    original.call(this, store);
+    after(store);
+  };
+  return () => {
+    delete (storage as { enterWith?: unknown }).enterWith;
+    if (storage.enterWith !== original) storage.enterWith = original;
+  };
 }
 
 /**
@@ -113,18 +134,7 @@ class FrameBinding implements ContextBinding {
   ) {}
 
   install(): void {
-    const storage = storageOf(this.manager);
-    if (!storage) throw new Error('the OpenTelemetry context manager has no AsyncLocalStorage to bind to');
-    const original = storage.enterWith;
-    const binding = this;
-    storage.enterWith = function (this: AsyncLocalStorage<Context>, store: Context) {
-      original.call(this, store);
-      binding.enter(store);
-    };
-    this.restore = () => {
-      delete (storage as { enterWith?: unknown }).enterWith;
-      if (storage.enterWith !== original) storage.enterWith = original;
-    };
+    this.restore = followEnterWith(requireStorage(this.manager), (store) => this.enter(store));
     this.enabled = true;
     // Code already inside a context when we start (rare: the agent starts before the app).
     this.enter(this.manager.active());
@@ -178,8 +188,7 @@ class HooksBinding implements ContextBinding {
   ) {}
 
   install(): void {
-    const storage = storageOf(this.manager);
-    if (!storage) throw new Error('the OpenTelemetry context manager has no AsyncLocalStorage to bind to');
+    const storage = requireStorage(this.manager);
     this.state = this.time.getState() as Uint32Array;
     this.sampleCountIndex = this.time.constants.kSampleCount as number;
     this.holder = { ref: undefined };
@@ -212,15 +221,7 @@ class HooksBinding implements ContextBinding {
     });
 
     // attach() and direct enterWith.
-    const originalEnterWith = storage.enterWith;
-    storage.enterWith = function (this: AsyncLocalStorage<Context>, store: Context) {
-      originalEnterWith.call(this, store);
-      binding.enter(binding.resolve(store ?? ROOT_CONTEXT));
-    };
-    this.restorers.push(() => {
-      delete (storage as { enterWith?: unknown }).enterWith;
-      if (storage.enterWith !== originalEnterWith) storage.enterWith = originalEnterWith;
-    });
+    this.restorers.push(followEnterWith(storage, (store) => this.enter(this.resolve(store ?? ROOT_CONTEXT))));
 
     // Every async continuation (a before hook also turns on promise hooks, so awaits are covered).
     this.hook = createHook({
