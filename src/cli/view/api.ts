@@ -1,0 +1,414 @@
+/**
+ * The view's JSON API: answers computed from one {@link StoreSnapshot}. Every answer carries the
+ * store's `problems`, so the page can say which files were skipped instead of showing nothing.
+ *
+ *     GET /api/store                       services, root span names, data time range
+ *     GET /api/roots?service&name&from&until&sort&limit     root spans with their CPU
+ *     GET /api/span/<spanId>               the span, its trace as a waterfall, its flame graph
+ *     GET /api/span/<spanId>/pprof         the span's samples as a gzipped pprof download
+ *     GET /api/flame?service&name&from&until                flame graph of a service (and range)
+ *     GET /api/diff?a&b | ?nameA&nameB&service&from&until   diff flame graph of two spans or names
+ */
+
+import { serviceDirName } from '../../store/layout';
+import type { StoredSpan } from '../../store/reader';
+import {
+  buildPprof,
+  cpuByRootSpan,
+  encodePprofGzip,
+  flameTree,
+  hottestFunctions,
+  SpanIndex,
+  type CpuSample,
+  type FunctionCpu,
+} from '../../store/span-cpu';
+import { diffFlameJson, scaleFlameTree, toFlameJson, type DiffFlameJson, type FlameJson } from './flame-json';
+import { ApiError, choiceParam, limitParam, spanIdParam, textParam, timeParam } from './query';
+import type { StoreSnapshot } from './store-cache';
+import { buildWaterfall, type Waterfall } from './waterfall';
+
+/** Functions listed beside a flame graph. */
+const HOTTEST_LIMIT = 15;
+
+/** A JSON answer, or bytes to download. */
+export type ApiResult =
+  | { type: 'json'; body: unknown }
+  | { type: 'download'; fileName: string; contentType: string; data: Buffer };
+
+/** A root span (local root: its CPU samples carry its id) in the list. */
+export interface RootSpanRow {
+  /** The id to open it by: the `span_id` label of its samples. */
+  spanId: string;
+  traceId: string | undefined;
+  name: string;
+  service: string;
+  /** Undefined when only samples, not the span, are in the store. */
+  startMs: number | undefined;
+  durationMs: number | undefined;
+  statusCode: number | undefined;
+  cpuNanos: number;
+  samples: number;
+}
+
+interface Indexes {
+  spanIndex: SpanIndex;
+  byId: Map<string, StoredSpan>;
+  byTrace: Map<string, StoredSpan[]>;
+}
+
+const indexCache = new WeakMap<StoreSnapshot, Indexes>();
+
+function indexes(snapshot: StoreSnapshot): Indexes {
+  let found = indexCache.get(snapshot);
+  if (found === undefined) {
+    const byId = new Map<string, StoredSpan>();
+    const byTrace = new Map<string, StoredSpan[]>();
+    for (const span of snapshot.spans) {
+      if (!byId.has(span.spanId)) byId.set(span.spanId, span);
+      let list = byTrace.get(span.traceId);
+      if (list === undefined) byTrace.set(span.traceId, (list = []));
+      list.push(span);
+    }
+    found = { spanIndex: new SpanIndex(snapshot.spans), byId, byTrace };
+    indexCache.set(snapshot, found);
+  }
+  return found;
+}
+
+/** Routes one API request (path after `/api/`) to its handler. Throws {@link ApiError}. */
+export async function handleApi(snapshot: StoreSnapshot, route: string, params: URLSearchParams): Promise<ApiResult> {
+  const json = (body: object): ApiResult => ({ type: 'json', body: { ...body, problems: snapshot.problems } });
+  if (route === 'store') return json(storeSummary(snapshot));
+  if (route === 'roots') return json(rootSpans(snapshot, params));
+  if (route === 'flame') return json(serviceFlame(snapshot, params));
+  if (route === 'diff') return json(diff(snapshot, params));
+  const spanRoute = /^span\/([^/]*)(\/pprof)?$/.exec(route);
+  if (spanRoute) {
+    const id = spanIdParam(decodeSegment(spanRoute[1]!), 'the span id in the path');
+    if (spanRoute[2] !== undefined) return spanPprof(snapshot, id);
+    return json(spanDetail(snapshot, id));
+  }
+  throw new ApiError(404, `no such API: /api/${route.slice(0, 80)}`);
+}
+
+function decodeSegment(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    throw new ApiError(400, 'the span id in the path is not valid URL encoding');
+  }
+}
+
+interface Range {
+  fromMs: number | undefined;
+  untilMs: number | undefined;
+}
+
+function rangeOf(params: URLSearchParams): Range {
+  const fromMs = timeParam(params, 'from');
+  const untilMs = timeParam(params, 'until');
+  if (fromMs !== undefined && untilMs !== undefined && fromMs > untilMs) throw new ApiError(400, 'from is after until');
+  return { fromMs, untilMs };
+}
+
+const overlaps = (startMs: number, endMs: number, range: Range): boolean =>
+  (range.fromMs === undefined || endMs >= range.fromMs) && (range.untilMs === undefined || startMs <= range.untilMs);
+
+/** Samples whose profile interval overlaps the range, of one service (directory) when given. */
+function samplesIn(snapshot: StoreSnapshot, range: Range, service: string | undefined): CpuSample[] {
+  const dir = service === undefined ? undefined : serviceDirName(service);
+  return snapshot.samples.filter((s) => (dir === undefined || s.service === dir) && overlaps(s.fromMs, s.untilMs, range));
+}
+
+const spanOfService = (span: StoredSpan, service: string | undefined): boolean =>
+  service === undefined || span.service === service || serviceDirName(span.service) === service;
+
+/** A span whose samples carry its own id: it has `pyroscope.profile.id`, or no parent at all. */
+const isLocalRoot = (span: StoredSpan): boolean => span.profileId !== undefined || span.parentSpanId === undefined;
+
+function storeSummary(snapshot: StoreSnapshot): object {
+  const services = new Set<string>();
+  const serviceDirs = new Set<string>();
+  for (const span of snapshot.spans) {
+    services.add(span.service);
+    serviceDirs.add(serviceDirName(span.service));
+  }
+  let firstMs = Infinity;
+  let lastMs = -Infinity;
+  for (const sample of snapshot.samples) {
+    if (!serviceDirs.has(sample.service)) {
+      services.add(sample.service);
+      serviceDirs.add(sample.service);
+    }
+    firstMs = Math.min(firstMs, sample.fromMs);
+    lastMs = Math.max(lastMs, sample.untilMs);
+  }
+  const names = new Map<string, number>();
+  for (const span of snapshot.spans) {
+    firstMs = Math.min(firstMs, span.startMs);
+    lastMs = Math.max(lastMs, span.endMs);
+    if (isLocalRoot(span)) names.set(span.name, (names.get(span.name) ?? 0) + 1);
+  }
+  return {
+    dir: snapshot.dir,
+    services: [...services].sort(),
+    rootSpanNames: [...names].map(([name, count]) => ({ name, count })).sort((x, y) => y.count - x.count || x.name.localeCompare(y.name)),
+    spans: snapshot.spans.length,
+    samples: snapshot.samples.length,
+    profilesRead: snapshot.profilesRead,
+    firstMs: Number.isFinite(firstMs) ? firstMs : undefined,
+    lastMs: Number.isFinite(lastMs) ? lastMs : undefined,
+  };
+}
+
+function rootSpans(snapshot: StoreSnapshot, params: URLSearchParams): object {
+  const service = textParam(params, 'service');
+  const nameFilter = textParam(params, 'name')?.toLowerCase();
+  const range = rangeOf(params);
+  const sort = choiceParam(params, 'sort', ['cpu', 'duration', 'start'] as const, 'cpu');
+  const limit = limitParam(params, 'limit', 200, 5000);
+  const { spanIndex } = indexes(snapshot);
+
+  const samples = samplesIn(snapshot, range, service);
+  const rows = new Map<string, RootSpanRow>();
+  let unattributedNanos = 0;
+  let totalNanos = 0;
+  for (const sample of samples) {
+    totalNanos += sample.cpuNanos;
+    if (sample.spanId === undefined) unattributedNanos += sample.cpuNanos;
+  }
+  for (const root of cpuByRootSpan(samples, spanIndex)) {
+    if (root.span !== undefined && !overlaps(root.span.startMs, root.span.endMs, range)) continue;
+    rows.set(root.spanId, {
+      spanId: root.spanId,
+      traceId: root.traceId,
+      name: root.name,
+      service: root.service,
+      startMs: root.startMs,
+      durationMs: root.durationMs,
+      statusCode: root.span?.statusCode,
+      cpuNanos: root.cpuNanos,
+      samples: root.samples,
+    });
+  }
+  // Root spans that burned too little CPU to be sampled are still requests worth listing.
+  for (const span of snapshot.spans) {
+    if (!isLocalRoot(span) || !spanOfService(span, service) || !overlaps(span.startMs, span.endMs, range)) continue;
+    const id = span.profileId ?? span.spanId;
+    if (rows.has(id)) continue;
+    rows.set(id, {
+      spanId: id,
+      traceId: span.traceId,
+      name: span.name,
+      service: span.service,
+      startMs: span.startMs,
+      durationMs: span.durationMs,
+      statusCode: span.statusCode,
+      cpuNanos: 0,
+      samples: 0,
+    });
+  }
+  let list = [...rows.values()];
+  if (nameFilter !== undefined) list = list.filter((row) => row.name.toLowerCase().includes(nameFilter));
+  const byCpu = (x: RootSpanRow, y: RootSpanRow): number => y.cpuNanos - x.cpuNanos;
+  const byDuration = (x: RootSpanRow, y: RootSpanRow): number => (y.durationMs ?? -1) - (x.durationMs ?? -1);
+  const byStart = (x: RootSpanRow, y: RootSpanRow): number => (y.startMs ?? -1) - (x.startMs ?? -1);
+  const order = sort === 'cpu' ? [byCpu, byDuration] : sort === 'duration' ? [byDuration, byCpu] : [byStart, byCpu];
+  list.sort((x, y) => order[0]!(x, y) || order[1]!(x, y) || x.spanId.localeCompare(y.spanId));
+  return {
+    total: list.length,
+    roots: list.slice(0, limit),
+    cpu: { totalNanos, unattributedNanos },
+    periodNanos: snapshot.periodNanos,
+  };
+}
+
+/** What the span page shows. */
+export interface SpanDetail {
+  /** The span asked for; undefined when only its samples are stored. */
+  span: StoredSpan | undefined;
+  /** The local root whose samples the flame graph shows (the span itself when it is one). */
+  root: { spanId: string; name: string; service: string | undefined; durationMs: number | undefined; startMs: number | undefined };
+  trace: Waterfall | undefined;
+  /** CPU of each local root of the trace, by its profile id, for the waterfall. */
+  cpuByProfileId: Record<string, number>;
+  cpuNanos: number;
+  samples: number;
+  flame: FlameJson;
+  hottest: FunctionCpu[];
+  periodNanos: number;
+}
+
+function spanDetail(snapshot: StoreSnapshot, id: string): SpanDetail {
+  const { spanIndex, byId, byTrace } = indexes(snapshot);
+  const span = byId.get(id) ?? spanIndex.get(id);
+  const labelId = span === undefined ? id : localRootOf(span, byId);
+  const samples = snapshot.samples.filter((s) => s.spanId === labelId);
+  if (span === undefined && samples.length === 0) throw new ApiError(404, `no span ${id} in the store`);
+
+  const rootSpan = spanIndex.get(labelId);
+  const traceId = span?.traceId ?? samples.find((s) => s.traceId !== undefined)?.traceId;
+  const traceSpans = traceId === undefined ? [] : (byTrace.get(traceId) ?? []);
+  const trace = traceSpans.length > 0 ? buildWaterfall(traceId!, traceSpans) : undefined;
+
+  const cpuByProfileId: Record<string, number> = {};
+  if (trace !== undefined) {
+    const profileIds = new Set(trace.rows.map((row) => row.profileId).filter((p): p is string => p !== undefined));
+    for (const sample of snapshot.samples) {
+      if (sample.spanId !== undefined && profileIds.has(sample.spanId)) {
+        cpuByProfileId[sample.spanId] = (cpuByProfileId[sample.spanId] ?? 0) + sample.cpuNanos;
+      }
+    }
+  }
+  let cpuNanos = 0;
+  let count = 0;
+  for (const sample of samples) {
+    cpuNanos += sample.cpuNanos;
+    count += sample.count;
+  }
+  const name = rootSpan?.name ?? samples.find((s) => s.spanName !== undefined)?.spanName ?? '(unnamed span)';
+  return {
+    span,
+    root: { spanId: labelId, name, service: rootSpan?.service ?? samples[0]?.service, durationMs: rootSpan?.durationMs, startMs: rootSpan?.startMs },
+    trace,
+    cpuByProfileId,
+    cpuNanos,
+    samples: count,
+    flame: toFlameJson(flameTree(samples), name),
+    hottest: hottestFunctions(samples, HOTTEST_LIMIT),
+    periodNanos: snapshot.periodNanos,
+  };
+}
+
+/** The `span_id` label the samples of `span` carry: that of its local root. */
+function localRootOf(span: StoredSpan, byId: Map<string, StoredSpan>): string {
+  let current = span;
+  const seen = new Set<string>();
+  while (current.profileId === undefined && current.parentSpanId !== undefined && !seen.has(current.spanId)) {
+    seen.add(current.spanId);
+    const parent = byId.get(current.parentSpanId);
+    if (parent === undefined || parent.service !== current.service) break;
+    current = parent;
+  }
+  return current.profileId ?? current.spanId;
+}
+
+async function spanPprof(snapshot: StoreSnapshot, id: string): Promise<ApiResult> {
+  const { byId } = indexes(snapshot);
+  const span = byId.get(id);
+  const labelId = span === undefined ? id : localRootOf(span, byId);
+  const samples = snapshot.samples.filter((s) => s.spanId === labelId);
+  if (samples.length === 0) throw new ApiError(404, `no CPU samples of span ${id} in the store`);
+  const data = await encodePprofGzip(buildPprof(samples, snapshot.periodNanos));
+  return { type: 'download', fileName: `span-${labelId}.cpu.pb.gz`, contentType: 'application/octet-stream', data };
+}
+
+function serviceFlame(snapshot: StoreSnapshot, params: URLSearchParams): object {
+  const service = textParam(params, 'service');
+  const name = textParam(params, 'name');
+  const range = rangeOf(params);
+  const { spanIndex } = indexes(snapshot);
+  let samples = samplesIn(snapshot, range, service);
+  if (name !== undefined) {
+    samples = samples.filter((s) => s.spanId !== undefined && (spanIndex.get(s.spanId)?.name ?? s.spanName) === name);
+  }
+  let cpuNanos = 0;
+  let inSpansNanos = 0;
+  const rootIds = new Set<string>();
+  for (const sample of samples) {
+    cpuNanos += sample.cpuNanos;
+    if (sample.spanId !== undefined) {
+      inSpansNanos += sample.cpuNanos;
+      rootIds.add(sample.spanId);
+    }
+  }
+  return {
+    service,
+    name,
+    cpuNanos,
+    inSpansNanos,
+    rootSpans: rootIds.size,
+    flame: toFlameJson(flameTree(samples), name ?? service ?? 'all services'),
+    hottest: hottestFunctions(samples, HOTTEST_LIMIT),
+  };
+}
+
+interface DiffSide {
+  label: string;
+  /** CPU of the side as shown (per span for names). */
+  cpuNanos: number;
+  /** Root spans on this side. */
+  spans: number;
+}
+
+interface FunctionChange {
+  name: string;
+  file: string;
+  line: number;
+  selfA: number;
+  selfB: number;
+}
+
+function diff(snapshot: StoreSnapshot, params: URLSearchParams): { mode: string; perSpan: boolean; a: DiffSide; b: DiffSide; flame: DiffFlameJson; changes: FunctionChange[] } {
+  const { spanIndex, byId } = indexes(snapshot);
+  const byIds = params.has('a') || params.has('b');
+  let samplesA: CpuSample[];
+  let samplesB: CpuSample[];
+  let labelA: string;
+  let labelB: string;
+  if (byIds) {
+    const a = spanIdParam(params.get('a'), 'a');
+    const b = spanIdParam(params.get('b'), 'b');
+    const labelOf = (id: string): string => {
+      const span = byId.get(id) ?? spanIndex.get(id);
+      return span === undefined ? id : localRootOf(span, byId);
+    };
+    const idA = labelOf(a);
+    const idB = labelOf(b);
+    samplesA = snapshot.samples.filter((s) => s.spanId === idA);
+    samplesB = snapshot.samples.filter((s) => s.spanId === idB);
+    labelA = `${spanIndex.get(idA)?.name ?? samplesA[0]?.spanName ?? 'span'} ${a}`;
+    labelB = `${spanIndex.get(idB)?.name ?? samplesB[0]?.spanName ?? 'span'} ${b}`;
+  } else {
+    const nameA = textParam(params, 'nameA');
+    const nameB = textParam(params, 'nameB');
+    if (nameA === undefined || nameB === undefined) throw new ApiError(400, 'give two span ids (a, b) or two span names (nameA, nameB)');
+    const samples = samplesIn(snapshot, rangeOf(params), textParam(params, 'service'));
+    const named = (name: string): CpuSample[] =>
+      samples.filter((s) => s.spanId !== undefined && (spanIndex.get(s.spanId)?.name ?? s.spanName) === name);
+    samplesA = named(nameA);
+    samplesB = named(nameB);
+    labelA = nameA;
+    labelB = nameB;
+  }
+  const spansOf = (samples: CpuSample[]): number => new Set(samples.map((s) => s.spanId)).size;
+  const spansA = spansOf(samplesA);
+  const spansB = spansOf(samplesB);
+  // Two span names compare per request: a name called ten times more must not look ten times worse.
+  const factorA = byIds || spansA === 0 ? 1 : 1 / spansA;
+  const factorB = byIds || spansB === 0 ? 1 : 1 / spansB;
+  const treeA = scaleFlameTree(flameTree(samplesA), factorA);
+  const treeB = scaleFlameTree(flameTree(samplesB), factorB);
+  return {
+    mode: byIds ? 'spans' : 'names',
+    perSpan: !byIds,
+    a: { label: labelA, cpuNanos: treeA.totalNanos, spans: spansA },
+    b: { label: labelB, cpuNanos: treeB.totalNanos, spans: spansB },
+    flame: diffFlameJson(treeA, treeB, 'all'),
+    changes: functionChanges(samplesA, factorA, samplesB, factorB),
+  };
+}
+
+/** The functions whose self CPU changed most between A and B. */
+function functionChanges(samplesA: CpuSample[], factorA: number, samplesB: CpuSample[], factorB: number): FunctionChange[] {
+  const changes = new Map<string, FunctionChange>();
+  const add = (fn: FunctionCpu, side: 'selfA' | 'selfB', factor: number): void => {
+    const key = `${fn.name}\0${fn.file}\0${fn.line}`;
+    let change = changes.get(key);
+    if (change === undefined) changes.set(key, (change = { name: fn.name, file: fn.file, line: fn.line, selfA: 0, selfB: 0 }));
+    change[side] += fn.selfNanos * factor;
+  };
+  for (const fn of hottestFunctions(samplesA, Number.MAX_SAFE_INTEGER)) add(fn, 'selfA', factorA);
+  for (const fn of hottestFunctions(samplesB, Number.MAX_SAFE_INTEGER)) add(fn, 'selfB', factorB);
+  return [...changes.values()].sort((x, y) => Math.abs(y.selfB - y.selfA) - Math.abs(x.selfB - x.selfA)).slice(0, HOTTEST_LIMIT);
+}

@@ -1,0 +1,188 @@
+/**
+ * The view's picture of the local store. Every API request asks for a fresh {@link StoreSnapshot} so a
+ * browser refresh shows what the agent wrote since, but only changed files are parsed again: each
+ * request lists the store and stats its files (cheap), profile files are decoded once per
+ * (path, mtime, size), and the spans files are read again only when one of them changed.
+ */
+
+import { promises as fsp } from 'node:fs';
+import * as path from 'node:path';
+import { parseStoreFileName } from '../../store/layout';
+import { describeFsError, readStore, type StoredProfileFile, type StoredSpan, type StoreProblem } from '../../store/reader';
+import { loadCpuSamples, type CodeFrame, type CpuSample } from '../../store/span-cpu';
+
+/** Everything the API answers from; treat as read-only (it is shared between requests). */
+export interface StoreSnapshot {
+  /** Absolute store directory. */
+  dir: string;
+  /** All stored spans, ordered by start time. */
+  spans: StoredSpan[];
+  /** The samples of every readable CPU profile; equal frames are the same object across files. */
+  samples: CpuSample[];
+  /** Sampling period of the profiles, nanoseconds (0 when none was read). */
+  periodNanos: number;
+  /** Profile files read successfully. */
+  profilesRead: number;
+  /** What could not be read; paths relative to the store directory. */
+  problems: StoreProblem[];
+}
+
+interface ListedFile {
+  path: string;
+  /** Inode, times and size: a file whose stamp is unchanged is not read again. */
+  stamp: string;
+  profile: StoredProfileFile | undefined;
+}
+
+interface CachedProfile {
+  stamp: string;
+  samples: CpuSample[];
+  periodNanos: number;
+  problem: StoreProblem | undefined;
+}
+
+/** Holds the parsed store between requests. One per served directory. */
+export class StoreCache {
+  readonly dir: string;
+  private readonly profiles = new Map<string, CachedProfile>();
+  /** Frames interned across files, so flame graphs merge a function seen in several profiles. */
+  private readonly frames = new Map<string, CodeFrame>();
+  private spansStamp: string | undefined;
+  private spans: { spans: StoredSpan[]; problems: StoreProblem[] } = { spans: [], problems: [] };
+  private lastStamp: string | undefined;
+  private last: StoreSnapshot | undefined;
+  private inFlight: Promise<StoreSnapshot> | undefined;
+
+  constructor(dir: string) {
+    this.dir = path.resolve(dir);
+  }
+
+  /** The store as it is now. Concurrent callers share one read. Never rejects. */
+  snapshot(): Promise<StoreSnapshot> {
+    this.inFlight ??= this.load().finally(() => {
+      this.inFlight = undefined;
+    });
+    return this.inFlight;
+  }
+
+  private async load(): Promise<StoreSnapshot> {
+    const listing = await this.list();
+    const stamp = listing.files.map((f) => `${f.path}@${f.stamp}`).join('\n') + '\n' + listing.problems.map((p) => p.path).join('\n');
+    if (this.last !== undefined && stamp === this.lastStamp) return this.last;
+
+    const spansStamp = listing.files.filter((f) => f.profile === undefined).map((f) => `${f.path}@${f.stamp}`).join('\n');
+    if (spansStamp !== this.spansStamp) {
+      const contents = await readStore(this.dir);
+      // Problems with the store's directories come from the listing below, once.
+      this.spans = { spans: contents.spans, problems: contents.problems.filter((p) => !listing.problemPaths.has(p.path)) };
+      this.spansStamp = spansStamp;
+    }
+
+    const present = new Set<string>();
+    const samples: CpuSample[] = [];
+    const problems: StoreProblem[] = [...listing.problems, ...this.spans.problems];
+    let periodNanos = 0;
+    let profilesRead = 0;
+    for (const file of listing.files) {
+      if (file.profile === undefined || file.profile.kind !== 'cpu') continue;
+      present.add(file.path);
+      const cached = await this.profile(file.profile, file.stamp);
+      if (cached.problem !== undefined) {
+        problems.push(cached.problem);
+        continue;
+      }
+      profilesRead++;
+      periodNanos = Math.max(periodNanos, cached.periodNanos);
+      for (const sample of cached.samples) samples.push(sample);
+    }
+    for (const cachedPath of this.profiles.keys()) if (!present.has(cachedPath)) this.profiles.delete(cachedPath);
+
+    const snapshot: StoreSnapshot = {
+      dir: this.dir,
+      spans: this.spans.spans,
+      samples,
+      periodNanos,
+      profilesRead,
+      problems: problems.map((p) => ({ path: this.relative(p.path), reason: this.withoutDir(p.reason) })),
+    };
+    this.last = snapshot;
+    this.lastStamp = stamp;
+    return snapshot;
+  }
+
+  private async profile(file: StoredProfileFile, stamp: string): Promise<CachedProfile> {
+    const cached = this.profiles.get(file.path);
+    if (cached !== undefined && cached.stamp === stamp) return cached;
+    const loaded = await loadCpuSamples([file]);
+    for (const sample of loaded.samples) sample.stack = sample.stack.map((frame) => this.intern(frame));
+    const entry: CachedProfile = {
+      stamp,
+      samples: loaded.samples,
+      periodNanos: loaded.periodNanos,
+      problem: loaded.problems[0],
+    };
+    this.profiles.set(file.path, entry);
+    return entry;
+  }
+
+  private intern(frame: CodeFrame): CodeFrame {
+    const key = `${frame.name}\0${frame.file}\0${frame.line}`;
+    const known = this.frames.get(key);
+    if (known !== undefined) return known;
+    this.frames.set(key, frame);
+    return frame;
+  }
+
+  /** Names and stamps of the store's files (temp files and foreign names skipped). */
+  private async list(): Promise<{ files: ListedFile[]; problems: StoreProblem[]; problemPaths: Set<string> }> {
+    const files: ListedFile[] = [];
+    const problems: StoreProblem[] = [];
+    let serviceDirs: string[];
+    try {
+      const entries = await fsp.readdir(this.dir, { withFileTypes: true });
+      serviceDirs = entries.filter((e) => e.isDirectory()).map((e) => e.name).sort();
+    } catch (error) {
+      problems.push({ path: this.dir, reason: `the store directory ${describeFsError(error)}` });
+      return { files, problems, problemPaths: new Set([this.dir]) };
+    }
+    for (const service of serviceDirs) {
+      const serviceDir = path.join(this.dir, service);
+      let names: string[];
+      try {
+        names = (await fsp.readdir(serviceDir)).sort();
+      } catch (error) {
+        problems.push({ path: serviceDir, reason: describeFsError(error) });
+        continue;
+      }
+      for (const name of names) {
+        const parsed = parseStoreFileName(name);
+        if (parsed === undefined) continue;
+        const filePath = path.join(serviceDir, name);
+        let stamp: string;
+        try {
+          const stat = await fsp.stat(filePath);
+          if (!stat.isFile()) continue;
+          stamp = `${stat.ino}:${stat.mtimeMs}:${stat.ctimeMs}:${stat.size}`;
+        } catch {
+          continue; // removed by the size cap between readdir and stat
+        }
+        const profile: StoredProfileFile | undefined =
+          parsed.type === 'profile'
+            ? { service, kind: parsed.kind, fromMs: parsed.fromMs, untilMs: parsed.untilMs, pid: parsed.pid, path: filePath }
+            : undefined;
+        files.push({ path: filePath, stamp, profile });
+      }
+    }
+    return { files, problems, problemPaths: new Set(problems.map((p) => p.path)) };
+  }
+
+  private relative(file: string): string {
+    const rel = path.relative(this.dir, file);
+    return rel === '' ? '.' : rel.startsWith('..') ? file : rel;
+  }
+
+  /** Reasons often repeat the absolute path; the page shows paths relative to the store. */
+  private withoutDir(reason: string): string {
+    return reason.split(this.dir + path.sep).join('');
+  }
+}
