@@ -1,20 +1,27 @@
-// End to end in a real headless browser (Debian's chromium driven by playwright-core): load the
-// view over a store, open the heaviest request, and check that its flame graph shows the function
-// that burned the CPU, with hover details, zoom and search working. Saves a screenshot.
+// End to end in a real headless browser (Debian's chromium driven by playwright-core): run a fixture
+// app under the agent so it writes a real store, load the view over that store, open the heaviest
+// request, and check that its flame graph shows the function that request burned its CPU in, with
+// hover details, zoom and search working. Saves a screenshot. A synthetic store with malformed files
+// checks that what cannot be read is a visible note.
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { fixturePath, spawnApp } from './helpers/spawn-app.mjs';
 import { writeViewStore } from './view-store.mjs';
 
 const scratch = mkdtempSync(path.join(os.tmpdir(), 'view-e2e-'));
 
-// The store the page is loaded over, and the function the heaviest request in it burned CPU in.
-const STORE_DIR = writeViewStore(path.join(scratch, 'store')).dir;
-const BURNING_FUNCTION = 'hashPassword';
+// The fixture's order route burns ORDER_CPU_MS of CPU in computeOrderTotals, its user route
+// USER_CPU_MS in renderUserProfile: by construction every order request outweighs every user request.
+const SERVICE = 'express-shop';
+const ORDER_CPU_MS = 300;
+const USER_CPU_MS = 30;
+const HEAVY_ROUTE = 'GET /orders/:orderId';
+const BURNING_FUNCTION = 'computeOrderTotals';
 
 const require = createRequire(import.meta.url);
 const { startViewServer } = require('../dist/cli/view/server.js');
@@ -70,11 +77,42 @@ async function openBrowser() {
   return { context, page, errors, offLoopback };
 }
 
-describe('view in a browser', { skip }, () => {
+/**
+ * Runs the express fixture under the agent, sends it concurrent order and user requests, and stops it
+ * with SIGTERM so the agent flushes the last profile and spans. Returns the store the agent wrote (the
+ * app's own fresh SPAN_PROFILES_DIR, removed when the calling suite ends).
+ */
+async function storeFromAgentRun() {
+  const app = await spawnApp({
+    app: fixturePath('express-app/index.js'),
+    loader: 'require',
+    env: { PYROSCOPE_UPLOAD_INTERVAL: '1s', OTEL_SERVICE_NAME: SERVICE },
+  });
+  const requests = [];
+  for (let i = 1; i <= 3; i++) {
+    requests.push(app.request(`/orders/${1000 + i}?ms=${ORDER_CPU_MS}`));
+    requests.push(app.request(`/users/${i}?ms=${USER_CPU_MS}`));
+  }
+  const responses = await Promise.all(requests);
+  assert.deepEqual(responses.map((r) => r.status), responses.map(() => 200), app.stderr());
+  app.kill('SIGTERM');
+  const exit = await app.waitForExit(30_000);
+  assert.ok(exit.signal === 'SIGTERM' || exit.code === 143, `the app ends as SIGTERM asks: ${JSON.stringify(exit)}\n${app.stderr()}`);
+  assert.doesNotMatch(app.stderr(), /\[span-profiles\] error/);
+
+  const files = readdirSync(path.join(app.storeDir, SERVICE));
+  const listing = `${app.storeDir}/${SERVICE}: ${files.join(', ')}`;
+  assert.ok(files.some((f) => f.endsWith('.cpu.pb.gz')), `the agent wrote a CPU profile (${listing})`);
+  assert.ok(files.some((f) => f.endsWith('.spans.jsonl')), `the agent wrote its spans (${listing})`);
+  return app.storeDir;
+}
+
+describe('view in a browser over a store the agent wrote', { skip }, () => {
   let server;
   let browser;
   before(async () => {
-    server = await startViewServer({ dir: STORE_DIR, host: '127.0.0.1', port: 0 });
+    const storeDir = await storeFromAgentRun();
+    server = await startViewServer({ dir: storeDir, host: '127.0.0.1', port: 0 });
     browser = await openBrowser();
   });
   after(async () => {
@@ -86,18 +124,26 @@ describe('view in a browser', { skip }, () => {
     const { page, errors, offLoopback } = browser;
     await page.goto(server.url);
 
-    // The list is sorted by CPU: the first row is the heaviest request.
-    const firstRow = page.locator('table.roots tbody tr').first();
+    // The list is sorted by CPU: the first row is the heaviest request, an order by construction.
+    const rows = page.locator('table.roots tbody tr');
+    const firstRow = rows.first();
     await firstRow.waitFor({ timeout: 15_000 });
+    assert.equal(await rows.count(), 6, 'one root span per request sent');
+    assert.equal((await firstRow.locator('td.name').innerText()).trim(), HEAVY_ROUTE);
     const spanId = await firstRow.getAttribute('data-span-id');
     assert.match(spanId, /^[0-9a-f]{16}$/);
     await firstRow.locator('td.name a').click();
     await page.waitForURL(`**/span/${spanId}`);
 
-    // Its trace and its flame graph.
+    // Its trace and its flame graph. The route calls the function from several places (sync, timer,
+    // immediate, after an await, in a child span), so it is in several stacks: use its widest frame.
     await page.locator('[data-testid="waterfall"] .wf-row.current').waitFor({ timeout: 15_000 });
-    const frame = page.locator(`[data-testid="flame-graph"] g.frame[name="${BURNING_FUNCTION}"]`).first();
-    await frame.waitFor({ state: 'visible', timeout: 15_000 });
+    const frames = page.locator(`[data-testid="flame-graph"] g.frame[name="${BURNING_FUNCTION}"]`);
+    await frames.first().waitFor({ state: 'attached', timeout: 15_000 });
+    const widths = await frames.evaluateAll((els) => els.map((e) => e.getBoundingClientRect().width));
+    const frame = frames.nth(widths.indexOf(Math.max(...widths)));
+    await frame.waitFor({ state: 'visible' });
+    const frameHandle = await frame.elementHandle();
     const graphBox = await page.locator('[data-testid="flame-graph"] svg').boundingBox();
     const frameBox = await frame.boundingBox();
     assert.ok(frameBox.width > graphBox.width * 0.05, `${BURNING_FUNCTION} is a visible share of the graph (${frameBox.width} of ${graphBox.width} px)`);
@@ -122,16 +168,17 @@ describe('view in a browser', { skip }, () => {
     // Click zooms in: the frame then spans the graph's width.
     await frame.click();
     await page.waitForFunction(
-      ([selector, minWidth]) => document.querySelector(selector)?.getBoundingClientRect().width >= minWidth,
-      [`[data-testid="flame-graph"] g.frame[name="${BURNING_FUNCTION}"] rect`, graphBox.width * 0.98],
+      ([el, minWidth]) => el.querySelector('rect')?.getBoundingClientRect().width >= minWidth,
+      [frameHandle, graphBox.width * 0.98],
     );
     await page.getByRole('button', { name: 'Reset zoom' }).click();
     await page.waitForFunction(
-      ([selector, width]) => Math.abs(document.querySelector(selector)?.getBoundingClientRect().width - width) < 2,
-      [`[data-testid="flame-graph"] g.frame[name="${BURNING_FUNCTION}"] rect`, frameBox.width],
+      ([el, width]) => Math.abs(el.querySelector('rect')?.getBoundingClientRect().width - width) < 2,
+      [frameHandle, frameBox.width],
     );
 
     // The picture for the README: the span page from its top, hovering the function.
+    assert.ok((await page.locator('body').innerText()).includes(HEAVY_ROUTE), `the page names the route ${HEAVY_ROUTE}`);
     await page.evaluate(() => window.scrollTo(0, 0));
     await frame.hover();
     await tip.waitFor({ state: 'visible' });
@@ -147,7 +194,8 @@ describe('view in a browser', { skip }, () => {
   test('the service flame graph and the comparison render', async () => {
     const { page, errors } = browser;
     await page.goto(new URL('/service', server.url).href);
-    await page.locator(`[data-testid="flame-graph"] g.frame[name="${BURNING_FUNCTION}"]`).first().waitFor({ timeout: 15_000 });
+    await page.locator(`[data-testid="flame-graph"] g.frame[name="${BURNING_FUNCTION}"]`).first().waitFor({ state: 'attached', timeout: 15_000 });
+    await page.locator('[data-testid="flame-graph"] g.frame[name="renderUserProfile"]').first().waitFor({ state: 'attached' });
 
     await page.goto(server.url);
     const boxes = page.locator('table.roots tbody tr input[type="checkbox"]');

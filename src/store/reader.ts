@@ -108,7 +108,9 @@ export async function readStore(dir: string, filter: StoreFilter = {}): Promise<
         if (!overlaps(parsed.fromMs, parsed.untilMs, filter)) continue;
         contents.profiles.push({ service, kind: parsed.kind, fromMs: parsed.fromMs, untilMs: parsed.untilMs, pid: parsed.pid, path: filePath });
       } else {
-        await readSpansFile(filePath, service, filter, contents);
+        const file = await readSpansFile(filePath, service);
+        for (const span of file.spans) if (spanInRange(span, filter)) contents.spans.push(span);
+        for (const problem of file.problems) contents.problems.push(problem);
       }
     }
   }
@@ -159,13 +161,32 @@ function overlaps(fromMs: number, untilMs: number, filter: StoreFilter): boolean
   return true;
 }
 
-async function readSpansFile(file: string, serviceDir: string, filter: StoreFilter, contents: StoreContents): Promise<void> {
+function spanInRange(span: StoredSpan, filter: StoreFilter): boolean {
+  if (filter.fromMs !== undefined && span.endMs < filter.fromMs) return false;
+  if (filter.untilMs !== undefined && span.startMs > filter.untilMs) return false;
+  return true;
+}
+
+/** What one spans file holds: its spans in file order, and what in it could not be read. */
+export interface SpansFileContents {
+  spans: StoredSpan[];
+  problems: StoreProblem[];
+}
+
+/**
+ * Reads one `.spans.jsonl` file of the store. `serviceDir` is the name of the service directory it
+ * lies in, the service of spans whose resource has no `service.name`. Never rejects: an unreadable
+ * file or malformed line is reported in `problems` (at most a few lines per file, then a count), and
+ * a last line without '\n' is skipped as still being written.
+ */
+export async function readSpansFile(file: string, serviceDir: string): Promise<SpansFileContents> {
+  const contents: SpansFileContents = { spans: [], problems: [] };
   let text: string;
   try {
     text = await fsp.readFile(file, 'utf8');
   } catch (error) {
     contents.problems.push({ path: file, reason: describeFsError(error) });
-    return;
+    return contents;
   }
   // A last line without '\n' is still being appended (or was cut short): not ours to judge yet.
   const complete = text.slice(0, text.lastIndexOf('\n') + 1);
@@ -175,7 +196,7 @@ async function readSpansFile(file: string, serviceDir: string, filter: StoreFilt
     const line = lines[i]!;
     if (line.trim() === '') continue;
     try {
-      collectSpans(JSON.parse(line) as unknown, serviceDir, filter, contents.spans);
+      collectSpans(JSON.parse(line) as unknown, serviceDir, contents.spans);
     } catch (error) {
       bad++;
       if (bad <= PROBLEMS_PER_FILE) contents.problems.push({ path: `${file}:${i + 1}`, reason: `not an OTLP/JSON trace request: ${(error as Error).message}` });
@@ -184,6 +205,7 @@ async function readSpansFile(file: string, serviceDir: string, filter: StoreFilt
   if (bad > PROBLEMS_PER_FILE) {
     contents.problems.push({ path: file, reason: `${bad - PROBLEMS_PER_FILE} more unreadable lines` });
   }
+  return contents;
 }
 
 interface OtlpKeyValue {
@@ -192,7 +214,7 @@ interface OtlpKeyValue {
 }
 
 /** Adds the spans of one ExportTraceServiceRequest; throws on a shape that is not one. */
-function collectSpans(request: unknown, serviceDir: string, filter: StoreFilter, out: StoredSpan[]): void {
+function collectSpans(request: unknown, serviceDir: string, out: StoredSpan[]): void {
   const resourceSpans = (request as { resourceSpans?: unknown })?.resourceSpans;
   if (!Array.isArray(resourceSpans)) throw new Error('no resourceSpans array');
   for (const rs of resourceSpans as Array<{ resource?: { attributes?: unknown }; scopeSpans?: unknown }>) {
@@ -204,8 +226,6 @@ function collectSpans(request: unknown, serviceDir: string, filter: StoreFilter,
       for (const raw of ss.spans as Array<Record<string, unknown>>) {
         const span = toStoredSpan(raw, serviceName, resource);
         if (span === undefined) throw new Error('a span without valid ids or times');
-        if (filter.fromMs !== undefined && span.endMs < filter.fromMs) continue;
-        if (filter.untilMs !== undefined && span.startMs > filter.untilMs) continue;
         out.push(span);
       }
     }

@@ -1,14 +1,14 @@
 /**
  * The view's picture of the local store. Every API request asks for a fresh {@link StoreSnapshot} so a
  * browser refresh shows what the agent wrote since, but only changed files are parsed again: each
- * request lists the store and stats its files (cheap), profile files are decoded once per
- * (path, mtime, size), and the spans files are read again only when one of them changed.
+ * request lists the store and stats its files (cheap), and each profile or spans file is read again
+ * only when its stamp (inode, times, size) changed.
  */
 
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { parseStoreFileName } from '../../store/layout';
-import { describeFsError, readStore, type StoredProfileFile, type StoredSpan, type StoreProblem } from '../../store/reader';
+import { describeFsError, readSpansFile, type SpansFileContents, type StoredProfileFile, type StoredSpan, type StoreProblem } from '../../store/reader';
 import { loadCpuSamples, type CodeFrame, type CpuSample } from '../../store/span-cpu';
 
 /** Everything the API answers from; treat as read-only (it is shared between requests). */
@@ -29,9 +29,15 @@ export interface StoreSnapshot {
 
 interface ListedFile {
   path: string;
+  /** Service directory name. */
+  service: string;
   /** Inode, times and size: a file whose stamp is unchanged is not read again. */
   stamp: string;
   profile: StoredProfileFile | undefined;
+}
+
+interface CachedSpansFile extends SpansFileContents {
+  stamp: string;
 }
 
 interface CachedProfile {
@@ -47,8 +53,9 @@ export class StoreCache {
   private readonly profiles = new Map<string, CachedProfile>();
   /** Frames interned across files, so flame graphs merge a function seen in several profiles. */
   private readonly frames = new Map<string, CodeFrame>();
-  private spansStamp: string | undefined;
-  private spans: { spans: StoredSpan[]; problems: StoreProblem[] } = { spans: [], problems: [] };
+  private readonly spansFiles = new Map<string, CachedSpansFile>();
+  /** All spans of {@link spansFiles} by start time, rebuilt when one of those files changed. */
+  private spans: StoredSpan[] = [];
   private lastStamp: string | undefined;
   private last: StoreSnapshot | undefined;
   private inFlight: Promise<StoreSnapshot> | undefined;
@@ -70,17 +77,11 @@ export class StoreCache {
     const stamp = listing.files.map((f) => `${f.path}@${f.stamp}`).join('\n') + '\n' + listing.problems.map((p) => p.path).join('\n');
     if (this.last !== undefined && stamp === this.lastStamp) return this.last;
 
-    const spansStamp = listing.files.filter((f) => f.profile === undefined).map((f) => `${f.path}@${f.stamp}`).join('\n');
-    if (spansStamp !== this.spansStamp) {
-      const contents = await readStore(this.dir);
-      // Problems with the store's directories come from the listing below, once.
-      this.spans = { spans: contents.spans, problems: contents.problems.filter((p) => !listing.problemPaths.has(p.path)) };
-      this.spansStamp = spansStamp;
-    }
+    const problems: StoreProblem[] = [...listing.problems];
+    for (const file of await this.readSpansFiles(listing.files)) for (const problem of file.problems) problems.push(problem);
 
     const present = new Set<string>();
     const samples: CpuSample[] = [];
-    const problems: StoreProblem[] = [...listing.problems, ...this.spans.problems];
     let periodNanos = 0;
     let profilesRead = 0;
     for (const file of listing.files) {
@@ -99,7 +100,7 @@ export class StoreCache {
 
     const snapshot: StoreSnapshot = {
       dir: this.dir,
-      spans: this.spans.spans,
+      spans: this.spans,
       samples,
       periodNanos,
       profilesRead,
@@ -108,6 +109,35 @@ export class StoreCache {
     this.last = snapshot;
     this.lastStamp = stamp;
     return snapshot;
+  }
+
+  /** The listed spans files, each read again only when its stamp changed; keeps {@link spans} current. */
+  private async readSpansFiles(listed: ListedFile[]): Promise<CachedSpansFile[]> {
+    const files: CachedSpansFile[] = [];
+    let changed = false;
+    const present = new Set<string>();
+    for (const file of listed) {
+      if (file.profile !== undefined) continue;
+      present.add(file.path);
+      let cached = this.spansFiles.get(file.path);
+      if (cached === undefined || cached.stamp !== file.stamp) {
+        cached = { stamp: file.stamp, ...(await readSpansFile(file.path, file.service)) };
+        this.spansFiles.set(file.path, cached);
+        changed = true;
+      }
+      files.push(cached);
+    }
+    for (const cachedPath of this.spansFiles.keys()) {
+      if (present.has(cachedPath)) continue;
+      this.spansFiles.delete(cachedPath);
+      changed = true;
+    }
+    if (changed) {
+      const spans: StoredSpan[] = [];
+      for (const file of files) for (const span of file.spans) spans.push(span);
+      this.spans = spans.sort((a, b) => a.startMs - b.startMs);
+    }
+    return files;
   }
 
   private async profile(file: StoredProfileFile, stamp: string): Promise<CachedProfile> {
@@ -134,7 +164,7 @@ export class StoreCache {
   }
 
   /** Names and stamps of the store's files (temp files and foreign names skipped). */
-  private async list(): Promise<{ files: ListedFile[]; problems: StoreProblem[]; problemPaths: Set<string> }> {
+  private async list(): Promise<{ files: ListedFile[]; problems: StoreProblem[] }> {
     const files: ListedFile[] = [];
     const problems: StoreProblem[] = [];
     let serviceDirs: string[];
@@ -143,7 +173,7 @@ export class StoreCache {
       serviceDirs = entries.filter((e) => e.isDirectory()).map((e) => e.name).sort();
     } catch (error) {
       problems.push({ path: this.dir, reason: `the store directory ${describeFsError(error)}` });
-      return { files, problems, problemPaths: new Set([this.dir]) };
+      return { files, problems };
     }
     for (const service of serviceDirs) {
       const serviceDir = path.join(this.dir, service);
@@ -170,10 +200,10 @@ export class StoreCache {
           parsed.type === 'profile'
             ? { service, kind: parsed.kind, fromMs: parsed.fromMs, untilMs: parsed.untilMs, pid: parsed.pid, path: filePath }
             : undefined;
-        files.push({ path: filePath, stamp, profile });
+        files.push({ path: filePath, service, stamp, profile });
       }
     }
-    return { files, problems, problemPaths: new Set(problems.map((p) => p.path)) };
+    return { files, problems };
   }
 
   private relative(file: string): string {
