@@ -9,6 +9,7 @@ import { getLogger } from '../logger';
 import type { ProfileExporter } from '../export/profile-exporter';
 import type { ContextBinding } from './context-binding';
 import type { PprofModule } from './native-profiler';
+import { PendingSpanNames } from './late-span-names';
 import { buildProfiles } from './profile-builder';
 
 export interface CpuProfilerOptions {
@@ -34,6 +35,9 @@ export interface CpuProfilerStats {
 
 const NO_LABELS: LabelSet = {};
 
+/** Longest a cut profile waits for its running spans to end and get their final names. */
+export const MAX_NAME_WAIT_MS = 5000;
+
 /** Pprof's context buffer must outlast the longest gap between two cuts, or samples are dropped silently. */
 export function contextBufferMillis(uploadIntervalMs: number): number {
   return Math.max(4 * uploadIntervalMs, 60_000);
@@ -47,6 +51,8 @@ export class CpuProfiler {
   private cpuAtIntervalStart: NodeJS.CpuUsage | undefined;
   private readonly pending = new Set<Promise<void>>();
   private readonly generateLabels: (arg: { context?: { context?: unknown } }) => LabelSet;
+  /** The spans of the cut being serialized that had not ended yet. */
+  private unnamed = new PendingSpanNames();
 
   constructor(private readonly options: CpuProfilerOptions) {
     const { binding, addSpanName } = options;
@@ -54,7 +60,9 @@ export class CpuProfiler {
     this.generateLabels = ({ context }) => {
       if (context === undefined) return NO_LABELS;
       const labels = binding.labelsOfSample(context.context);
-      return labels === undefined ? NO_LABELS : labels.toLabelSet(addSpanName);
+      if (labels === undefined) return NO_LABELS;
+      if (addSpanName && !labels.hasEnded) this.unnamed.add(labels);
+      return labels.toLabelSet(addSpanName);
     };
   }
 
@@ -102,6 +110,8 @@ export class CpuProfiler {
     const startMs = this.intervalStart;
     const endMs = Date.now();
     const cpuUsed = process.cpuUsage(this.cpuAtIntervalStart);
+    const unnamed = new PendingSpanNames();
+    this.unnamed = unnamed;
     let raw: Profile | undefined;
     try {
       if (final) {
@@ -120,7 +130,8 @@ export class CpuProfiler {
     this.stats.intervals++;
     if (!final) this.checkStuck(raw, cpuUsed, endMs - startMs);
     if (raw === undefined) return Promise.resolve();
-    const work = this.export(raw, startMs, endMs);
+    const nameWaitMs = final ? 0 : Math.min(MAX_NAME_WAIT_MS, this.options.uploadIntervalMs / 2);
+    const work = this.export(raw, startMs, endMs, unnamed, nameWaitMs);
     this.pending.add(work);
     void work.finally(() => this.pending.delete(work));
     return work;
@@ -160,8 +171,12 @@ export class CpuProfiler {
     }
   }
 
-  private async export(raw: Profile, startMs: number, endMs: number): Promise<void> {
+  private async export(raw: Profile, startMs: number, endMs: number, unnamed: PendingSpanNames, nameWaitMs: number): Promise<void> {
     try {
+      if (unnamed.size > 0) {
+        await unnamed.settle(nameWaitMs);
+        unnamed.applyTo(raw);
+      }
       const profiles = await buildProfiles(raw, {
         intervalMicros: this.options.samplingIntervalMicros,
         startMs,

@@ -2,6 +2,9 @@
  * The per-span label object that CPU samples point at. One per local root span (or per span when
  * OTEL_PYROSCOPE_ROOT_SPAN_ONLY=false), created when the span starts and shared by every sample taken
  * while it or its descendants run: nothing is allocated per sample or per async continuation.
+ *
+ * The span's name is only final when it ends (HTTP server spans are renamed to their route late), so a
+ * span still running when a profile is cut gets its ids now and its name later (see late-span-names.ts).
  */
 import type { LabelSet } from '@datadog/pprof';
 
@@ -14,9 +17,8 @@ export class SpanLabels {
   /** Set when the span ends (its name is final then) and the span reference is dropped. */
   private finalName: string | undefined;
   private span: NamedSpan | undefined;
-  /** The label set last handed to the serializer, reused while the name stays the same. */
-  private labelSet: LabelSet | undefined;
-  private labelSetName: string | undefined;
+  private readonly idLabels: LabelSet;
+  private namedLabels: LabelSet | undefined;
 
   constructor(
     readonly spanId: string,
@@ -24,9 +26,15 @@ export class SpanLabels {
     span: NamedSpan,
   ) {
     this.span = span;
+    this.idLabels = { span_id: spanId, trace_id: traceId };
   }
 
-  /** The span's current name: final once it has ended (HTTP server spans get their route late). */
+  /** Whether the span has ended, so its name is final. */
+  get hasEnded(): boolean {
+    return this.finalName !== undefined;
+  }
+
+  /** The span's current name: final once it has ended. */
   get name(): string {
     return this.finalName ?? this.span?.name ?? '';
   }
@@ -37,16 +45,13 @@ export class SpanLabels {
     this.span = undefined;
   }
 
-  /** The pprof labels for a sample of this span, built once per distinct name. */
+  /**
+   * The pprof labels for a sample of this span, built once. With `withName`, the name is included only
+   * once final; until then the caller completes it later.
+   */
   toLabelSet(withName: boolean): LabelSet {
-    const name = withName ? this.name : undefined;
-    if (this.labelSet === undefined || this.labelSetName !== name) {
-      this.labelSet =
-        name !== undefined && name !== ''
-          ? { span_id: this.spanId, trace_id: this.traceId, span_name: name }
-          : { span_id: this.spanId, trace_id: this.traceId };
-      this.labelSetName = name;
-    }
-    return this.labelSet;
+    if (!withName || this.finalName === undefined || this.finalName === '') return this.idLabels;
+    this.namedLabels ??= { span_id: this.spanId, trace_id: this.traceId, span_name: this.finalName };
+    return this.namedLabels;
   }
 }
