@@ -7,7 +7,10 @@
  *   swallowing it and leaving a pod to wait for SIGKILL. If the app handles the signal, the app keeps
  *   control: the agent only flushes.
  * - `process.exit()` and uncaught exceptions: nothing asynchronous can run; the exit code is untouched.
+ * - A backend that hangs cannot hold the process past the deadline: after it, the process ends with the
+ *   exit code the app set (`process.exitCode`), and the undelivered data is reported once.
  */
+import { getLogger } from './logger';
 
 export interface ShutdownHooks {
   /** Flush and stop everything; idempotent. */
@@ -18,28 +21,26 @@ export interface ShutdownHooks {
 
 const SIGNALS = ['SIGTERM', 'SIGINT'] as const;
 
-/** Resolves when `work` settles or the deadline passes, whichever comes first. */
-export function withDeadline(work: Promise<unknown>, deadline: number, keepAlive: boolean): Promise<void> {
+/**
+ * Resolves when `work` settles (true) or the deadline passes (false), whichever comes first. With
+ * `keepAlive` the deadline timer holds the process open until then.
+ */
+export function withDeadline(work: Promise<unknown>, deadline: number, keepAlive: boolean): Promise<boolean> {
   return new Promise((resolve) => {
-    const timer = setTimeout(resolve, Math.max(0, deadline - Date.now()));
+    const timer = setTimeout(() => resolve(false), Math.max(0, deadline - Date.now()));
     if (!keepAlive) timer.unref();
-    work.then(
-      () => {
-        clearTimeout(timer);
-        resolve();
-      },
-      () => {
-        clearTimeout(timer);
-        resolve();
-      },
-    );
+    const done = () => {
+      clearTimeout(timer);
+      resolve(true);
+    };
+    work.then(done, done);
   });
 }
 
 /** Installs the handlers; returns a function that removes them. */
 export function installShutdownHandlers(hooks: ShutdownHooks, timeoutMs: number): () => void {
-  let finished: Promise<void> | undefined;
-  const shutdownOnce = (keepAlive: boolean): Promise<void> => {
+  let finished: Promise<boolean> | undefined;
+  const shutdownOnce = (keepAlive: boolean): Promise<boolean> => {
     finished ??= withDeadline(
       Promise.resolve().then(() => hooks.shutdown(Date.now() + timeoutMs)),
       Date.now() + timeoutMs,
@@ -49,7 +50,15 @@ export function installShutdownHandlers(hooks: ShutdownHooks, timeoutMs: number)
   };
 
   const onBeforeExit = () => {
-    void shutdownOnce(false);
+    void shutdownOnce(false).then((completed) => {
+      if (completed) return;
+      // The app is done (the event loop was empty); only an exporter still retrying against a slow or
+      // dead backend keeps the process alive. The deadline is the promise: end as the app would have.
+      getLogger().warn(
+        `telemetry not delivered within SPAN_PROFILES_SHUTDOWN_TIMEOUT (${timeoutMs} ms); exiting without it`,
+      );
+      process.exit();
+    });
   };
   process.once('beforeExit', onBeforeExit);
 
