@@ -7,7 +7,9 @@
 const STARTED = Symbol.for('acme.span-profiles.started');
 
 function loadedVia(): import('./agent').LoadedVia {
-  const mentions = (text: string) => /span-profiles|autoinstrumentation/.test(text);
+  // By package name, by the Operator's entry file, or by a path into this package.
+  const packageDir = require('node:path').dirname(__dirname) as string;
+  const mentions = (text: string) => /span-profiles|autoinstrumentation/.test(text) || text.includes(packageDir);
   const fromArgv = process.execArgv.join(' ');
   const nodeOptions = process.env.NODE_OPTIONS ?? '';
   if (mentions(fromArgv)) return /--import/.test(fromArgv) ? '--import' : '--require';

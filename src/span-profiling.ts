@@ -100,7 +100,8 @@ export class SpanProfiling {
     const logger = getLogger();
     const appName = sanitizeAppName(config.pyroscope.applicationName);
     if (config.pyroscope.serverAddress) {
-      if (appName !== config.pyroscope.applicationName) {
+      // An unnamed service (unknown_service:node) is sanitized silently: nobody chose that name.
+      if (appName !== config.pyroscope.applicationName && config.serviceNameSource !== 'default') {
         logger.warnOnce(
           'app-name',
           `the Pyroscope application name "${config.pyroscope.applicationName}" has characters Pyroscope rejects; ` +
