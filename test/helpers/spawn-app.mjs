@@ -65,41 +65,20 @@ function childEnv(extraEnv, nodeOptions, storeDir) {
 const tail = (text, lines = 40) => text.split('\n').slice(-lines).join('\n');
 
 /**
- * Spawns `node [args] [agent flag] <app> [appArgs]` with cwd = the app's directory and waits for
- * the fixture's `{"listening":PORT}` stdout line.
- *
- * Options: app (path to the entry), loader ('require'|'import'|'node-options'|'none', default
- * 'require'), env (added to a cleaned copy of process.env: OTEL_*, PYROSCOPE_*, SPAN_PROFILES_*,
- * NODE_OPTIONS are dropped; a value of undefined removes a variable; PORT=0 and SPAN_PROFILES_DIR=
- * a fresh temp dir unless given), nodeBinary (default pinnedNode()), args (Node flags before the
- * entry), appArgs, cwd, readyTimeoutMs (default 30000), waitForReady (default true).
- *
- * Returns { port, child, pid, storeDir, stdout(), stderr(), waitForOutput(pattern, opts),
- * waitForExit(timeoutMs) -> {code, signal}, kill(signal = 'SIGTERM'), request(path, opts) }.
- * The process is SIGKILLed when the calling test ends (via the node:test context), at
- * killAllApps(), and at process exit.
+ * Spawns `<nodeBinary> [args] [agent flag] [argv]` (for `node -e 0`, a shell, or anything that is
+ * not a listening fixture) with the same cleaned environment as spawnApp, and returns at once with
+ * the same handle (no `port`). With loader 'node-options' the agent travels in NODE_OPTIONS, so
+ * nodeBinary may be a shell that starts node: `{nodeBinary: '/bin/sh', args: ['-c', '...']}`.
+ * cwd defaults to the repository root.
  */
-export async function spawnApp({
-  app,
-  loader = 'require',
-  env,
-  nodeBinary: binary = pinnedNode(),
-  args = [],
-  appArgs = [],
-  cwd,
-  readyTimeoutMs = 30000,
-  waitForReady = true,
-} = {}) {
-  if (!app) throw new Error('spawnApp: `app` (path to the fixture entry) is required');
-  const appPath = path.resolve(repoRoot, app);
+export function spawnNode({ loader = 'require', env, nodeBinary: binary = pinnedNode(), args = [], argv = [], cwd } = {}) {
   const flags = agentFlags(loader);
   const storeDir = mkdtempSync(path.join(os.tmpdir(), 'span-profiles-test-'));
-  const child = spawn(binary, [...args, ...flags.args, appPath, ...appArgs], {
-    cwd: cwd ?? path.dirname(appPath),
+  const child = spawn(binary, [...args, ...flags.args, ...argv], {
+    cwd: cwd ?? repoRoot,
     env: childEnv(env, flags.nodeOptions, storeDir),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-
   let stdoutText = '';
   let stderrText = '';
   let exitResult;
@@ -202,10 +181,48 @@ export async function spawnApp({
   };
   liveApps.add(handle);
   getTestContext()?.after(() => handle.dispose());
+  return handle;
+}
 
+/**
+ * Spawns `node [args] [agent flag] <app> [appArgs]` with cwd = the app's directory and waits for
+ * the fixture's `{"listening":PORT}` stdout line.
+ *
+ * Options: app (path to the entry), loader ('require'|'import'|'node-options'|'none', default
+ * 'require'), env (added to a cleaned copy of process.env: OTEL_*, PYROSCOPE_*, SPAN_PROFILES_*,
+ * NODE_OPTIONS are dropped; a value of undefined removes a variable; PORT=0 and SPAN_PROFILES_DIR=
+ * a fresh temp dir unless given), nodeBinary (default pinnedNode()), args (Node flags before the
+ * entry), appArgs, cwd, readyTimeoutMs (default 30000), waitForReady (default true).
+ *
+ * Returns { port, child, pid, storeDir, stdout(), stderr(), waitForOutput(pattern, opts),
+ * waitForExit(timeoutMs) -> {code, signal}, kill(signal = 'SIGTERM'), request(path, opts) }.
+ * The process is SIGKILLed when the calling test ends (via the node:test context), at
+ * killAllApps(), and at process exit.
+ */
+export async function spawnApp({
+  app,
+  loader = 'require',
+  env,
+  nodeBinary: binary = pinnedNode(),
+  args = [],
+  appArgs = [],
+  cwd,
+  readyTimeoutMs = 30000,
+  waitForReady = true,
+} = {}) {
+  if (!app) throw new Error('spawnApp: `app` (path to the fixture entry) is required');
+  const appPath = path.resolve(repoRoot, app);
+  const handle = spawnNode({
+    loader,
+    env,
+    nodeBinary: binary,
+    args,
+    argv: [appPath, ...appArgs],
+    cwd: cwd ?? path.dirname(appPath),
+  });
   if (!waitForReady) return handle;
   try {
-    const match = await waitForOutput(/^\{"listening":(\d+)\}$/m, { stream: 'stdout', timeoutMs: readyTimeoutMs });
+    const match = await handle.waitForOutput(/^\{"listening":(\d+)\}$/m, { stream: 'stdout', timeoutMs: readyTimeoutMs });
     handle.port = Number(match[1]);
   } catch (err) {
     await handle.dispose();
