@@ -11,6 +11,7 @@ import type { ContextBinding } from './context-binding';
 import type { PprofModule } from './native-profiler';
 import { PendingSpanNames } from './late-span-names';
 import { buildProfiles } from './profile-builder';
+import { separateUnsampledCpu } from './sampler-gaps';
 
 export interface CpuProfilerOptions {
   pprof: PprofModule;
@@ -177,6 +178,7 @@ export class CpuProfiler {
         await unnamed.settle(nameWaitMs);
         unnamed.applyTo(raw);
       }
+      separateUnsampledCpu(raw, this.options.samplingIntervalMicros);
       const profiles = await buildProfiles(raw, {
         intervalMicros: this.options.samplingIntervalMicros,
         startMs,
