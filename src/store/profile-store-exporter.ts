@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import type { EncodedProfile, ProfileExporter } from '../export/profile-exporter';
 import { profileFileName, serviceDirName, TEMP_SUFFIX } from './layout';
 import { StoreSizeCap } from './size-cap';
-import { reportStoreWriteFailure } from './write-failure';
+import { makeStoreDirectory, reportStoreWriteFailure } from './write-failure';
 
 /** Profiles waiting for the disk beyond this are dropped (the disk is stuck; memory must not grow). */
 const MAX_PENDING_WRITES = 8;
@@ -86,7 +86,7 @@ export class ProfileStoreExporter implements ProfileExporter {
     const tempPath = finalPath + TEMP_SUFFIX;
     try {
       if (!this.serviceDirReady) {
-        await fsp.mkdir(this.serviceDir, { recursive: true });
+        await makeStoreDirectory(this.serviceDir);
         this.serviceDirReady = true;
       }
       await fsp.writeFile(tempPath, profile.data);

@@ -13,7 +13,7 @@ import { JsonTraceSerializer } from '@opentelemetry/otlp-transformer';
 import { serviceDirName, SPANS_FILE_MAX_BYTES, spansFileName } from './layout';
 import { StoreSizeCap } from './size-cap';
 import type { StoreWriteStats } from './profile-store-exporter';
-import { reportStoreWriteFailure } from './write-failure';
+import { makeStoreDirectory, reportStoreWriteFailure } from './write-failure';
 
 const NEWLINE = Buffer.from('\n');
 
@@ -104,6 +104,9 @@ export class SpanStoreExporter implements SpanExporter {
       if (this.current !== undefined && this.current.bytes > 0 && this.current.bytes + line.length > this.maxFileBytes) {
         await this.closeCurrent();
       }
+      // A file deleted under us (the store directory removed or replaced) would swallow every later
+      // line without an error: start a new one where the directory is now.
+      if (this.current !== undefined && (await this.current.handle.stat()).nlink === 0) await this.closeCurrent();
       const file = this.current ?? (await this.openNewFile());
       let written = 0;
       try {
@@ -131,7 +134,7 @@ export class SpanStoreExporter implements SpanExporter {
   }
 
   private async openNewFile(): Promise<OpenSpansFile> {
-    await fsp.mkdir(this.serviceDir, { recursive: true });
+    await makeStoreDirectory(this.serviceDir);
     // Names must differ even when two files start within the same millisecond.
     const startMs = Math.max(Date.now(), this.lastStartMs + 1);
     const filePath = path.join(this.serviceDir, spansFileName(startMs, process.pid));
