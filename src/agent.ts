@@ -51,7 +51,7 @@ export function startAgent(loadedVia: LoadedVia, env: NodeJS.ProcessEnv = proces
     return undefined;
   }
 
-  installDiagnostics(config.logLevel, secretsOf(config));
+  installDiagnostics(config.logLevel, secretsOf(config, env));
   const esm: { state: EsmHookState; error?: string } = config.esmHook ? registerEsmHook() : { state: 'off' };
   if (esm.state === 'failed') logger.warn(`the ESM loader hook could not be registered (${esm.error}); ES modules will not be instrumented`);
 
@@ -70,9 +70,6 @@ export function startAgent(loadedVia: LoadedVia, env: NodeJS.ProcessEnv = proces
     instrumentations: instrumentations.instances,
     contextManager,
   });
-  // NodeSDK (metrics/logs only) installs its own console logger when OTEL_LOG_LEVEL is set: ours again.
-  if (config.metricsExporterSet || config.logsExporterSet) installDiagnostics(config.logLevel, secretsOf(config));
-
   const profilerState = profiling.start(contextManager);
 
   let stopped: Promise<void> | undefined;
@@ -102,8 +99,31 @@ export function startAgent(loadedVia: LoadedVia, env: NodeJS.ProcessEnv = proces
   };
 }
 
-function secretsOf(config: AgentConfig): string[] {
+/** Values that must never appear in anything the agent prints, whoever wrote the message. */
+function secretsOf(config: AgentConfig, env: NodeJS.ProcessEnv): string[] {
   const secrets = [config.pyroscope.basicAuth?.password, config.pyroscope.authToken, ...Object.values(config.pyroscope.headers)];
+  // The OTLP exporters read their headers and URLs themselves; their errors may quote them.
+  for (const name of ['OTEL_EXPORTER_OTLP_HEADERS', 'OTEL_EXPORTER_OTLP_TRACES_HEADERS', 'OTEL_EXPORTER_OTLP_METRICS_HEADERS', 'OTEL_EXPORTER_OTLP_LOGS_HEADERS']) {
+    for (const pair of (env[name] ?? '').split(',')) {
+      const eq = pair.indexOf('=');
+      if (eq < 0) continue;
+      const value = pair.slice(eq + 1).trim();
+      secrets.push(value);
+      try {
+        secrets.push(decodeURIComponent(value));
+      } catch {
+        // Not percent-encoded.
+      }
+    }
+  }
+  for (const name of ['OTEL_EXPORTER_OTLP_ENDPOINT', 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT', 'PYROSCOPE_SERVER_ADDRESS']) {
+    try {
+      const url = new URL(env[name] ?? '');
+      if (url.password) secrets.push(url.password, decodeURIComponent(url.password));
+    } catch {
+      // Not a URL: nothing embedded.
+    }
+  }
   return secrets.filter((s): s is string => typeof s === 'string' && s.length > 0);
 }
 

@@ -84,7 +84,13 @@ function spanLimitsFromEnv(): SpanLimits {
 function startMetricsAndLogs(config: AgentConfig, resource: Resource): Tracing | undefined {
   if (!config.metricsExporterSet && !config.logsExporterSet) return undefined;
   const { NodeSDK } = require('@opentelemetry/sdk-node') as typeof import('@opentelemetry/sdk-node');
-  const sdk = new NodeSDK({
+  // NodeSDK installs its own console logger when OTEL_LOG_LEVEL is set (unprefixed, unredacted, with an
+  // "overwritten" stack): hide the variable from its constructor so the agent's logger stays in place.
+  const logLevel = process.env.OTEL_LOG_LEVEL;
+  delete process.env.OTEL_LOG_LEVEL;
+  let sdk: InstanceType<typeof NodeSDK>;
+  try {
+    sdk = new NodeSDK({
     resource,
     autoDetectResources: false,
     contextManager: null as never,
@@ -92,8 +98,11 @@ function startMetricsAndLogs(config: AgentConfig, resource: Resource): Tracing |
     spanProcessors: [],
     instrumentations: [],
     ...(config.metricsExporterSet ? {} : { metricReaders: [] }),
-    ...(config.logsExporterSet ? {} : { logRecordProcessors: [] }),
-  });
+      ...(config.logsExporterSet ? {} : { logRecordProcessors: [] }),
+    });
+  } finally {
+    if (logLevel !== undefined) process.env.OTEL_LOG_LEVEL = logLevel;
+  }
   sdk.start();
   return { forceFlush: async () => undefined, shutdown: () => sdk.shutdown() };
 }
