@@ -35,6 +35,8 @@ export interface AgentConfig {
   serviceName: string;
   /** service.namespace from OTEL_RESOURCE_ATTRIBUTES (Grafana's default profile query uses it). */
   serviceNamespace: string | undefined;
+  /** OTEL_RESOURCE_ATTRIBUTES, validated and percent-decoded (the resource's `env` detector). */
+  resourceAttributes: Record<string, string>;
   /** Where the service name came from, for the startup summary. */
   serviceNameSource: 'OTEL_SERVICE_NAME' | 'OTEL_RESOURCE_ATTRIBUTES' | 'package.json' | 'default';
   traces: {
@@ -454,20 +456,17 @@ function quote(value: string): string {
   return JSON.stringify(cut);
 }
 
-/** One attribute of OTEL_RESOURCE_ATTRIBUTES, if present (percent-decoded, as the spec says). */
-function resourceAttribute(raw: string | undefined, key: string): string | undefined {
-  if (!raw) return undefined;
-  for (const pair of raw.split(',')) {
-    const eq = pair.indexOf('=');
-    if (eq <= 0 || pair.slice(0, eq).trim() !== key) continue;
-    const value = pair.slice(eq + 1).trim();
+/** Percent-decodes attribute values, as the spec says OTEL_RESOURCE_ATTRIBUTES values are encoded. */
+function decodeValues(pairs: Record<string, string>): Record<string, string> {
+  const decoded: Record<string, string> = {};
+  for (const [key, value] of Object.entries(pairs)) {
     try {
-      return decodeURIComponent(value) || undefined;
+      decoded[key] = decodeURIComponent(value);
     } catch {
-      return value || undefined;
+      decoded[key] = value;
     }
   }
-  return undefined;
+  return decoded;
 }
 
 /** The default local store directory; the CLI uses the same. */
@@ -521,14 +520,16 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): ConfigReport {
     description: "The service name of traces and profiles. Defaults to service.name in OTEL_RESOURCE_ATTRIBUTES, else the app's package.json name.",
     defaultText: 'package.json name',
   });
-  const resourceAttributes = r.string({
-    name: 'OTEL_RESOURCE_ATTRIBUTES',
-    description: 'Extra resource attributes, key=value,key=value (read by the OpenTelemetry SDK).',
-    defaultText: '',
-  });
+  const resourceAttributes = decodeValues(
+    r.keyValues({
+      name: 'OTEL_RESOURCE_ATTRIBUTES',
+      description: 'Extra resource attributes, key=value,key=value (values percent-encoded).',
+      defaultText: '',
+    }),
+  );
   let serviceName: string;
   let serviceNameSource: AgentConfig['serviceNameSource'];
-  const fromAttributes = resourceAttribute(resourceAttributes, 'service.name');
+  const fromAttributes = resourceAttributes['service.name'];
   const fromPackage = explicitName || fromAttributes ? undefined : findAppPackageName();
   if (explicitName) {
     serviceName = explicitName;
@@ -708,26 +709,25 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): ConfigReport {
     resourceDetectors = RESOURCE_DETECTOR_NAMES.filter((n) => n !== 'all' && n !== 'none');
   }
 
-  const metricsExporterSet = r.raw({ name: 'OTEL_METRICS_EXPORTER', description: '', defaultText: '' }) !== undefined;
-  const logsExporterSet = r.raw({ name: 'OTEL_LOGS_EXPORTER', description: '', defaultText: '' }) !== undefined;
-  r.record(
+  // Metrics and logs are not this agent's job; on only when asked for, then the SDK reads these itself.
+  const metricsExporters = r.nameList(
     {
       name: 'OTEL_METRICS_EXPORTER',
-      description: 'Metrics are off unless set (otlp, console, prometheus); then the SDK reads it.',
+      description: 'Metrics are off unless set: otlp, console, prometheus, none (then the OpenTelemetry SDK exports them).',
       defaultText: 'off',
     },
-    env.OTEL_METRICS_EXPORTER?.trim() || 'off',
-    metricsExporterSet,
+    ['otlp', 'console', 'prometheus', 'none'],
   );
-  r.record(
+  const logsExporters = r.nameList(
     {
       name: 'OTEL_LOGS_EXPORTER',
-      description: 'Log export is off unless set (otlp, console); then the SDK reads it.',
+      description: 'Log export is off unless set: otlp, console, none.',
       defaultText: 'off',
     },
-    env.OTEL_LOGS_EXPORTER?.trim() || 'off',
-    logsExporterSet,
+    ['otlp', 'console', 'none'],
   );
+  const metricsExporterSet = (metricsExporters ?? []).some((n) => n !== 'none');
+  const logsExporterSet = (logsExporters ?? []).some((n) => n !== 'none');
 
   // Profiling, named as Grafana's Java agent names them.
   const profiling = {
@@ -892,7 +892,8 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): ConfigReport {
     disabled,
     logLevel,
     serviceName,
-    serviceNamespace: resourceAttribute(resourceAttributes, 'service.namespace'),
+    serviceNamespace: resourceAttributes['service.namespace'],
+    resourceAttributes,
     serviceNameSource,
     traces: {
       exporters,

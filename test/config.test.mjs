@@ -164,7 +164,7 @@ test('every variable, fed garbage: no throw, one warning naming it, no secret ec
       const entry = report.entries.find((e) => e.name === name);
       assert.ok(entry, `${name} listed`);
       const mine = report.warnings.filter((w) => w.includes(name));
-      if (!entry.isSet && value.trim() !== '' && !['OTEL_METRICS_EXPORTER', 'OTEL_LOGS_EXPORTER'].includes(name)) {
+      if (!entry.isSet && value.trim() !== '') {
         // Rejected: the warning says so, and what was used instead.
         assert.equal(mine.length, 1, `${name}=${JSON.stringify(value)} should warn once, got ${JSON.stringify(report.warnings)}`);
         assert.match(mine[0], /using /);

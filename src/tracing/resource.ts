@@ -11,7 +11,6 @@ type DetectorFactory = () => ResourceDetector | ResourceDetector[];
 
 // Required only when named: each cloud detector package costs start-up time.
 const DETECTORS: Record<string, DetectorFactory> = {
-  env: () => require('@opentelemetry/resources').envDetector,
   host: () => require('@opentelemetry/resources').hostDetector,
   os: () => require('@opentelemetry/resources').osDetector,
   process: () => require('@opentelemetry/resources').processDetector,
@@ -42,8 +41,12 @@ export function buildResource(config: AgentConfig): Resource {
       getLogger().warn(`resource detector ${name} could not be loaded and is skipped: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`);
     }
   }
+  // The env detector's job is done from the validated configuration: a malformed OTEL_RESOURCE_ATTRIBUTES
+  // entry is reported once and skipped, instead of the SDK dropping the whole variable.
+  const fromEnv = config.resourceDetectors.includes('env') ? config.resourceAttributes : {};
   return defaultResource()
     .merge(detectResources({ detectors }))
+    .merge(resourceFromAttributes(fromEnv))
     .merge(
       resourceFromAttributes({
         'service.name': config.serviceName,
