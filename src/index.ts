@@ -48,6 +48,25 @@ export interface SpanProfilingHandle {
 
 /** Creates span profiling configured from the environment (PYROSCOPE_*, OTEL_PYROSCOPE_*, SPAN_PROFILES_*). */
 export function createSpanProfiling(options: SpanProfilingOptions = {}): SpanProfilingHandle {
+  // The zero-code agent already runs (NODE_OPTIONS injection plus an app that uses the API): one
+  // profiler per process, so hand out the agent's.
+  const agent = (globalThis as Record<symbol, unknown>)[Symbol.for('acme.span-profiles.agent')] as
+    | { profiling: SpanProfiling }
+    | undefined;
+  if (agent) {
+    getLogger().warnOnce(
+      'api-with-agent',
+      'createSpanProfiling() called while the agent started by --require is running; span profiling is already on, using the agent\'s',
+    );
+    return {
+      spanProcessor: agent.profiling.spanProcessor,
+      start: () => ({
+        running: false,
+        reason: 'the agent loaded with --require (or NODE_OPTIONS) already profiles this process',
+      }),
+      shutdown: async () => undefined,
+    };
+  }
   const { config, warnings } = readConfig();
   const logger = getLogger();
   logger.setLevel(config.logLevel);

@@ -12,7 +12,7 @@
  *   keeps that update a property write: a new holder is only allocated once a sample may have captured
  *   the current one.
  */
-import { createHook, type AsyncHook, type AsyncLocalStorage } from 'node:async_hooks';
+import { AsyncLocalStorage, createHook, type AsyncHook } from 'node:async_hooks';
 import { ROOT_CONTEXT, type Context } from '@opentelemetry/api';
 import type { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import type { PprofModule } from './native-profiler';
@@ -90,7 +90,11 @@ function followEnterWith(storage: AsyncLocalStorage<Context>, after: (store: Con
   const original = storage.enterWith;
   storage.enterWith = function (this: AsyncLocalStorage<Context>, store: Context) {
     original.call(this, store);
-    after(store);
+    try {
+      after(store);
+    } catch {
+      // Whatever the store holds, the app's context switch has happened; the profiler may miss it.
+    }
   };
   return () => {
     delete (storage as { enterWith?: unknown }).enterWith;
@@ -102,8 +106,9 @@ function followEnterWith(storage: AsyncLocalStorage<Context>, after: (store: Con
  * Whether `AsyncLocalStorage.run` goes through the instance's `enterWith` on this Node (it does under
  * AsyncContextFrame today). The frame binding relies on seeing the restoring `enterWith`; if a future
  * Node stops doing that, the agent falls back to the hooks binding instead of leaking contexts.
+ * Probes a storage of its own: never the app's or OpenTelemetry's, whose followers expect real contexts.
  */
-export function runDelegatesToEnterWith(storage: AsyncLocalStorage<unknown>): boolean {
+export function runDelegatesToEnterWith(storage: AsyncLocalStorage<unknown> = new AsyncLocalStorage()): boolean {
   const own = Object.prototype.hasOwnProperty.call(storage, 'enterWith');
   const original = storage.enterWith;
   let calls = 0;
@@ -283,8 +288,7 @@ export function createContextBinding(
   resolve: LabelsResolver,
 ): { binding: ContextBinding; fallbackReason?: string } {
   if (decision.mode === 'async-context-frame') {
-    const storage = storageOf(manager);
-    if (storage && runDelegatesToEnterWith(storage)) return { binding: new FrameBinding(time, manager, resolve) };
+    if (storageOf(manager) && runDelegatesToEnterWith()) return { binding: new FrameBinding(time, manager, resolve) };
     return {
       binding: new HooksBinding(time, manager, resolve),
       fallbackReason: 'AsyncLocalStorage.run does not go through enterWith on this Node; using async hooks',
