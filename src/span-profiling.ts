@@ -7,12 +7,13 @@ import { context as contextApi } from '@opentelemetry/api';
 import type { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import type { AgentConfig } from './config';
 import { getLogger } from './logger';
+import { redactSecrets } from './redact';
 import { sanitizeAppName } from './export/app-name';
 import type { ProfileExporter } from './export/profile-exporter';
 import { createContextBinding, detectBindingMode, type BindingMode } from './profiler/context-binding';
 import { CpuProfiler } from './profiler/cpu-profiler';
 import { loadNativeProfiler } from './profiler/native-profiler';
-import { detectOtherProfiler } from './profiler/other-profilers';
+import { detectOtherProfiler, otherProfilerInModules } from './profiler/other-profilers';
 import { SpanLinker } from './profiler/span-linker';
 
 /** What the profiler is doing, for the startup summary and `doctor`. */
@@ -78,9 +79,17 @@ export class SpanProfiling {
         wall: this.config.profiling.wall,
         addSpanName: this.config.profiling.addSpanName,
         exporters,
+        // A profiler the app loads after the agent started (e.g. @pyroscope/nodejs) would fight ours.
+        stopIf: () => {
+          const other = otherProfilerInModules(Object.keys(require.cache));
+          if (other === undefined) return undefined;
+          this.spanProcessor.active = false;
+          return `${other}, and two profilers in one process corrupt each other's samples`;
+        },
       });
       profiler.start();
       this.profiler = profiler;
+      this.spanProcessor.active = true;
       this.stateValue = {
         running: true,
         mode: binding.mode,
@@ -104,8 +113,8 @@ export class SpanProfiling {
       if (appName !== config.pyroscope.applicationName && config.serviceNameSource !== 'default') {
         logger.warnOnce(
           'app-name',
-          `the Pyroscope application name "${config.pyroscope.applicationName}" has characters Pyroscope rejects; ` +
-            `using "${appName}". Grafana matches profiles to traces by service name: set OTEL_SERVICE_NAME to a name ` +
+          `the Pyroscope application name "${redactSecrets(config.pyroscope.applicationName, [])}" has characters Pyroscope rejects; ` +
+            `using "${sanitizeAppName(redactSecrets(config.pyroscope.applicationName, []))}". Grafana matches profiles to traces by service name: set OTEL_SERVICE_NAME to a name ` +
             'made of letters, digits and _ . - / so both agree',
         );
       }
@@ -156,6 +165,7 @@ export class SpanProfiling {
   async shutdown(deadline: number): Promise<void> {
     const profiler = this.profiler;
     if (!profiler) return;
+    this.spanProcessor.active = false;
     try {
       await profiler.shutdown(deadline);
     } catch {

@@ -23,6 +23,11 @@ export interface CpuProfilerOptions {
   /** Put the root span's name in the `span_name` label. */
   addSpanName: boolean;
   exporters: readonly ProfileExporter[];
+  /**
+   * Checked at every cut: a reason to stop for good (e.g. another profiler appeared in the process), or
+   * undefined to go on.
+   */
+  stopIf?: () => string | undefined;
 }
 
 /** Counters for diagnostics and tests. */
@@ -107,6 +112,13 @@ export class CpuProfiler {
    */
   collect(final: boolean): Promise<void> {
     if (!this.running) return Promise.resolve();
+    if (!final) {
+      const reason = this.options.stopIf?.();
+      if (reason !== undefined) {
+        getLogger().warnOnce('profiler-stop', `CPU profiling stopped: ${reason}; tracing continues`);
+        return this.collect(true);
+      }
+    }
     const { pprof, binding } = this.options;
     const startMs = this.intervalStart;
     const endMs = Date.now();

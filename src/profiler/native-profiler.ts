@@ -13,8 +13,17 @@ let cached: NativeProfilerLoad | undefined;
 export function loadNativeProfiler(): NativeProfilerLoad {
   if (cached) return cached;
   try {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const pprof = require('@datadog/pprof') as PprofModule;
+    // pprof reads `module.parent` at load (DEP0144): with --pending-deprecation that would be a warning
+    // in the app's output, and with --throw-deprecation a crash. Silence deprecations for this require only.
+    const noDeprecation = process.noDeprecation;
+    process.noDeprecation = true;
+    let pprof: PprofModule;
+    try {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      pprof = require('@datadog/pprof') as PprofModule;
+    } finally {
+      process.noDeprecation = noDeprecation;
+    }
     if (process.platform === 'win32') {
       cached = { ok: false, reason: 'CPU profiling with span labels needs SIGPROF, which Windows does not have' };
     } else {

@@ -46,8 +46,3 @@ function ownPprofDirectory(): string | undefined {
   }
   return ownDirectory;
 }
-
-/** Module requests that mean another profiler is about to start. */
-export function isOtherProfilerRequest(specifier: string): boolean {
-  return specifier === '@pyroscope/nodejs' || specifier.startsWith('@pyroscope/nodejs/');
-}

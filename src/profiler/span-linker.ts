@@ -23,12 +23,18 @@ export interface SpanLinkerOptions {
 export class SpanLinker implements SpanProcessor {
   private readonly bySpan = new WeakMap<object, SpanLabels>();
   private readonly rootSpanOnly: boolean;
+  /**
+   * Off until the profiler is running: a span must not promise Grafana a profile (`pyroscope.profile.id`)
+   * that will never exist because profiling turned out to be off.
+   */
+  active = false;
 
   constructor(options: SpanLinkerOptions) {
     this.rootSpanOnly = options.rootSpanOnly;
   }
 
   onStart(span: Span, parentContext: Context): void {
+    if (!this.active) return;
     const parent = (span as unknown as ReadableSpan).parentSpanContext;
     const isLocalRoot = parent === undefined || parent.isRemote === true;
     if (!isLocalRoot && this.rootSpanOnly) {
