@@ -41,8 +41,11 @@ export interface CpuProfilerStats {
 
 const NO_LABELS: LabelSet = {};
 
-/** Longest a cut profile waits for its running spans to end and get their final names. */
-export const MAX_NAME_WAIT_MS = 5000;
+/**
+ * Longest a cut profile waits for its running spans to end and get their final names. The upload is late
+ * by as much, which Grafana does not mind: a profile is found by its time range, not its arrival.
+ */
+export const MAX_NAME_WAIT_MS = 10_000;
 
 /** Pprof's context buffer must outlast the longest gap between two cuts, or samples are dropped silently. */
 export function contextBufferMillis(uploadIntervalMs: number): number {
@@ -143,7 +146,7 @@ export class CpuProfiler {
     this.stats.intervals++;
     if (!final) this.checkStuck(raw, cpuUsed, endMs - startMs);
     if (raw === undefined) return Promise.resolve();
-    const nameWaitMs = final ? 0 : Math.min(MAX_NAME_WAIT_MS, this.options.uploadIntervalMs / 2);
+    const nameWaitMs = final ? 0 : MAX_NAME_WAIT_MS;
     const work = this.export(raw, startMs, endMs, unnamed, nameWaitMs);
     this.pending.add(work);
     void work.finally(() => this.pending.delete(work));
@@ -187,7 +190,7 @@ export class CpuProfiler {
   private async export(raw: Profile, startMs: number, endMs: number, unnamed: PendingSpanNames, nameWaitMs: number): Promise<void> {
     try {
       if (unnamed.size > 0) {
-        await unnamed.settle(nameWaitMs);
+        await unnamed.settle(nameWaitMs, () => !this.running);
         unnamed.applyTo(raw);
       }
       separateUnsampledCpu(raw, this.options.samplingIntervalMicros);

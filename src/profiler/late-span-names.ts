@@ -23,10 +23,13 @@ export class PendingSpanNames {
     return this.pending.size;
   }
 
-  /** Resolves when every pending span has ended, or after `maxWaitMs`. Never keeps the process alive. */
-  async settle(maxWaitMs: number): Promise<void> {
+  /**
+   * Resolves when every pending span has ended, after `maxWaitMs`, or as soon as `hurry()` says so
+   * (shutdown). Never keeps the process alive.
+   */
+  async settle(maxWaitMs: number, hurry: () => boolean = () => false): Promise<void> {
     const deadline = Date.now() + maxWaitMs;
-    while (Date.now() < deadline && [...this.pending.values()].some((l) => !l.hasEnded)) {
+    while (Date.now() < deadline && !hurry() && [...this.pending.values()].some((l) => !l.hasEnded)) {
       await new Promise<void>((resolve) => setTimeout(resolve, POLL_MS).unref());
     }
   }
