@@ -65,6 +65,8 @@ export interface ContextBinding {
   labelsOfSample(recorded: unknown): SpanLabels | undefined;
   /** Call right after each `time.stop(true)`: the sample counter restarted. */
   afterCollect(): void;
+  /** Call after the sampler was stopped and started again: what it held about contexts is gone. */
+  resync(): void;
   /** Unhooks; safe to call twice. */
   uninstall(): void;
 }
@@ -86,12 +88,16 @@ function requireStorage(manager: AsyncLocalStorageContextManager): AsyncLocalSto
 }
 
 /** Calls `after(store)` after every `enterWith` on this storage instance; returns the undo. */
-function followEnterWith(storage: AsyncLocalStorage<Context>, after: (store: Context | undefined) => void): () => void {
+function followEnterWith(
+  storage: AsyncLocalStorage<Context>,
+  after: (store: Context | undefined, previous: Context | undefined) => void,
+): () => void {
   const original = storage.enterWith;
   storage.enterWith = function (this: AsyncLocalStorage<Context>, store: Context) {
+    const previous = this.getStore();
     original.call(this, store);
     try {
-      after(store);
+      after(store, previous);
     } catch {
       // Whatever the store holds, the app's context switch has happened; the profiler may miss it.
     }
@@ -125,11 +131,21 @@ export function runDelegatesToEnterWith(storage: AsyncLocalStorage<unknown> = ne
   return calls >= 2;
 }
 
-/** AsyncContextFrame mode: the context lives in the frame; set it whenever OpenTelemetry enters one. */
+/**
+ * AsyncContextFrame mode: the context lives in the frame; set it whenever OpenTelemetry enters one.
+ *
+ * Every frame's profiler slot holds the labels of the OpenTelemetry context in that frame: frames are only
+ * made by `enterWith` (which copies the current frame, and after which we set the slot) and restored
+ * whole by async continuations. So whether the slot must change is known in JavaScript, by comparing the
+ * labels of the context left and the context entered, without asking the profiler (a native call) each
+ * time: only real span switches cross into native code.
+ */
 class FrameBinding implements ContextBinding {
   readonly mode = 'async-context-frame' as const;
   readonly useCPED = true;
   private enabled = false;
+  /** After a sampler restart the slots are empty whatever the contexts say: ask the profiler. */
+  private verify = false;
   private restore: (() => void) | undefined;
 
   constructor(
@@ -139,18 +155,22 @@ class FrameBinding implements ContextBinding {
   ) {}
 
   install(): void {
-    this.restore = followEnterWith(requireStorage(this.manager), (store) => this.enter(store));
+    this.restore = followEnterWith(requireStorage(this.manager), (store, previous) => this.enter(store, previous));
     this.enabled = true;
     // Code already inside a context when we start (rare: the agent starts before the app).
-    this.enter(this.manager.active());
+    const labels = this.resolve(this.manager.active());
+    if (labels !== undefined) this.time.setContext(labels);
   }
 
-  private enter(context: Context | undefined): void {
+  private enter(context: Context | undefined, previous: Context | undefined): void {
     if (!this.enabled) return;
     const labels = this.resolve(context ?? ROOT_CONTEXT);
     try {
-      // Skipping the redundant set keeps native holder allocations to real span switches.
-      if (this.time.getContext() !== labels) this.time.setContext(labels);
+      if (this.verify) {
+        if (this.time.getContext() !== labels) this.time.setContext(labels);
+      } else if (labels !== this.resolve(previous ?? ROOT_CONTEXT)) {
+        this.time.setContext(labels);
+      }
     } catch {
       // The profiler stopped (pprof stops itself on process exit): stop touching it.
       this.enabled = false;
@@ -162,6 +182,12 @@ class FrameBinding implements ContextBinding {
   }
 
   afterCollect(): void {}
+
+  resync(): void {
+    // Frames made before the restart hold nothing under the new sampler; they can live on (a long
+    // request), so from now on every switch asks the profiler what the frame holds.
+    this.verify = true;
+  }
 
   uninstall(): void {
     this.enabled = false;
@@ -263,6 +289,16 @@ class HooksBinding implements ContextBinding {
   afterCollect(): void {
     // The native counter restarted at 0 with the new profile.
     this.lastSampleCount = 0;
+  }
+
+  resync(): void {
+    this.holder = { ref: this.holder.ref };
+    this.lastSampleCount = 0;
+    try {
+      this.time.setContext(this.holder);
+    } catch {
+      this.disable();
+    }
   }
 
   private disable(): void {

@@ -179,6 +179,7 @@ export class CpuProfiler {
       this.safely(() => pprof.time.stop(false));
       try {
         this.startSampler();
+        this.options.binding.resync();
       } catch (err) {
         this.running = false;
         if (this.timer) clearInterval(this.timer);
