@@ -1,0 +1,35 @@
+// Readings of another process from /proc (Linux): resident memory and CPU time.
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+
+let ticksPerSecond;
+function clockTicksPerSecond() {
+  if (ticksPerSecond === undefined) {
+    const result = spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' });
+    ticksPerSecond = Number(result.stdout?.trim()) || 100;
+  }
+  return ticksPerSecond;
+}
+
+/** { rssKb, peakRssKb } of `pid` from /proc/<pid>/status, or undefined when unreadable. */
+export function readMemory(pid) {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const field = (name) => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(status)?.[1]);
+    return { rssKb: field('VmRSS'), peakRssKb: field('VmHWM') };
+  } catch {
+    return undefined;
+  }
+}
+
+/** CPU time (user + system, all threads) `pid` has used so far, in ms; undefined when unreadable. */
+export function readCpuMs(pid) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / clockTicksPerSecond();
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,139 @@
+#!/usr/bin/env node
+// `npm run bench [-- <section>...] [--quick] [--out <file.json>]`
+//
+// Measures the agent on this machine and prints a table per section; every figure also goes to
+// bench/results/<timestamp>.json (or --out). Sections (default: all, in this order):
+//   attribution  precision, recall and span coverage of span labels, per Node version / binding mode
+//   overhead     throughput and latency of an HTTP fixture: bare, OpenTelemetry alone, this agent
+//   startup      `node -e 0` wall time and peak RSS, time to the fixture's first response
+//   memory       the fixture's RSS and heap after 10,000 and 100,000 requests (leak check)
+// --quick shortens everything to a smoke test (well under 90 s). Measurements only: nothing here
+// passes or fails on a number. Progress goes to stderr, tables to stdout. See bench/README.md.
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { LOAD_CORE, pinThisProcess, pinningSupport } from './lib/cores.mjs';
+import { AGENT_REGISTER, REPO_ROOT } from './lib/configurations.mjs';
+import * as attribution from './sections/attribution.mjs';
+import * as memory from './sections/memory.mjs';
+import * as overhead from './sections/overhead.mjs';
+import * as startup from './sections/startup.mjs';
+
+const SECTIONS = [attribution, overhead, startup, memory];
+
+function usage() {
+  return `usage: node bench/run.mjs [${SECTIONS.map((s) => s.name).join('|')}]... [--quick] [--out <file.json>]`;
+}
+
+function parseCommandLine() {
+  const { values, positionals } = parseArgs({
+    allowPositionals: true,
+    options: { quick: { type: 'boolean', default: false }, out: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+  });
+  if (values.help) {
+    console.log(usage());
+    process.exit(0);
+  }
+  const unknown = positionals.filter((p) => !SECTIONS.some((s) => s.name === p));
+  if (unknown.length) {
+    console.error(`unknown section ${unknown.join(', ')}; ${usage()}`);
+    process.exit(2);
+  }
+  const selected = positionals.length ? SECTIONS.filter((s) => positionals.includes(s.name)) : SECTIONS;
+  return { quick: values.quick, out: values.out, selected };
+}
+
+function machine() {
+  const cpus = os.cpus();
+  return {
+    cpuModel: cpus[0]?.model ?? 'unknown',
+    cores: cpus.length,
+    availableToBench: os.availableParallelism(),
+    memoryGb: Number((os.totalmem() / 2 ** 30).toFixed(1)),
+    kernel: `${os.type()} ${os.release()}`,
+    arch: process.arch,
+    loadAverageAtStart: os.loadavg().map((n) => Number(n.toFixed(2))),
+    pinning: pinningSupport(),
+  };
+}
+
+/** Which agent was measured: the commit, whether src/ differs from it, and when dist/ was built. */
+function agentBuild() {
+  const git = (...args) => spawnSync('git', args, { cwd: REPO_ROOT, encoding: 'utf8' });
+  const head = git('rev-parse', '--short', 'HEAD');
+  const dirty = git('status', '--porcelain', '--', 'src');
+  return {
+    commit: head.status === 0 ? head.stdout.trim() : 'unknown',
+    srcChangedSinceCommit: dirty.status === 0 ? dirty.stdout.trim().length > 0 : null,
+    distBuiltAt: statSync(AGENT_REGISTER).mtime.toISOString(),
+  };
+}
+
+const timestamp = () => new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+
+async function main() {
+  const { quick, out, selected } = parseCommandLine();
+  if (!existsSync(AGENT_REGISTER)) {
+    console.error(`${path.relative(process.cwd(), AGENT_REGISTER)} is missing: build first (npm run build, or use npm run bench)`);
+    process.exit(2);
+  }
+  const machineInfo = machine(); // before pinning, which narrows what this process sees
+  pinThisProcess(LOAD_CORE);
+  const log = (message) => process.stderr.write(`[bench] ${message}\n`);
+  const started = performance.now();
+  const report = {
+    startedAt: new Date().toISOString(),
+    quick,
+    machine: machineInfo,
+    benchNode: process.version,
+    agentVersion: (await import(path.join(REPO_ROOT, 'package.json'), { with: { type: 'json' } })).default.version,
+    agentBuild: agentBuild(),
+    sections: {},
+  };
+  log(`${selected.map((s) => s.name).join(', ')}${quick ? ' (quick)' : ''} on ${report.machine.cpuModel}, ${report.machine.cores} cores; ${report.machine.pinning.reason}`);
+
+  let failed = false;
+  for (const section of selected) {
+    const sectionStart = performance.now();
+    try {
+      report.sections[section.name] = await section.run({ quick, log });
+    } catch (err) {
+      failed = true;
+      log(`${section.name} failed: ${err.stack}`);
+      report.sections[section.name] = { error: String(err.message) };
+    }
+    report.sections[section.name].elapsedMs = Math.round(performance.now() - sectionStart);
+  }
+  report.elapsedMs = Math.round(performance.now() - started);
+  const builtAtEnd = statSync(AGENT_REGISTER).mtime.toISOString();
+  if (builtAtEnd !== report.agentBuild.distBuiltAt) {
+    report.agentBuild.rebuiltDuringRun = builtAtEnd;
+    log(`warning: dist/ was rebuilt during the run (${builtAtEnd}): sections may have measured different builds`);
+  }
+  report.machine.loadAverageAtEnd = os.loadavg().map((n) => Number(n.toFixed(2)));
+
+  const outFile = out ? path.resolve(out) : path.join(fileURLToPath(new URL('./results/', import.meta.url)), `${timestamp()}.json`);
+  mkdirSync(path.dirname(outFile), { recursive: true });
+  writeFileSync(outFile, `${JSON.stringify(report, null, 2)}\n`);
+
+  const lines = [
+    `span-profiles ${report.agentVersion} (${report.agentBuild.commit}${report.agentBuild.srcChangedSinceCommit ? ' + uncommitted src changes' : ''}) ` +
+      `bench${quick ? ' (quick)' : ''}: ${report.machine.cpuModel}, ${report.machine.cores} cores, bench on Node ${process.version}; ` +
+      `${report.machine.pinning.reason}; load average ${report.machine.loadAverageAtStart[0]} at start, ${report.machine.loadAverageAtEnd[0]} at end`,
+  ];
+  if (report.agentBuild.rebuiltDuringRun) lines.push('warning: dist/ was rebuilt during the run: sections may have measured different builds');
+  for (const section of selected) {
+    const result = report.sections[section.name];
+    lines.push('', `== ${section.name} (${(result.elapsedMs / 1000).toFixed(0)} s) ==`);
+    lines.push(result.error ? `failed: ${result.error}` : section.table(result));
+  }
+  lines.push('', `total ${(report.elapsedMs / 1000).toFixed(0)} s; every figure: ${path.relative(process.cwd(), outFile)}`);
+  console.log(lines.join('\n'));
+  process.exitCode = failed ? 1 : 0;
+}
+
+await main();
