@@ -4,11 +4,7 @@
 // agent's own, and once the endpoint is back the spans still queued and new ones are delivered.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { startOtlpReceiver } from './helpers/otlp-receiver.mjs';
-import { startPyroscopeReceiver } from './helpers/pyroscope-receiver.mjs';
-import { spawnApp } from './helpers/spawn-app.mjs';
 import {
-  GUARDED_APP,
   RETAINED_GROWTH_LIMIT,
   agentLines,
   assertAllServed,
@@ -16,6 +12,7 @@ import {
   labelledSpanIds,
   profileWindowMs,
   retainedBytesOf,
+  startGuardedAppWithBackends,
   startLoad,
 } from './reliability-harness.mjs';
 
@@ -24,21 +21,11 @@ const SPAN_QUEUE = 64;
 const startMsOf = (span) => Number(span.startTimeUnixNano / 1_000_000n);
 
 async function runOtlpFault(t, mode) {
-  const pyroscope = await startPyroscopeReceiver();
-  const otlp = await startOtlpReceiver();
-  t.after(() => Promise.all([pyroscope.close(), otlp.close()]));
-  const app = await spawnApp({
-    app: GUARDED_APP,
-    args: ['--expose-gc'],
-    env: {
-      PYROSCOPE_SERVER_ADDRESS: pyroscope.url,
-      OTEL_EXPORTER_OTLP_ENDPOINT: otlp.url,
-      PYROSCOPE_UPLOAD_INTERVAL: '1s',
-      OTEL_BSP_SCHEDULE_DELAY: '200',
-      OTEL_BSP_MAX_QUEUE_SIZE: String(SPAN_QUEUE),
-      OTEL_BSP_MAX_EXPORT_BATCH_SIZE: '32',
-      OTEL_EXPORTER_OTLP_TIMEOUT: '1000',
-    },
+  const { pyroscope, otlp, app } = await startGuardedAppWithBackends(t, {
+    OTEL_BSP_SCHEDULE_DELAY: '200',
+    OTEL_BSP_MAX_QUEUE_SIZE: String(SPAN_QUEUE),
+    OTEL_BSP_MAX_EXPORT_BATCH_SIZE: '32',
+    OTEL_EXPORTER_OTLP_TIMEOUT: '1000',
   });
   const load = startLoad(app);
   try {

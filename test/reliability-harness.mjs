@@ -125,16 +125,10 @@ export const FAULT_QUEUE_SIZE = 3;
 export const UPLOAD_ATTEMPTS = 4;
 
 /**
- * One Pyroscope fault, end to end: the guarded fixture under steady load sends profiles every second
- * to a Pyroscope receiver (spans to an OTLP receiver); the receiver switches to `mode` ('refuse',
- * 'hang' or a status code) until the agent has lived through the fault (`retryable`: the queue
- * overflowed twice; otherwise three profiles were refused), then comes back. Checks: every request
- * 200, nothing reached the app, the queue never held more than its cap (+1 in flight), dropped and
- * failed profiles counted, retained memory bounded, no retry storm, few rate-limited warnings
- * mentioning `reason`, spans unaffected, and after recovery the queued profiles (retryable faults)
- * and fresh ones delivered.
+ * The guarded app under the agent, with a local Pyroscope and OTLP receiver (closed when the test ends),
+ * profiles cut every second; `env` adds or overrides variables.
  */
-export async function runPyroscopeFault(t, { mode, retryable, reason }) {
+export async function startGuardedAppWithBackends(t, env = {}) {
   const pyroscope = await startPyroscopeReceiver();
   const otlp = await startOtlpReceiver();
   t.after(() => Promise.all([pyroscope.close(), otlp.close()]));
@@ -145,10 +139,27 @@ export async function runPyroscopeFault(t, { mode, retryable, reason }) {
       PYROSCOPE_SERVER_ADDRESS: pyroscope.url,
       OTEL_EXPORTER_OTLP_ENDPOINT: otlp.url,
       PYROSCOPE_UPLOAD_INTERVAL: '1s',
-      SPAN_PROFILES_UPLOAD_QUEUE: String(FAULT_QUEUE_SIZE),
-      SPAN_PROFILES_UPLOAD_TIMEOUT: '1s',
-      OTEL_BSP_SCHEDULE_DELAY: '500',
+      ...env,
     },
+  });
+  return { pyroscope, otlp, app };
+}
+
+/**
+ * One Pyroscope fault, end to end: the guarded fixture under steady load sends profiles every second
+ * to a Pyroscope receiver (spans to an OTLP receiver); the receiver switches to `mode` ('refuse',
+ * 'hang' or a status code) until the agent has lived through the fault (`retryable`: the queue
+ * overflowed twice; otherwise three profiles were refused), then comes back. Checks: every request
+ * 200, nothing reached the app, the queue never held more than its cap (+1 in flight), dropped and
+ * failed profiles counted, retained memory bounded, no retry storm, few rate-limited warnings
+ * mentioning `reason`, spans unaffected, and after recovery the queued profiles (retryable faults)
+ * and fresh ones delivered.
+ */
+export async function runPyroscopeFault(t, { mode, retryable, reason }) {
+  const { pyroscope, otlp, app } = await startGuardedAppWithBackends(t, {
+    SPAN_PROFILES_UPLOAD_QUEUE: String(FAULT_QUEUE_SIZE),
+    SPAN_PROFILES_UPLOAD_TIMEOUT: '1s',
+    OTEL_BSP_SCHEDULE_DELAY: '500',
   });
   const load = startLoad(app);
   try {
