@@ -9,6 +9,7 @@ import type { SpanProcessor } from '@opentelemetry/sdk-trace';
 import { readConfig, type AgentConfig } from './config';
 import { getLogger } from './logger';
 import { programNames, shouldStartIn } from './process-filter';
+import { credentialsOf, percentDecoded } from './redact';
 import { installShutdownHandlers } from './shutdown';
 import { SpanProfiling, type ProfilerState } from './span-profiling';
 import { installDiagnostics } from './tracing/diagnostics';
@@ -108,21 +109,17 @@ function secretsOf(config: AgentConfig, env: NodeJS.ProcessEnv): string[] {
       const eq = pair.indexOf('=');
       if (eq < 0) continue;
       const value = pair.slice(eq + 1).trim();
-      secrets.push(value);
-      try {
-        secrets.push(decodeURIComponent(value));
-      } catch {
-        // Not percent-encoded.
-      }
+      secrets.push(value, percentDecoded(value));
     }
   }
   for (const name of ['OTEL_EXPORTER_OTLP_ENDPOINT', 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT', 'PYROSCOPE_SERVER_ADDRESS']) {
+    let url: URL;
     try {
-      const url = new URL(env[name] ?? '');
-      if (url.password) secrets.push(url.password, decodeURIComponent(url.password));
+      url = new URL(env[name] ?? '');
     } catch {
-      // Not a URL: nothing embedded.
+      continue; // Not a URL: nothing embedded.
     }
+    secrets.push(url.password, credentialsOf(url)?.password);
   }
   return secrets.filter((s): s is string => typeof s === 'string' && s.length > 0);
 }

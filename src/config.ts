@@ -13,7 +13,7 @@ import { LOG_LEVELS, type LogLevel } from './logger';
 import { INSTRUMENTATION_NAMES } from './tracing/instrumentation-catalog';
 import { findAppPackageName } from './app-package';
 import { DEFAULT_DENIED_PROGRAMS } from './process-filter';
-import { redactSecrets, stripUrlCredentials } from './redact';
+import { credentialsOf, percentDecoded, redactSecrets, stripUrlCredentials } from './redact';
 
 /** A trace destination the agent can build from OTEL_TRACES_EXPORTER. */
 export type TraceExporterName = 'otlp' | 'console' | 'zipkin' | 'store';
@@ -459,13 +459,7 @@ function quote(value: string): string {
 /** Percent-decodes attribute values, as the spec says OTEL_RESOURCE_ATTRIBUTES values are encoded. */
 function decodeValues(pairs: Record<string, string>): Record<string, string> {
   const decoded: Record<string, string> = {};
-  for (const [key, value] of Object.entries(pairs)) {
-    try {
-      decoded[key] = decodeURIComponent(value);
-    } catch {
-      decoded[key] = value;
-    }
-  }
+  for (const [key, value] of Object.entries(pairs)) decoded[key] = percentDecoded(value);
   return decoded;
 }
 
@@ -839,9 +833,7 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): ConfigReport {
   let serverAddress: string | undefined;
   if (serverUrl) {
     // Credentials in the URL become basic auth, so the address itself is safe to print.
-    if (serverUrl.username || serverUrl.password) {
-      basicAuth = { user: decodeURIComponent(serverUrl.username), password: decodeURIComponent(serverUrl.password) };
-    }
+    basicAuth = credentialsOf(serverUrl);
     serverAddress = stripUrlCredentials(serverUrl);
   }
   if (basicUser !== undefined || basicPassword !== undefined) {

@@ -15,14 +15,32 @@ export function stripUrlCredentials(url: URL | string): string {
   return parsed.href;
 }
 
+/** Secrets shorter than this are not cut out of messages: they would mangle ordinary words. */
+const MIN_SECRET_LENGTH = 3;
+
 /**
  * Removes every occurrence of the given secret values from a message (an error text from a library may
- * quote a header or a URL with credentials).
+ * quote a header or a URL with credentials), and any `//user:password@` or `//token@` in it.
  */
 export function redactSecrets(message: string, secrets: readonly (string | undefined)[]): string {
-  let result = message.replace(/\/\/[^/\s:@]*:[^/\s@]*@/g, '//<redacted>@');
+  let result = message.replace(/\/\/[^/\s@]*@/g, '//<redacted>@');
   for (const secret of secrets) {
-    if (secret && secret.length >= 4) result = result.split(secret).join('<redacted>');
+    if (secret && secret.length >= MIN_SECRET_LENGTH) result = result.split(secret).join('<redacted>');
   }
   return result;
+}
+
+/** A percent-encoded value decoded; kept as written when its escapes are malformed (never throws). */
+export function percentDecoded(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return text;
+  }
+}
+
+/** The user and password written in a URL, decoded, or undefined when it has none. */
+export function credentialsOf(url: URL): { user: string; password: string } | undefined {
+  if (!url.username && !url.password) return undefined;
+  return { user: percentDecoded(url.username), password: percentDecoded(url.password) };
 }

@@ -92,6 +92,12 @@ test('Pyroscope credentials in the URL become basic auth and leave the address',
   assert.ok(!JSON.stringify(entries).includes('s3cr3t-t0ken'));
 });
 
+test('a malformed percent escape in URL credentials is kept as written, not thrown', () => {
+  const { config } = read({ PYROSCOPE_SERVER_ADDRESS: 'http://stack:%zz-token@profiles.example.com' });
+  assert.deepEqual(config.pyroscope.basicAuth, { user: 'stack', password: '%zz-token' });
+  assert.equal(config.pyroscope.serverAddress, 'http://profiles.example.com/');
+});
+
 test('PYROSCOPE_LABELS keeps the good pairs and reports the bad ones', () => {
   const { config, warnings } = read({ PYROSCOPE_LABELS: 'region=eu,broken,env=prod,=x' });
   assert.deepEqual(config.pyroscope.labels, { region: 'eu', env: 'prod' });

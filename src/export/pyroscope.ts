@@ -12,6 +12,7 @@ import * as http from 'node:http';
 import * as https from 'node:https';
 import { context } from '@opentelemetry/api';
 import { suppressTracing } from '@opentelemetry/core';
+import { credentialsOf, redactSecrets } from '../redact';
 import { formatIngestName } from './app-name';
 import type { EncodedProfile, ProfileExporter } from './profile-exporter';
 import {
@@ -49,8 +50,6 @@ export interface PyroscopeExporterOptions {
 const MAX_REASON_CHARS = 200;
 /** Response bytes read to find the reason; the rest is discarded. */
 const MAX_RESPONSE_BYTES = 4096;
-/** Secrets shorter than this are not scrubbed from messages, so that e.g. "1" doesn't mangle them. */
-const MIN_SCRUBBED_SECRET = 3;
 
 /** Sends profiles to Pyroscope; see the module comment. */
 export class PyroscopeExporter implements ProfileExporter {
@@ -70,9 +69,8 @@ export class PyroscopeExporter implements ProfileExporter {
   /** Throws if `serverAddress` is not an http(s) URL; the message never contains its credentials. */
   constructor(options: PyroscopeExporterOptions) {
     const server = parseServerAddress(options.serverAddress);
-    const urlUser = decodeUrlPart(server.username);
+    const urlCredentials = credentialsOf(server);
     const rawUrlPassword = server.password;
-    const urlPassword = decodeUrlPart(rawUrlPassword);
     server.username = '';
     server.password = '';
     server.hash = '';
@@ -82,7 +80,7 @@ export class PyroscopeExporter implements ProfileExporter {
     this.ingestUrl.pathname = `${basePath}/ingest`;
     this.ingestName = formatIngestName(options.appName, options.tags);
 
-    const basicAuth = options.basicAuth ?? (urlUser || urlPassword ? { user: urlUser, password: urlPassword } : undefined);
+    const basicAuth = options.basicAuth ?? urlCredentials;
     const headers: Record<string, string> = {};
     for (const [name, value] of Object.entries(options.headers ?? {})) headers[name.toLowerCase()] = value;
     headers['content-type'] = 'application/octet-stream';
@@ -95,13 +93,13 @@ export class PyroscopeExporter implements ProfileExporter {
     this.headers = headers;
 
     this.secrets = [
-      urlPassword,
+      urlCredentials?.password ?? '',
       rawUrlPassword,
       basicAuth?.password ?? '',
       options.authToken ?? '',
       headers['authorization'] ?? '',
       ...Object.values(options.headers ?? {}),
-    ].filter((secret) => secret.length >= MIN_SCRUBBED_SECRET);
+    ].filter((secret) => secret.length > 0);
 
     const isHttps = server.protocol === 'https:';
     // One upload at a time, so one kept-alive socket is all we need.
@@ -214,9 +212,7 @@ export class PyroscopeExporter implements ProfileExporter {
 
   /** Removes any credential from a message, in case a server or an error echoes one back. */
   private scrub(message: string): string {
-    let out = message;
-    for (const secret of this.secrets) out = out.split(secret).join('***');
-    return out;
+    return redactSecrets(message, this.secrets);
   }
 }
 
@@ -229,23 +225,9 @@ function parseServerAddress(address: string): URL {
     url = undefined;
   }
   if (url === undefined || (url.protocol !== 'http:' && url.protocol !== 'https:')) {
-    throw new Error(`Pyroscope server address "${hideCredentials(address)}" is not an http:// or https:// URL`);
+    throw new Error(`Pyroscope server address "${redactSecrets(address, [])}" is not an http:// or https:// URL`);
   }
   return url;
-}
-
-/** A percent-encoded URL user or password; kept as written if its escapes are malformed. */
-function decodeUrlPart(part: string): string {
-  try {
-    return decodeURIComponent(part);
-  } catch {
-    return part;
-  }
-}
-
-/** `scheme://user:pass@host` -> `scheme://***@host`, also in strings that don't parse as URLs. */
-function hideCredentials(address: string): string {
-  return address.replace(/\/\/[^/?#]*@/u, '//***@');
 }
 
 /** Retry-After as milliseconds: delta-seconds or an HTTP date; undefined if absent or unreadable. */
