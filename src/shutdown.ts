@@ -10,6 +10,7 @@
  * - A backend that hangs cannot hold the process past the deadline: after it, the process ends with the
  *   exit code the app set (`process.exitCode`), and the undelivered data is reported once.
  */
+import { withDeadline } from './deadline';
 import { getLogger } from './logger';
 
 export interface ShutdownHooks {
@@ -20,22 +21,6 @@ export interface ShutdownHooks {
 }
 
 const SIGNALS = ['SIGTERM', 'SIGINT'] as const;
-
-/**
- * Resolves when `work` settles (true) or the deadline passes (false), whichever comes first. With
- * `keepAlive` the deadline timer holds the process open until then.
- */
-export function withDeadline(work: Promise<unknown>, deadline: number, keepAlive: boolean): Promise<boolean> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => resolve(false), Math.max(0, deadline - Date.now()));
-    if (!keepAlive) timer.unref();
-    const done = () => {
-      clearTimeout(timer);
-      resolve(true);
-    };
-    work.then(done, done);
-  });
-}
 
 /** Installs the handlers; returns a function that removes them. */
 export function installShutdownHandlers(hooks: ShutdownHooks, timeoutMs: number): () => void {

@@ -5,6 +5,7 @@
  */
 import type { LabelSet } from '@datadog/pprof';
 import type { Profile } from 'pprof-format';
+import { withDeadline } from '../deadline';
 import { getLogger } from '../logger';
 import type { ProfileExporter } from '../export/profile-exporter';
 import type { ContextBinding } from './context-binding';
@@ -217,7 +218,7 @@ export class CpuProfiler {
   /** Cuts the last profile and delivers everything pending, giving up at `deadline`. */
   async shutdown(deadline: number): Promise<void> {
     await this.collect(true);
-    await Promise.race([Promise.all(this.pending), untilDeadline(deadline)]);
+    await withDeadline(Promise.all(this.pending), deadline, false);
     await Promise.all(this.options.exporters.map((e) => e.shutdown(deadline).catch(() => undefined)));
   }
 
@@ -228,13 +229,6 @@ export class CpuProfiler {
       // The profiler is already stopped: nothing to do.
     }
   }
-}
-
-function untilDeadline(deadline: number): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(resolve, Math.max(0, deadline - Date.now()));
-    timer.unref();
-  });
 }
 
 function describe(err: unknown): string {
