@@ -107,6 +107,11 @@ export class Logger {
   }
 }
 
+/** An error's message for a diagnostic line (anything thrown, not only Errors). */
+export function describeError(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
 let instance: Logger | undefined;
 
 /** The process-wide logger. */

@@ -6,7 +6,7 @@
 import { context as contextApi } from '@opentelemetry/api';
 import type { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import type { AgentConfig } from './config';
-import { getLogger } from './logger';
+import { describeError, getLogger } from './logger';
 import { redactSecrets } from './redact';
 import { sanitizeAppName } from './export/app-name';
 import type { ProfileExporter } from './export/profile-exporter';
@@ -99,7 +99,7 @@ export class SpanProfiling {
       return this.stateValue;
     } catch (err) {
       for (const exporter of exporters) void exporter.shutdown(Date.now());
-      return off(`the profiler did not start: ${err instanceof Error ? err.message : String(err)}`, true);
+      return off(`the profiler did not start: ${describeError(err)}`, true);
     }
   }
 
@@ -138,7 +138,7 @@ export class SpanProfiling {
           }),
         );
       } catch (err) {
-        logger.warn(`the Pyroscope exporter could not be created: ${err instanceof Error ? err.message : String(err)}`);
+        logger.warn(`the Pyroscope exporter could not be created: ${describeError(err)}`);
       }
     }
     if (config.store.profiles) {
@@ -148,7 +148,7 @@ export class SpanProfiling {
           new ProfileStoreExporter({ dir: config.store.dir, serviceName: config.serviceName, maxBytes: config.store.maxBytes }),
         );
       } catch (err) {
-        logger.warn(`the local profile store could not be created: ${err instanceof Error ? err.message : String(err)}`);
+        logger.warn(`the local profile store could not be created: ${describeError(err)}`);
       }
     }
     return exporters;

@@ -12,6 +12,7 @@ import * as http from 'node:http';
 import * as https from 'node:https';
 import { context } from '@opentelemetry/api';
 import { suppressTracing } from '@opentelemetry/core';
+import { describeError } from '../logger';
 import { credentialsOf, redactSecrets } from '../redact';
 import { formatIngestName } from './app-name';
 import type { EncodedProfile, ProfileExporter } from './profile-exporter';
@@ -191,7 +192,7 @@ export class PyroscopeExporter implements ProfileExporter {
           req.on('error', (error) => settle({ outcome: 'retry', reason: this.scrub(error.message) }));
           req.end(profile.data);
         } catch (error) {
-          settle({ outcome: 'retry', reason: this.scrub(error instanceof Error ? error.message : String(error)) });
+          settle({ outcome: 'retry', reason: this.scrub(describeError(error)) });
         }
       });
     });

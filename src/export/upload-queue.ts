@@ -5,7 +5,7 @@
  * is a {@link DeliverAttempt} function. Every timer is unref'd, so a queue never keeps the process alive.
  */
 
-import { getLogger } from '../logger';
+import { describeError, getLogger } from '../logger';
 
 /** How often and how patiently a failed upload is retried. */
 export interface RetryPolicy {
@@ -229,7 +229,7 @@ export class UploadQueue<T> {
     try {
       result = await this.deliver(item, controller.signal);
     } catch (error) {
-      result = { outcome: 'retry', reason: error instanceof Error ? error.message : String(error) };
+      result = { outcome: 'retry', reason: describeError(error) };
     } finally {
       clearTimeout(timer);
       this.inFlight = undefined;

@@ -6,7 +6,7 @@
 import type { LabelSet } from '@datadog/pprof';
 import type { Profile } from 'pprof-format';
 import { withDeadline } from '../deadline';
-import { getLogger } from '../logger';
+import { describeError, getLogger } from '../logger';
 import type { ProfileExporter } from '../export/profile-exporter';
 import type { ContextBinding } from './context-binding';
 import type { PprofModule } from './native-profiler';
@@ -140,7 +140,7 @@ export class CpuProfiler {
       if (!final) binding.afterCollect();
     } catch (err) {
       this.stats.failures++;
-      getLogger().warnRateLimited('profiler-collect', `could not collect the CPU profile: ${describe(err)}`);
+      getLogger().warnRateLimited('profiler-collect', `could not collect the CPU profile: ${describeError(err)}`);
     }
     this.intervalStart = endMs;
     this.cpuAtIntervalStart = process.cpuUsage();
@@ -184,7 +184,7 @@ export class CpuProfiler {
       } catch (err) {
         this.running = false;
         if (this.timer) clearInterval(this.timer);
-        getLogger().warn(`the CPU profiler could not be restarted and is off: ${describe(err)}`);
+        getLogger().warn(`the CPU profiler could not be restarted and is off: ${describeError(err)}`);
       }
     }
   }
@@ -211,7 +211,7 @@ export class CpuProfiler {
       }
     } catch (err) {
       this.stats.failures++;
-      getLogger().warnRateLimited('profiler-build', `could not build the CPU profile: ${describe(err)}`);
+      getLogger().warnRateLimited('profiler-build', `could not build the CPU profile: ${describeError(err)}`);
     }
   }
 
@@ -229,8 +229,4 @@ export class CpuProfiler {
       // The profiler is already stopped: nothing to do.
     }
   }
-}
-
-function describe(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }

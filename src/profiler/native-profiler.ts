@@ -2,6 +2,7 @@
  * Loads the native sampler (@datadog/pprof) without letting a missing or broken addon reach the app:
  * when it cannot load, tracing still runs and the reason is reported once.
  */
+import { describeError } from '../logger';
 
 export type PprofModule = typeof import('@datadog/pprof');
 
@@ -30,7 +31,7 @@ export function loadNativeProfiler(): NativeProfilerLoad {
       cached = { ok: true, pprof };
     }
   } catch (err) {
-    const detail = err instanceof Error ? err.message.split('\n')[0] : String(err);
+    const detail = describeError(err).split('\n')[0];
     cached = {
       ok: false,
       reason:

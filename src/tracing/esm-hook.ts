@@ -5,6 +5,7 @@
  */
 import { register as registerLoader } from 'node:module';
 import { pathToFileURL } from 'node:url';
+import { describeError } from '../logger';
 
 export type EsmHookState = 'in-thread' | 'loader-thread' | 'already-registered' | 'not-needed' | 'off' | 'failed';
 
@@ -42,6 +43,6 @@ export function registerEsmHook(): { state: EsmHookState; error?: string } {
     registerLoader('import-in-the-middle/hook.mjs', pathToFileURL(__filename));
     return { state: 'loader-thread' };
   } catch (err) {
-    return { state: 'failed', error: err instanceof Error ? err.message : String(err) };
+    return { state: 'failed', error: describeError(err) };
   }
 }

@@ -9,7 +9,7 @@ import { builtinModules, createRequire } from 'node:module';
 import * as path from 'node:path';
 import type { Instrumentation } from '@opentelemetry/instrumentation';
 import type { AgentConfig } from '../config';
-import { getLogger } from '../logger';
+import { describeError, getLogger } from '../logger';
 import { INSTRUMENTATIONS, type InstrumentationEntry } from './instrumentation-catalog';
 
 export interface LoadedInstrumentations {
@@ -107,7 +107,7 @@ export function loadInstrumentations(config: AgentConfig, metricsEnabled: boolea
       loaded.push(entry.name);
     } catch (err) {
       getLogger().warn(
-        `instrumentation ${entry.name} could not be loaded and is skipped: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`,
+        `instrumentation ${entry.name} could not be loaded and is skipped: ${describeError(err).split('\n')[0]}`,
       );
     }
   }

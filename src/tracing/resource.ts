@@ -4,7 +4,7 @@
  */
 import { defaultResource, detectResources, resourceFromAttributes, type Resource, type ResourceDetector } from '@opentelemetry/resources';
 import type { AgentConfig } from '../config';
-import { getLogger } from '../logger';
+import { describeError, getLogger } from '../logger';
 import { AGENT_VERSION } from '../version';
 
 type DetectorFactory = () => ResourceDetector | ResourceDetector[];
@@ -38,7 +38,7 @@ export function buildResource(config: AgentConfig): Resource {
       const detector = factory();
       detectors.push(...(Array.isArray(detector) ? detector : [detector]));
     } catch (err) {
-      getLogger().warn(`resource detector ${name} could not be loaded and is skipped: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`);
+      getLogger().warn(`resource detector ${name} could not be loaded and is skipped: ${describeError(err).split('\n')[0]}`);
     }
   }
   // The env detector's job is done from the validated configuration: a malformed OTEL_RESOURCE_ATTRIBUTES

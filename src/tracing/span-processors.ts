@@ -5,7 +5,7 @@
  */
 import { BatchSpanProcessor, SimpleSpanProcessor, ConsoleSpanExporter, type SpanExporter, type SpanProcessor } from '@opentelemetry/sdk-trace';
 import type { AgentConfig, OtlpProtocol } from '../config';
-import { getLogger } from '../logger';
+import { describeError, getLogger } from '../logger';
 import { SpanStoreExporter } from '../store/span-store-exporter';
 
 function otlpExporter(protocol: OtlpProtocol): SpanExporter {
@@ -47,7 +47,7 @@ export function buildSpanProcessors(config: AgentConfig): SpanProcessor[] {
           break;
       }
     } catch (err) {
-      getLogger().warn(`the ${name} trace exporter could not be created; spans will not go there: ${err instanceof Error ? err.message : String(err)}`);
+      getLogger().warn(`the ${name} trace exporter could not be created; spans will not go there: ${describeError(err)}`);
     }
   }
   return processors;
