@@ -5,7 +5,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
-function nameIn(dir: string): string | undefined {
+/** The `name` in `dir`/package.json, or undefined (no file, not JSON, no name). */
+export function packageNameIn(dir: string): string | undefined {
   try {
     const parsed: unknown = JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8'));
     if (parsed && typeof parsed === 'object' && 'name' in parsed) {
@@ -23,7 +24,7 @@ function walkUp(start: string): string | undefined {
   for (;;) {
     // Our own package (the agent installed in the app) is not the app.
     if (path.basename(dir) !== 'node_modules') {
-      const name = nameIn(dir);
+      const name = packageNameIn(dir);
       if (name !== undefined && name !== '@acme/span-profiles') return name;
     }
     const parent = path.dirname(dir);

@@ -4,8 +4,8 @@
  * confusing services, so a deny list (package managers and build tools by default) keeps them out, and an
  * allow list, when set, names the only programs the agent starts in.
  */
-import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { packageNameIn } from './app-package';
 
 /** Programs the agent stays out of unless SPAN_PROFILES_PROCESS_DENY says otherwise. */
 export const DEFAULT_DENIED_PROGRAMS = ['npm', 'npx', 'yarn', 'pnpm', 'corepack', 'node-gyp', 'typescript', 'span-profiles'];
@@ -18,14 +18,10 @@ export function programNames(entry: string | undefined = process.argv[1]): strin
   if (base) names.push(base);
   let dir = path.dirname(path.resolve(entry));
   for (let depth = 0; depth < 8; depth++) {
-    try {
-      const pkg = JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8')) as { name?: unknown };
-      if (typeof pkg.name === 'string' && pkg.name) {
-        names.push(pkg.name);
-        break;
-      }
-    } catch {
-      // No package.json at this level.
+    const name = packageNameIn(dir);
+    if (name !== undefined) {
+      names.push(name);
+      break;
     }
     const parent = path.dirname(dir);
     if (parent === dir) break;
