@@ -463,10 +463,13 @@ function decodeValues(pairs: Record<string, string>): Record<string, string> {
   return decoded;
 }
 
+/** Where the local store lives when SPAN_PROFILES_DIR is not set. */
+const DEFAULT_STORE_DIR = path.join(os.tmpdir(), 'span-profiles');
+
 /** The default local store directory; the CLI uses the same. */
 export function defaultStoreDir(env: NodeJS.ProcessEnv = process.env): string {
   const fromEnv = env.SPAN_PROFILES_DIR?.trim();
-  return fromEnv ? path.resolve(fromEnv) : path.join(os.tmpdir(), 'span-profiles');
+  return fromEnv ? path.resolve(fromEnv) : DEFAULT_STORE_DIR;
 }
 
 export const RESOURCE_DETECTOR_NAMES = [
@@ -843,7 +846,7 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): ConfigReport {
   const storeDir = r.string({
     name: 'SPAN_PROFILES_DIR',
     description: 'The local store directory.',
-    defaultText: path.join(os.tmpdir(), 'span-profiles'),
+    defaultText: DEFAULT_STORE_DIR,
   });
   const storeMaxBytes = r.size({
     name: 'SPAN_PROFILES_STORE_MAX_SIZE',
@@ -914,7 +917,7 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): ConfigReport {
     },
     store: {
       mode: storeMode,
-      dir: storeDir ? path.resolve(storeDir) : path.join(os.tmpdir(), 'span-profiles'),
+      dir: storeDir ? path.resolve(storeDir) : DEFAULT_STORE_DIR,
       maxBytes: storeMaxBytes,
       profiles: storeMode === 'always' || (storeMode === 'auto' && serverAddress === undefined),
       spans: exporters.includes('store'),
