@@ -21,7 +21,7 @@ import { startTracing } from './tracing/tracing';
 import { AGENT_VERSION } from './version';
 
 /** How the agent got into the process, for the startup summary. */
-export type LoadedVia = '--require' | '--import' | 'NODE_OPTIONS --require' | 'NODE_OPTIONS --import' | 'api';
+export type LoadedVia = '--require' | '--import' | 'NODE_OPTIONS --require' | 'NODE_OPTIONS --import';
 
 /** The running agent. */
 export interface Agent {

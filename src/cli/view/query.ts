@@ -15,18 +15,11 @@ export class ApiError extends Error {
 }
 
 const SPAN_ID = /^[0-9a-fA-F]{16}$/;
-const TRACE_ID = /^[0-9a-fA-F]{32}$/;
 const MAX_TEXT = 500;
 
 /** A span id (16 hex digits), lowercased; `what` names the parameter in the error. */
 export function spanIdParam(value: string | null | undefined, what: string): string {
   if (value == null || !SPAN_ID.test(value)) throw new ApiError(400, `${what} must be a span id (16 hex digits)`);
-  return value.toLowerCase();
-}
-
-/** A trace id (32 hex digits), lowercased. */
-export function traceIdParam(value: string | null | undefined, what: string): string {
-  if (value == null || !TRACE_ID.test(value)) throw new ApiError(400, `${what} must be a trace id (32 hex digits)`);
   return value.toLowerCase();
 }
 
