@@ -248,6 +248,31 @@ test('merges identical (stack, labels) whatever the label order; zero-CPU only i
   assert.equal(sumValues(cpu.samples, 1), 9_000_000 + 8_000_000 + 7_000_000 + 2 + 20_000_000 + 5_000_000);
 });
 
+test('sample times: dropped so samples merge by default, kept apart with keepSampleTimes', async () => {
+  const labels = { span_id: '00000000000000aa', trace_id: 'f'.repeat(32), span_name: 'GET /x' };
+  const raw = rawProfile([
+    { stack: ['work', 'main'], labels: { ...labels, end_timestamp_ns: 1_700_000_001_000_000_000 }, values: [1, 10_000_000, 9_000_000] },
+    { stack: ['work', 'main'], labels: { ...labels, end_timestamp_ns: 1_700_000_002_000_000_000 }, values: [1, 10_000_000, 8_000_000] },
+    { stack: ['work', 'main'], labels: { end_timestamp_ns: 1_700_000_003_000_000_000 }, values: [1, 10_000_000, 7_000_000] },
+  ]);
+  const [merged] = decodeAll(await buildProfiles(raw, { ...OPTS, wall: false })).map((o) => o.decoded);
+  assert.deepEqual(
+    merged.samples.map((s) => [s.labels.span_id, s.numLabels.end_timestamp_ns, s.values]),
+    [['00000000000000aa', undefined, [2, 17_000_000]], [undefined, undefined, [1, 7_000_000]]],
+  );
+  assert.ok(!merged.profile.stringTable.strings.includes('end_timestamp_ns'), 'the dropped key is not in the string table');
+
+  const [kept] = decodeAll(await buildProfiles(raw, { ...OPTS, wall: false, keepSampleTimes: true })).map((o) => o.decoded);
+  assert.deepEqual(
+    kept.samples.map((s) => [s.labels.span_id, s.numLabels.end_timestamp_ns, s.values]),
+    [
+      ['00000000000000aa', 1_700_000_001_000_000_000, [1, 9_000_000]],
+      ['00000000000000aa', 1_700_000_002_000_000_000, [1, 8_000_000]],
+      [undefined, 1_700_000_003_000_000_000, [1, 7_000_000]],
+    ],
+  );
+});
+
 test('without cpu/nanoseconds in the raw profile only the wall profile is built, and only if asked', async () => {
   const raw = rawProfile([{ stack: ['f'], values: [1, 10_000_000] }], { cpu: false });
   assert.deepEqual((await buildProfiles(raw, OPTS)).map((p) => p.kind), ['wall']);

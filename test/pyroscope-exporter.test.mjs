@@ -103,7 +103,7 @@ test('POSTs the gzipped pprof to {server path}/ingest with name, tags and time r
     );
     const raw = syntheticRaw();
     const [cpu] = await buildProfiles(raw, { intervalMicros: 10_000, startMs: 1_700_000_000_500, endMs: 1_700_000_015_400, wall: false });
-    exporter.export(cpu);
+    exporter.enqueue(cpu);
     await exporter.flush(Date.now() + 10_000);
 
     assert.equal(server.requests.length, 1);
@@ -135,10 +135,10 @@ test('auth: basic, bearer, tenant and extra headers', async () => {
     const basic = new PyroscopeExporter(
       base(server, { basicAuth: { user: '12345', password: 'glc_p@ss' }, tenantId: 'team-a', headers: { 'X-Extra': 'yes' } }),
     );
-    basic.export(fakeProfile());
+    basic.enqueue(fakeProfile());
     await basic.flush(Date.now() + 10_000);
     const bearer = new PyroscopeExporter(base(server, { authToken: 'tok-123', basicAuth: { user: 'u', password: 'p' } }));
-    bearer.export(fakeProfile());
+    bearer.enqueue(fakeProfile());
     await bearer.flush(Date.now() + 10_000);
 
     assert.equal(server.requests.length, 2);
@@ -161,7 +161,7 @@ test('credentials in the server URL become basic auth and are stripped from the 
       base(server, { serverAddress: `http://stack%40id:s3cr%3Aet@127.0.0.1:${server.port}/base` }),
     );
     const profile = fakeProfile();
-    exporter.export(profile);
+    exporter.enqueue(profile);
     await exporter.flush(Date.now() + 10_000);
 
     assert.equal(server.requests.length, 1);
@@ -185,7 +185,7 @@ test('retries a 503, then succeeds', async () => {
   });
   try {
     const exporter = new PyroscopeExporter(base(server));
-    exporter.export(fakeProfile());
+    exporter.enqueue(fakeProfile());
     await exporter.flush(Date.now() + 10_000);
     assert.equal(server.requests.length, 2);
     assert.deepEqual(server.requests[0].body, server.requests[1].body);
@@ -202,7 +202,7 @@ test('a 400 is not retried; its status and reason are reported', async () => {
   try {
     const lines = await withLogLines(async () => {
       const exporter = new PyroscopeExporter(base(server));
-      exporter.export(fakeProfile());
+      exporter.enqueue(fakeProfile());
       await exporter.flush(Date.now() + 10_000);
       assert.equal(server.requests.length, 1);
       assert.deepEqual({ ...exporter.counters }, { sent: 0, failed: 1, dropped: 0, retried: 0 });
@@ -224,7 +224,7 @@ test('a full queue drops the oldest waiting profile and counts it', async () => 
     const lines = await withLogLines(async () => {
       const exporter = new PyroscopeExporter(base(server, { queueSize: 2 }));
       const profiles = [1, 2, 3, 4, 5].map(() => fakeProfile());
-      for (const p of profiles) exporter.export(p);
+      for (const p of profiles) exporter.enqueue(p);
       assert.equal(exporter.counters.dropped, 2);
 
       await server.waitFor(() => held.length === 1);
@@ -251,7 +251,7 @@ test('flush resolves at its deadline against a server that never answers, aborti
   const server = await startServer(() => {}); // never answers
   try {
     const exporter = new PyroscopeExporter(base(server, { timeoutMs: 600_000 }));
-    exporter.export(fakeProfile());
+    exporter.enqueue(fakeProfile());
     await server.waitFor(() => server.requests.length === 1);
     await exporter.flush(Date.now() + 200);
     await server.waitFor(() => server.requests[0].closed, 'closed');
@@ -271,7 +271,7 @@ test('the per-request timeout aborts a hanging request and it is retried', async
   });
   try {
     const exporter = new PyroscopeExporter(base(server, { timeoutMs: 100 }));
-    exporter.export(fakeProfile());
+    exporter.enqueue(fakeProfile());
     await exporter.flush(Date.now() + 10_000);
     assert.equal(server.requests.length, 2);
     assert.deepEqual({ ...exporter.counters }, { sent: 1, failed: 0, dropped: 0, retried: 1 });
@@ -302,7 +302,7 @@ test('messages never contain the password, token or header values', async () => 
         ),
       ];
       for (const exporter of exporters) {
-        exporter.export(fakeProfile());
+        exporter.enqueue(fakeProfile());
         await exporter.flush(Date.now() + 10_000);
         assert.equal(exporter.counters.failed, 1);
         errors.push(exporter.description);
@@ -340,7 +340,7 @@ for (const mode of ['hang', '503 + long backoff']) {
           serverAddress: ${JSON.stringify(server.url)}, appName: 'child', tags: {}, timeoutMs: 600000, queueSize: 5,
           retry: { maxAttempts: 10, initialBackoffMs: 600000, maxBackoffMs: 600000 },
         });
-        exporter.export({ kind: 'cpu', data: Buffer.from('x'), startMs: 0, endMs: 1000, sampleCount: 1, intervalMicros: 10000 });
+        exporter.enqueue({ kind: 'cpu', data: Buffer.from('x'), startMs: 0, endMs: 1000, sampleCount: 1, intervalMicros: 10000 });
         process.stdin.resume();
         process.stdin.on('end', () => process.stdin.destroy());
       `;

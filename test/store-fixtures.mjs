@@ -91,7 +91,7 @@ export async function writeStore(dir, { service, spans = [], profiles = [], maxB
   if (profiles.length > 0) {
     const profileWriter = new ProfileStoreExporter({ dir, serviceName: service, maxBytes });
     for (const p of profiles) {
-      profileWriter.export({ kind: p.kind ?? 'cpu', data: p.data, startMs: p.startMs, endMs: p.endMs, sampleCount: 1, intervalMicros: 10_000 });
+      profileWriter.enqueue({ kind: p.kind ?? 'cpu', data: p.data, startMs: p.startMs, endMs: p.endMs, sampleCount: 1, intervalMicros: 10_000 });
     }
     await profileWriter.shutdown(Date.now() + 10_000);
     if (profileWriter.stats.dropped > 0) throw new Error('profile export dropped');

@@ -52,8 +52,8 @@ test('profiles land as <service>/<from>_<until>_<pid>.<kind>.pb.gz, byte for byt
   const dir = freshDir();
   const exporter = new ProfileStoreExporter({ dir, serviceName: '@acme/shop', maxBytes: 1 << 30 });
   const cpu = buildCpuProfile([{ stack: [['work', '/app/a.js', 3]], cpuMs: 20, labels: { span_id: '00f067aa0ba902b7', trace_id: '4bf92f3577b34da6a3ce929d0e0e4736', span_name: 'GET /x' } }]);
-  exporter.export(profileOf(cpu, T0, T0 + 15_000));
-  exporter.export(profileOf(cpu, T0, T0 + 15_000, 'wall'));
+  exporter.enqueue(profileOf(cpu, T0, T0 + 15_000));
+  exporter.enqueue(profileOf(cpu, T0, T0 + 15_000, 'wall'));
   await exporter.flush(Date.now() + 10_000);
 
   const files = readdirSync(path.join(dir, '_acme_shop')).sort();
@@ -149,10 +149,10 @@ test('size cap: the oldest files go first, across services; the spans file being
   const api = new ProfileStoreExporter({ dir, serviceName: 'api', maxBytes: cap });
   const worker = new ProfileStoreExporter({ dir, serviceName: 'worker', maxBytes: cap });
   // Written newest first, so removal follows the time in the name, not the order of writing.
-  worker.export(profileOf(blob, later + 30_000, later + 40_000));
-  api.export(profileOf(blob, later + 20_000, later + 30_000));
-  worker.export(profileOf(blob, later + 10_000, later + 20_000));
-  api.export(profileOf(blob, later, later + 10_000));
+  worker.enqueue(profileOf(blob, later + 30_000, later + 40_000));
+  api.enqueue(profileOf(blob, later + 20_000, later + 30_000));
+  worker.enqueue(profileOf(blob, later + 10_000, later + 20_000));
+  api.enqueue(profileOf(blob, later, later + 10_000));
   await Promise.all([api.flush(Date.now() + 10_000), worker.flush(Date.now() + 10_000)]);
   await StoreSizeCap.for(dir, cap).enforce();
 
@@ -177,8 +177,8 @@ test('unwritable directory (a path under a regular file): one warning naming dir
   const { lines, restore } = captureWarnings();
   try {
     const profiles = new ProfileStoreExporter({ dir, serviceName: 'shop', maxBytes: 1 << 30 });
-    profiles.export(profileOf(Buffer.from('data'), T0, T0 + 1));
-    profiles.export(profileOf(Buffer.from('data'), T0 + 1, T0 + 2));
+    profiles.enqueue(profileOf(Buffer.from('data'), T0, T0 + 1));
+    profiles.enqueue(profileOf(Buffer.from('data'), T0 + 1, T0 + 2));
     await profiles.flush(Date.now() + 10_000);
     assert.deepEqual(profiles.stats, { written: 0, dropped: 2 });
 
@@ -206,7 +206,7 @@ test('a failed write leaves no half file: the .tmp is removed and nothing appear
   mkdirSync(path.join(dir, 'shop', finalName), { recursive: true });
   const { restore } = captureWarnings();
   try {
-    exporter.export(profileOf(Buffer.from('data'), T0, T0 + 15_000));
+    exporter.enqueue(profileOf(Buffer.from('data'), T0, T0 + 15_000));
     await exporter.flush(Date.now() + 10_000);
   } finally {
     restore();

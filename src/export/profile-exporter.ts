@@ -1,10 +1,38 @@
 /**
  * What the profiler hands to a destination, and what a destination promises in return. Every profile
- * destination (Pyroscope, the local store) implements {@link ProfileExporter}.
+ * destination (Pyroscope, the local store) implements {@link ProfileExporter}. The profiler hands over
+ * the raw cut; each destination shapes it by its own rules (which labels, merged or per sample, which
+ * limits), usually through `buildProfiles`.
  */
+
+import type { Profile } from 'pprof-format';
 
 /** The kind of data a profile holds; it decides how Pyroscope names the series. */
 export type ProfileKind = 'cpu' | 'wall';
+
+/**
+ * Numeric label on every raw sample: when the sample was taken, Unix nanoseconds. Destinations that
+ * merge samples (Pyroscope) drop it; `buildProfiles` drops it unless asked to keep it.
+ */
+export const SAMPLE_TIME_LABEL = 'end_timestamp_ns';
+
+/** One cut of the profiler: the raw samples of one interval, before any destination shapes them. */
+export interface ProfileCut {
+  /**
+   * The raw @datadog/pprof time profile: one sample per labelled tick, each with its span labels and
+   * {@link SAMPLE_TIME_LABEL}; late span names already applied. Shared by every destination: read it,
+   * never change it.
+   */
+  readonly raw: Profile;
+  /** Start of the interval, Unix milliseconds. */
+  readonly startMs: number;
+  /** End of the interval, Unix milliseconds. */
+  readonly endMs: number;
+  /** The sampling interval the profiler ran at, microseconds. */
+  readonly intervalMicros: number;
+  /** Whether the user asked for the wall-time profile too. */
+  readonly wall: boolean;
+}
 
 /** One finished, serialized profile for one upload interval. */
 export interface EncodedProfile {
@@ -27,10 +55,10 @@ export interface ProfileExporter {
   /** Short name for diagnostics, e.g. `pyroscope http://localhost:4040`. Never contains secrets. */
   readonly description: string;
   /**
-   * Accepts a profile. Must return at once: slow work (network, disk) happens in the background and
-   * failures are reported through the agent's logger, never thrown to the caller.
+   * Accepts one cut. Must return at once: shaping, encoding and slow work (network, disk) happen in the
+   * background and failures are reported through the agent's logger, never thrown to the caller.
    */
-  export(profile: EncodedProfile): void;
+  export(cut: ProfileCut): void;
   /** Delivers what is pending, giving up at `deadline` (a `Date.now()` value). Never rejects. */
   flush(deadline: number): Promise<void>;
   /** Flushes, then releases resources. Never rejects. Further `export` calls are dropped. */

@@ -12,10 +12,12 @@ import * as http from 'node:http';
 import * as https from 'node:https';
 import { context } from '@opentelemetry/api';
 import { suppressTracing } from '@opentelemetry/core';
-import { describeError } from '../logger';
+import { withDeadline } from '../deadline';
+import { describeError, getLogger } from '../logger';
 import { credentialsOf, redactSecrets } from '../redact';
 import { formatIngestName } from './app-name';
-import type { EncodedProfile, ProfileExporter } from './profile-exporter';
+import { buildProfilesOfCut } from '../profiler/profile-builder';
+import type { EncodedProfile, ProfileCut, ProfileExporter } from './profile-exporter';
 import {
   DEFAULT_RETRY_POLICY,
   UploadQueue,
@@ -66,6 +68,8 @@ export class PyroscopeExporter implements ProfileExporter {
   private readonly secrets: string[];
   private readonly queue: UploadQueue<EncodedProfile>;
   private shutDown = false;
+  /** Cuts being shaped into profiles. */
+  private readonly building = new Set<Promise<void>>();
 
   /** Throws if `serverAddress` is not an http(s) URL; the message never contains its credentials. */
   constructor(options: PyroscopeExporterOptions) {
@@ -119,8 +123,27 @@ export class PyroscopeExporter implements ProfileExporter {
     this.counters = this.queue.counters;
   }
 
-  /** Queues `profile` for upload and returns at once. */
-  export(profile: EncodedProfile): void {
+  /** Shapes `cut` for Pyroscope in the background (merged samples, its limits) and queues the uploads. */
+  export(cut: ProfileCut): void {
+    if (this.shutDown) {
+      this.counters.dropped++;
+      return;
+    }
+    const work = buildProfilesOfCut(cut).then(
+      (profiles) => {
+        for (const profile of profiles) this.enqueue(profile);
+      },
+      (err: unknown) => {
+        this.counters.dropped++;
+        getLogger().warnRateLimited('pyroscope-build', `could not build a profile for ${this.description}: ${describeError(err)}`);
+      },
+    );
+    this.building.add(work);
+    void work.finally(() => this.building.delete(work));
+  }
+
+  /** Queues one built profile for upload. */
+  enqueue(profile: EncodedProfile): void {
     if (this.shutDown) {
       this.counters.dropped++;
       return;
@@ -129,13 +152,15 @@ export class PyroscopeExporter implements ProfileExporter {
   }
 
   /** Resolves when every queued profile is dealt with, or at `deadline`. Never rejects. */
-  flush(deadline: number): Promise<void> {
-    return this.queue.flush(deadline);
+  async flush(deadline: number): Promise<void> {
+    await withDeadline(Promise.all(this.building), deadline, false);
+    await this.queue.flush(deadline);
   }
 
   /** Flushes until `deadline`, then drops what is left and closes the connection. Never rejects. */
   async shutdown(deadline: number): Promise<void> {
     if (this.shutDown) return;
+    await withDeadline(Promise.all(this.building), deadline, false);
     this.shutDown = true;
     await this.queue.flush(deadline);
     await this.queue.close();

@@ -7,11 +7,10 @@ import type { LabelSet } from '@datadog/pprof';
 import type { Profile } from 'pprof-format';
 import { withDeadline } from '../deadline';
 import { describeError, getLogger } from '../logger';
-import type { ProfileExporter } from '../export/profile-exporter';
+import { SAMPLE_TIME_LABEL, type ProfileCut, type ProfileExporter } from '../export/profile-exporter';
 import type { ContextBinding } from './context-binding';
 import type { PprofModule } from './native-profiler';
 import { PendingSpanNames } from './late-span-names';
-import { buildProfiles } from './profile-builder';
 import { separateUnsampledCpu } from './sampler-gaps';
 
 export interface CpuProfilerOptions {
@@ -60,19 +59,23 @@ export class CpuProfiler {
   private intervalStart = 0;
   private cpuAtIntervalStart: NodeJS.CpuUsage | undefined;
   private readonly pending = new Set<Promise<void>>();
-  private readonly generateLabels: (arg: { context?: { context?: unknown } }) => LabelSet;
+  private readonly generateLabels: (arg: { context?: { context?: unknown; timestamp?: bigint } }) => LabelSet;
   /** The spans of the cut being serialized that had not ended yet. */
   private unnamed = new PendingSpanNames();
 
   constructor(private readonly options: CpuProfilerOptions) {
     const { binding, addSpanName } = options;
-    // Runs once per sample at serialization, not on the hot path; the label set itself is cached per span.
+    // Runs once per sample at serialization, not on the hot path: the span's labels are cached per span,
+    // and only the small object that adds the sample's time is new.
     this.generateLabels = ({ context }) => {
       if (context === undefined) return NO_LABELS;
       const labels = binding.labelsOfSample(context.context);
-      if (labels === undefined) return NO_LABELS;
+      // Microseconds from pprof; as a number of nanoseconds it is exact to 256 ns, far below one tick.
+      const time = context.timestamp === undefined ? undefined : Number(context.timestamp) * 1000;
+      if (labels === undefined) return time === undefined ? NO_LABELS : { [SAMPLE_TIME_LABEL]: time };
       if (addSpanName && !labels.hasEnded) this.unnamed.add(labels);
-      return labels.toLabelSet(addSpanName);
+      const spanLabels = labels.toLabelSet(addSpanName);
+      return time === undefined ? spanLabels : { ...spanLabels, [SAMPLE_TIME_LABEL]: time };
     };
   }
 
@@ -196,19 +199,12 @@ export class CpuProfiler {
         unnamed.applyTo(raw);
       }
       separateUnsampledCpu(raw, this.options.samplingIntervalMicros);
-      const profiles = await buildProfiles(raw, {
-        intervalMicros: this.options.samplingIntervalMicros,
-        startMs,
-        endMs,
-        wall: this.options.wall,
-      });
-      for (const profile of profiles) {
-        // An empty interval (an idle app, `node -e 0`) is not worth a file or a request.
-        if (profile.sampleCount === 0) continue;
-        this.stats.samples += profile.sampleCount;
-        this.stats.profilesExported++;
-        for (const exporter of this.options.exporters) exporter.export(profile);
-      }
+      // An empty interval (an idle app, `node -e 0`) is not worth a file or a request.
+      if (raw.sample.length === 0) return;
+      const cut: ProfileCut = { raw, startMs, endMs, intervalMicros: this.options.samplingIntervalMicros, wall: this.options.wall };
+      this.stats.samples += raw.sample.length;
+      this.stats.profilesExported++;
+      for (const exporter of this.options.exporters) exporter.export(cut);
     } catch (err) {
       this.stats.failures++;
       getLogger().warnRateLimited('profiler-build', `could not build the CPU profile: ${describeError(err)}`);

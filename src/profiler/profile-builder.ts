@@ -20,7 +20,7 @@ import {
   StringTable,
   ValueType,
 } from 'pprof-format';
-import type { EncodedProfile, ProfileKind } from '../export/profile-exporter';
+import { SAMPLE_TIME_LABEL, type EncodedProfile, type ProfileCut, type ProfileKind } from '../export/profile-exporter';
 import { getLogger } from '../logger';
 import { PYROSCOPE_PROFILE_LIMITS, type ProfileLimits } from './profile-limits';
 
@@ -40,6 +40,25 @@ export interface BuildProfilesOptions {
   readonly wall: boolean;
   /** Override the destination's limits (defaults: Pyroscope's); tests and unusual servers only. */
   readonly limits?: Partial<ProfileLimits>;
+  /**
+   * Keep each sample's {@link SAMPLE_TIME_LABEL}, so samples of the same stack and span stay apart.
+   * Default false: the label is dropped and identical samples merge (what Pyroscope needs).
+   */
+  readonly keepSampleTimes?: boolean;
+}
+
+/** {@link buildProfiles} over a profiler cut, with the cut's own interval and options. */
+export function buildProfilesOfCut(
+  cut: ProfileCut,
+  opts: Pick<BuildProfilesOptions, 'limits' | 'keepSampleTimes'> = {},
+): Promise<EncodedProfile[]> {
+  return buildProfiles(cut.raw, {
+    intervalMicros: cut.intervalMicros,
+    startMs: cut.startMs,
+    endMs: cut.endMs,
+    wall: cut.wall,
+    ...opts,
+  });
 }
 
 /**
@@ -51,7 +70,8 @@ export interface BuildProfilesOptions {
 export async function buildProfiles(raw: Profile, opts: BuildProfilesOptions): Promise<EncodedProfile[]> {
   const limits: ProfileLimits = { ...PYROSCOPE_PROFILE_LIMITS, ...opts.limits };
   const columns = findValueColumns(raw);
-  const merged = await mergeSamples(raw, columns, limits.maxLabelsPerSample);
+  const timeKey = opts.keepSampleTimes ? -1 : raw.stringTable.strings.indexOf(SAMPLE_TIME_LABEL);
+  const merged = await mergeSamples(raw, columns, limits.maxLabelsPerSample, timeKey);
   const symbols = new RawSymbols(raw);
 
   const kinds: ProfileKind[] = [];
@@ -155,7 +175,8 @@ function trieKey(value: Numeric): Numeric {
 /** Labels Pyroscope needs to link a sample to its span; kept first if labels must be dropped. */
 const ESSENTIAL_LABEL_KEYS = ['span_id', 'trace_id', 'span_name'];
 
-async function mergeSamples(raw: Profile, columns: ValueColumns, maxLabels: number): Promise<MergedProfile> {
+/** `dropKey`: string-table index of a label key to leave out (the sample time), or -1. */
+async function mergeSamples(raw: Profile, columns: ValueColumns, maxLabels: number, dropKey: number): Promise<MergedProfile> {
   const strings = raw.stringTable.strings;
   const stacks: ArrayLike<Numeric>[] = [];
   const labelSets: Label[][] = [[]];
@@ -183,7 +204,8 @@ async function mergeSamples(raw: Profile, columns: ValueColumns, maxLabels: numb
     return node.id;
   };
 
-  const internLabels = (rawLabels: Label[]): number => {
+  const internLabels = (sampleLabels: Label[]): number => {
+    const rawLabels = dropKey < 0 ? sampleLabels : withoutKey(sampleLabels, dropKey);
     if (rawLabels.length === 0) return 0;
     const labels =
       rawLabels.length > maxLabels ? keepLabels(rawLabels, maxLabels, strings) : sortedByKey(rawLabels);
@@ -238,6 +260,14 @@ function valueAt(values: Numeric[], index: number): number {
   if (index < 0) return 0;
   const value = values[index];
   return value === undefined ? 0 : Number(value);
+}
+
+/** `labels` less those whose key is `key`; `labels` itself when it has none. */
+function withoutKey(labels: Label[], key: number): Label[] {
+  for (let i = 0; i < labels.length; i++) {
+    if (Number(labels[i]!.key) === key) return labels.filter((l) => Number(l.key) !== key);
+  }
+  return labels;
 }
 
 /** Labels in key order, so the same set merges whatever order it was built in. Copies only if needed. */

@@ -6,7 +6,8 @@
 
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
-import type { EncodedProfile, ProfileExporter } from '../export/profile-exporter';
+import type { EncodedProfile, ProfileCut, ProfileExporter } from '../export/profile-exporter';
+import { buildProfilesOfCut } from '../profiler/profile-builder';
 import { profileFileName, serviceDirName, TEMP_SUFFIX } from './layout';
 import { StoreSizeCap } from './size-cap';
 import { makeStoreDirectory, reportStoreWriteFailure } from './write-failure';
@@ -53,22 +54,30 @@ export class ProfileStoreExporter implements ProfileExporter {
     return { ...this.counters };
   }
 
-  export(profile: EncodedProfile): void {
+  /** Shapes `cut` for the store and writes it, in the background and in order. */
+  export(cut: ProfileCut): void {
+    this.schedule(() => this.writeCut(cut));
+  }
+
+  /** Writes one already built profile, in order with the cuts. */
+  enqueue(profile: EncodedProfile): void {
+    this.schedule(() => this.write(profile));
+  }
+
+  private schedule(work: () => Promise<void>): void {
     if (this.closed) {
       this.counters.dropped++;
       return;
     }
     if (this.pending >= MAX_PENDING_WRITES) {
       this.counters.dropped++;
-      reportStoreWriteFailure(this.dir, `a ${profile.kind} profile`, Object.assign(new Error('writes are not completing'), { code: 'EBUSY' }));
+      reportStoreWriteFailure(this.dir, 'a profile', Object.assign(new Error('writes are not completing'), { code: 'EBUSY' }));
       return;
     }
     this.pending++;
-    this.queue = this.queue
-      .then(() => this.write(profile))
-      .finally(() => {
-        this.pending--;
-      });
+    this.queue = this.queue.then(work).finally(() => {
+      this.pending--;
+    });
   }
 
   async flush(deadline: number): Promise<void> {
@@ -78,6 +87,19 @@ export class ProfileStoreExporter implements ProfileExporter {
   async shutdown(deadline: number): Promise<void> {
     await this.flush(deadline);
     this.closed = true;
+  }
+
+  /** Never rejects: a failure is logged and counted. */
+  private async writeCut(cut: ProfileCut): Promise<void> {
+    let profiles: EncodedProfile[];
+    try {
+      profiles = await buildProfilesOfCut(cut);
+    } catch (error) {
+      this.counters.dropped++;
+      reportStoreWriteFailure(this.dir, 'a profile', error);
+      return;
+    }
+    for (const profile of profiles) await this.write(profile);
   }
 
   /** Never rejects: a failure is logged and counted. */
