@@ -86,7 +86,7 @@ export interface AgentConfig {
       /** The signal URL as given or derived, credentials included: never print it; use `displayUrl`. */
       url: string;
       displayUrl: string;
-      protocol: 'http/protobuf' | 'http/json';
+      protocol: OtlpProtocol;
       /** OTEL_EXPORTER_OTLP_HEADERS merged with OTEL_EXPORTER_OTLP_PROFILES_HEADERS (which wins). Secret. */
       headers: Record<string, string>;
       compression: 'gzip' | 'none';
@@ -423,8 +423,8 @@ class EnvReader {
     const kept = Object.keys(result);
     if (bad > 0) {
       this.warnings.push(
-        `${spec.name} has ${bad} malformed ${bad === 1 ? 'entry' : 'entries'} (expected key=value,key2=value2 with percent-encoded values; ` +
-          `values not shown); using ${kept.length > 0 ? `the headers ${kept.join(', ')}` : 'no headers from it'}`,
+        `${spec.name}=<redacted> has ${bad} malformed ${bad === 1 ? 'entry' : 'entries'} (expected key=value,key2=value2 with percent-encoded values); ` +
+          `using ${kept.length > 0 ? `the headers ${kept.join(', ')}` : 'no headers from it'}`,
       );
     }
     this.record(spec, kept.join(','), kept.length > 0);
@@ -1036,32 +1036,25 @@ function readProfileDestinations(
     }
   }
   if (!none && storeMode === 'always' && !exporters.includes('store')) exporters.push('store');
-  const otlpChosen = exporters.includes('otlp');
-
   const signalEndpoint = r.url({
     name: 'OTEL_EXPORTER_OTLP_PROFILES_ENDPOINT',
-    description: `The OTLP profiles URL (used as is). Default: OTEL_EXPORTER_OTLP_ENDPOINT + ${OTLP_PROFILES_PATH}, else http://localhost:4318${OTLP_PROFILES_PATH}.`,
+    description: `The OTLP profiles URL (used as is). Default: OTEL_EXPORTER_OTLP_ENDPOINT + ${OTLP_PROFILES_PATH}, else http://localhost:4318${OTLP_PROFILES_PATH} (grpc: the base endpoint, else http://localhost:4317).`,
     defaultText: '',
   });
   const protocol = r.enumeration<OtlpProtocol>({
     name: 'OTEL_EXPORTER_OTLP_PROFILES_PROTOCOL',
-    description: 'Overrides OTEL_EXPORTER_OTLP_PROTOCOL for profiles: http/protobuf or http/json (grpc is not supported for profiles yet).',
+    description: 'Overrides OTEL_EXPORTER_OTLP_PROTOCOL for profiles: http/protobuf, http/json or grpc.',
     defaultText: given.generalProtocol,
     fallback: given.generalProtocol,
     values: ['http/protobuf', 'http/json', 'grpc'],
   });
-  let httpProtocol: 'http/protobuf' | 'http/json' = protocol === 'http/json' ? 'http/json' : 'http/protobuf';
-  if (protocol === 'grpc' && otlpChosen) {
-    r.warnings.push(
-      'OTLP profiles over grpc are not supported yet; sending them over http/protobuf' +
-        (signalEndpoint ? '' : ` to ${OTLP_PROFILES_PATH} (set OTEL_EXPORTER_OTLP_PROFILES_ENDPOINT if the endpoint is a gRPC-only port such as 4317)`),
-    );
-    httpProtocol = 'http/protobuf';
-  }
+  // gRPC has no signal path: the base endpoint is the server, as for traces.
   let url: string;
   if (signalEndpoint) url = signalEndpoint.href;
-  else if (given.otlpEndpoint) url = `${given.otlpEndpoint.href.replace(/\/+$/u, '')}${OTLP_PROFILES_PATH}`;
-  else url = `http://localhost:4318${OTLP_PROFILES_PATH}`;
+  else if (given.otlpEndpoint) {
+    const base = given.otlpEndpoint.href.replace(/\/+$/u, '');
+    url = protocol === 'grpc' ? base : `${base}${OTLP_PROFILES_PATH}`;
+  } else url = protocol === 'grpc' ? 'http://localhost:4317' : `http://localhost:4318${OTLP_PROFILES_PATH}`;
 
   const generalHeaders = r.headerList({
     name: 'OTEL_EXPORTER_OTLP_HEADERS',
@@ -1105,8 +1098,8 @@ function readProfileDestinations(
     none,
     otlp: {
       url,
-      displayUrl: stripUrlCredentials(url),
-      protocol: httpProtocol,
+      displayUrl: protocol === 'grpc' ? new URL(url).origin : stripUrlCredentials(url),
+      protocol,
       headers: { ...generalHeaders, ...profileHeaders },
       compression,
       timeoutMs,

@@ -259,20 +259,26 @@ test('OTLP profiles protocol, headers, timeout and compression fall back to the 
   assert.deepEqual([specific.protocol, specific.timeoutMs, specific.compression], ['http/protobuf', 700, 'none']);
 });
 
-test('bad OTLP profiles values: named, secrets never echoed, grpc sent over http/protobuf', () => {
+test('bad OTLP profiles values: named, secrets never echoed', () => {
   const bad = read({
     OTEL_PROFILES_EXPORTER: 'otlp',
     OTEL_EXPORTER_OTLP_PROFILES_HEADERS: 'authorization=Bearer%20s3cr3t-token,justASecretWithoutKey,=alsoSecret',
     OTEL_EXPORTER_OTLP_PROFILES_TIMEOUT: '10s',
     OTEL_EXPORTER_OTLP_PROFILES_COMPRESSION: 'brotli',
-    OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc',
   });
   const text = bad.warnings.join('\n');
   for (const secret of ['s3cr3t-token', 'justASecretWithoutKey', 'alsoSecret']) assert.ok(!text.includes(secret), `${secret} is printed`);
-  assert.match(text, /OTEL_EXPORTER_OTLP_PROFILES_HEADERS has 2 malformed entries .*using the headers authorization/);
+  assert.match(text, /OTEL_EXPORTER_OTLP_PROFILES_HEADERS=<redacted> has 2 malformed entries .*using the headers authorization/);
   assert.match(text, /OTEL_EXPORTER_OTLP_PROFILES_TIMEOUT="10s" is not a whole number of milliseconds; using 10000/);
   assert.match(text, /OTEL_EXPORTER_OTLP_PROFILES_COMPRESSION="brotli" is not one of gzip, none; using none/);
-  assert.match(text, /OTLP profiles over grpc are not supported yet; sending them over http\/protobuf/);
-  assert.equal(bad.config.profiles.otlp.protocol, 'http/protobuf');
   assert.deepEqual(bad.config.profiles.otlp.headers, { authorization: 'Bearer s3cr3t-token' });
+});
+
+test('grpc for profiles: the base endpoint is the server (no path appended), else localhost:4317', () => {
+  const base = read({ OTEL_PROFILES_EXPORTER: 'otlp', OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc', OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4317' });
+  assert.deepEqual(base.warnings, []);
+  assert.equal(base.config.profiles.otlp.protocol, 'grpc');
+  assert.equal(base.config.profiles.otlp.url, 'http://collector:4317');
+  assert.equal(read({ OTEL_EXPORTER_OTLP_PROFILES_PROTOCOL: 'grpc' }).config.profiles.otlp.url, 'http://localhost:4317');
+  assert.equal(read({ OTEL_EXPORTER_OTLP_PROFILES_PROTOCOL: 'grpc' }).config.profiles.otlp.displayUrl, 'http://localhost:4317');
 });

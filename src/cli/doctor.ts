@@ -217,8 +217,9 @@ export async function runChecks(env: NodeJS.ProcessEnv, timeoutMs: number): Prom
 
   if (config.profiling.enabled && config.profiles.exporters.includes('otlp')) {
     const { displayUrl, protocol } = config.profiles.otlp;
+    const grpc = protocol === 'grpc';
     probes.push(
-      probeHttp(displayUrl, timeoutMs).then((probe) => {
+      (grpc ? probeTcp(displayUrl, timeoutMs) : probeHttp(displayUrl, timeoutMs)).then((probe) => {
         if (!probe.reachable) {
           checks.push({
             name: 'otlp profiles',
@@ -226,7 +227,7 @@ export async function runChecks(env: NodeJS.ProcessEnv, timeoutMs: number): Prom
             detail: `${displayUrl} (${protocol}) does not answer: ${probe.detail}`,
             fix: 'start the collector or correct OTEL_EXPORTER_OTLP_PROFILES_ENDPOINT / OTEL_EXPORTER_OTLP_ENDPOINT',
           });
-        } else if (probe.status === 404) {
+        } else if (!grpc && probe.status === 404) {
           // A Collector without the profiles feature gate (or a backend without the signal) has no such route.
           checks.push({
             name: 'otlp profiles',

@@ -10,6 +10,7 @@
  */
 
 import * as http from 'node:http';
+import * as http2 from 'node:http2';
 import * as https from 'node:https';
 import { promisify } from 'node:util';
 import { gzip as gzipCallback } from 'node:zlib';
@@ -31,11 +32,17 @@ import { DEFAULT_RETRY_POLICY, UploadQueue, type AttemptResult, type RetryPolicy
 
 const gzip = promisify(gzipCallback);
 
-export type OtlpProfilesProtocol = 'http/protobuf' | 'http/json';
+export type OtlpProfilesProtocol = 'http/protobuf' | 'http/json' | 'grpc';
+
+/** The gRPC method of the signal (opentelemetry-proto collector/profiles/v1development). */
+export const OTLP_PROFILES_GRPC_PATH = '/opentelemetry.proto.collector.profiles.v1development.ProfilesService/Export';
 
 /** Construction options of an {@link OtlpProfilesExporter}. */
 export interface OtlpProfilesExporterOptions {
-  /** The full signal URL, e.g. `http://collector:4318/v1development/profiles`; used as is. */
+  /**
+   * The full signal URL, e.g. `http://collector:4318/v1development/profiles`, used as is; for grpc the
+   * server's URL (`http://collector:4317`), whose path is ignored.
+   */
   readonly url: string;
   readonly protocol: OtlpProfilesProtocol;
   /** Request headers (OTEL_EXPORTER_OTLP_PROFILES_HEADERS); their values are treated as secrets. */
@@ -76,6 +83,9 @@ export class OtlpProfilesExporter implements ProfileExporter {
   private readonly secrets: string[];
   private readonly queue: UploadQueue<EncodedRequest>;
   private readonly resource: Resource;
+  private readonly timeoutMs: number;
+  /** The HTTP/2 connection of the grpc protocol, opened on first use. */
+  private session: http2.ClientHttp2Session | undefined;
   private encoderContext: Promise<OtlpProfilesContext> | undefined;
   private shutDown = false;
   /** Cuts being encoded. */
@@ -96,7 +106,8 @@ export class OtlpProfilesExporter implements ProfileExporter {
     this.protocol = options.protocol;
     this.compression = options.compression;
     this.resource = options.resource;
-    this.description = `otlp ${options.protocol} ${stripUrlCredentials(url)}`;
+    this.timeoutMs = options.timeoutMs;
+    this.description = `otlp ${options.protocol} ${options.protocol === 'grpc' ? url.origin : stripUrlCredentials(url)}`;
 
     const headers: Record<string, string> = {};
     for (const [name, value] of Object.entries(options.headers ?? {})) headers[name.toLowerCase()] = value;
@@ -155,7 +166,9 @@ export class OtlpProfilesExporter implements ProfileExporter {
     if (request.sampleCount === 0) return undefined;
     const encoded = this.protocol === 'http/json' ? Buffer.from(encodeOtlpProfilesJson(request), 'utf8') : encodeOtlpProfilesProtobuf(request);
     // The writer's buffer is larger than the message: keep only the bytes (a copy) when not compressing.
-    const body = this.compression === 'gzip' ? await gzip(encoded) : Buffer.from(encoded);
+    const compressed = this.compression === 'gzip' ? await gzip(encoded) : undefined;
+    if (this.protocol === 'grpc') return { body: grpcFrame(compressed ?? encoded, compressed !== undefined), sampleCount: request.sampleCount };
+    const body = compressed ?? Buffer.from(encoded);
     return { body, sampleCount: request.sampleCount };
   }
 
@@ -173,6 +186,7 @@ export class OtlpProfilesExporter implements ProfileExporter {
     await this.queue.flush(deadline);
     await this.queue.close();
     this.agent.destroy();
+    this.session?.close();
   }
 
   /** The Resource's attributes once its detectors have finished, read once. */
@@ -195,6 +209,7 @@ export class OtlpProfilesExporter implements ProfileExporter {
 
   /** One POST. Resolves with the outcome; never rejects. */
   private send(item: EncodedRequest, signal: AbortSignal): Promise<AttemptResult> {
+    if (this.protocol === 'grpc') return this.sendGrpc(item, signal);
     return new Promise<AttemptResult>((resolve) => {
       let settled = false;
       const settle = (result: AttemptResult): void => {
@@ -232,6 +247,109 @@ export class OtlpProfilesExporter implements ProfileExporter {
     });
   }
 
+  /**
+   * One unary gRPC call over node:http2 (prior knowledge for http://, TLS for https://): a 5-byte frame
+   * header and the message, the status in the trailers. The connection is unref'd like the HTTP sockets.
+   */
+  private sendGrpc(item: EncodedRequest, signal: AbortSignal): Promise<AttemptResult> {
+    return new Promise<AttemptResult>((resolve) => {
+      let settled = false;
+      const settle = (result: AttemptResult): void => {
+        if (settled) return;
+        settled = true;
+        resolve(result);
+      };
+      context.with(suppressTracing(context.active()), () => {
+        try {
+          const session = this.grpcSession();
+          const headers: http2.OutgoingHttpHeaders = {
+            ':method': 'POST',
+            ':path': OTLP_PROFILES_GRPC_PATH,
+            'content-type': 'application/grpc+proto',
+            te: 'trailers',
+            'grpc-timeout': `${Math.max(1, Math.round(this.timeoutMs))}m`,
+            'grpc-accept-encoding': 'identity',
+            ...this.grpcMetadata(),
+          };
+          if (this.compression === 'gzip') headers['grpc-encoding'] = 'gzip';
+          const stream = session.request(headers);
+          const onAbort = (): void => {
+            stream.close(http2.constants.NGHTTP2_CANCEL);
+            settle({ outcome: 'retry', reason: String(signal.reason) });
+          };
+          if (signal.aborted) return onAbort();
+          signal.addEventListener('abort', onAbort, { once: true });
+          let status: string | undefined;
+          let message = '';
+          let httpStatus = 0;
+          const chunks: Buffer[] = [];
+          let received = 0;
+          const readStatus = (fields: http2.IncomingHttpHeaders): void => {
+            if (fields['grpc-status'] !== undefined) status = String(fields['grpc-status']);
+            if (fields['grpc-message'] !== undefined) message = percentDecoded(String(fields['grpc-message']));
+          };
+          stream.on('response', (fields) => {
+            httpStatus = Number(fields[':status'] ?? 0);
+            readStatus(fields); // a Trailers-Only answer carries the status in its headers
+          });
+          stream.on('trailers', readStatus);
+          stream.on('data', (chunk: Buffer) => {
+            if (received < MAX_RESPONSE_BYTES) chunks.push(chunk);
+            received += chunk.length;
+          });
+          stream.on('error', (error) => settle({ outcome: 'retry', reason: this.scrub(describeError(error)) }));
+          stream.on('close', () => {
+            signal.removeEventListener('abort', onAbort);
+            settle(this.classifyGrpc(httpStatus, status, message, Buffer.concat(chunks)));
+          });
+          stream.end(item.body);
+        } catch (error) {
+          settle({ outcome: 'retry', reason: this.scrub(describeError(error)) });
+        }
+      });
+    });
+  }
+
+  private grpcSession(): http2.ClientHttp2Session {
+    if (this.session && !this.session.closed && !this.session.destroyed) return this.session;
+    const session = http2.connect(this.url.origin);
+    // Errors reach the stream of the call; a session error with no call in flight only ends the session.
+    session.on('error', () => undefined);
+    session.on('close', () => {
+      if (this.session === session) this.session = undefined;
+    });
+    session.unref();
+    this.session = session;
+    return session;
+  }
+
+  /** The request headers as gRPC metadata: lower-case names, none of the protocol's own. */
+  private grpcMetadata(): Record<string, string> {
+    const metadata: Record<string, string> = {};
+    for (const [name, value] of Object.entries(this.headers)) {
+      if (name === 'content-type' || name === 'content-encoding' || name === 'content-length' || name.startsWith(':')) continue;
+      metadata[name] = value;
+    }
+    return metadata;
+  }
+
+  private classifyGrpc(httpStatus: number, status: string | undefined, message: string, body: Buffer): AttemptResult {
+    if (status === '0') {
+      this.reportPartialSuccess(partialSuccessOfProtobuf(grpcMessage(body) ?? Buffer.alloc(0)));
+      return { outcome: 'delivered' };
+    }
+    if (status === undefined) {
+      // No gRPC answer at all: an HTTP error from a proxy, or a server that is not gRPC.
+      const reason = this.scrub(`HTTP ${httpStatus || 'no answer'} without a gRPC status`);
+      return httpStatus === 0 || httpStatus === 429 || httpStatus >= 500 ? { outcome: 'retry', reason } : { outcome: 'rejected', reason };
+    }
+    const code = Number(status);
+    const text = message.replace(/\s+/gu, ' ').trim();
+    const quoted = text.length > MAX_REASON_CHARS ? `${text.slice(0, MAX_REASON_CHARS)}...` : text;
+    const reason = this.scrub(`gRPC ${GRPC_CODE_NAMES[code] ?? status}${quoted ? `: ${quoted}` : ''}`);
+    return GRPC_RETRYABLE.has(code) ? { outcome: 'retry', reason } : { outcome: 'rejected', reason };
+  }
+
   private classify(res: http.IncomingMessage, body: Buffer): AttemptResult {
     const status = res.statusCode ?? 0;
     const isProtobuf = /protobuf/i.test(res.headers['content-type'] ?? '');
@@ -263,6 +381,45 @@ export class OtlpProfilesExporter implements ProfileExporter {
   private scrub(message: string): string {
     return redactSecrets(message, this.secrets);
   }
+}
+
+/** gRPC status names, for messages. */
+const GRPC_CODE_NAMES = [
+  'OK',
+  'CANCELLED',
+  'UNKNOWN',
+  'INVALID_ARGUMENT',
+  'DEADLINE_EXCEEDED',
+  'NOT_FOUND',
+  'ALREADY_EXISTS',
+  'PERMISSION_DENIED',
+  'RESOURCE_EXHAUSTED',
+  'FAILED_PRECONDITION',
+  'ABORTED',
+  'OUT_OF_RANGE',
+  'UNIMPLEMENTED',
+  'INTERNAL',
+  'UNAVAILABLE',
+  'DATA_LOSS',
+  'UNAUTHENTICATED',
+];
+/** The codes the OTLP specification calls retryable. */
+const GRPC_RETRYABLE = new Set([1, 4, 8, 10, 11, 14, 15]);
+
+/** A gRPC length-prefixed message: flag (1 = compressed), 4-byte big-endian length, the bytes. */
+function grpcFrame(message: Uint8Array, compressed: boolean): Buffer {
+  const frame = Buffer.allocUnsafe(5 + message.length);
+  frame[0] = compressed ? 1 : 0;
+  frame.writeUInt32BE(message.length, 1);
+  frame.set(message, 5);
+  return frame;
+}
+
+/** The message of a gRPC response body (uncompressed only; a compressed one is not read). */
+function grpcMessage(body: Buffer): Buffer | undefined {
+  if (body.length < 5 || body[0] !== 0) return undefined;
+  const length = body.readUInt32BE(1);
+  return body.length >= 5 + length ? body.subarray(5, 5 + length) : undefined;
 }
 
 interface PartialSuccess {
