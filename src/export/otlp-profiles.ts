@@ -118,7 +118,7 @@ export class OtlpProfilesExporter implements ProfileExporter {
     }
     headers['content-type'] = options.protocol === 'http/json' ? 'application/json' : 'application/x-protobuf';
     if (options.compression === 'gzip') headers['content-encoding'] = 'gzip';
-    headers['user-agent'] = `OTel-OTLP-Exporter-JavaScript @acme/span-profiles/${AGENT_VERSION}`;
+    headers['user-agent'] = `@acme/span-profiles/${AGENT_VERSION}`;
     this.headers = headers;
     this.secrets = [url.password, percentDecoded(url.password), headers['authorization'] ?? '', ...Object.values(options.headers ?? {})].filter(
       (secret) => secret.length > 0,
