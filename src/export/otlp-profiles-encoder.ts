@@ -302,6 +302,8 @@ class DictionaryBuilder {
     for (const fn of raw.function) this.rawFunctions.set(num(fn.id), fn);
     for (const mapping of raw.mapping) this.rawMappings.set(num(mapping.id), mapping);
     this.attributeSetTrie.id = 0;
+    // An empty stack is the zero entry itself, not a second one.
+    this.stackTrie.id = 0;
     // Attribute 1, the one every location refers to (FRAME_TYPE_INDICES).
     this.attributes.push({ key: this.string(FRAME_TYPE_ATTRIBUTE), str: FRAME_TYPE_V8JS, unit: 0 });
   }
