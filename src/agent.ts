@@ -57,7 +57,7 @@ export function startAgent(loadedVia: LoadedVia, env: NodeJS.ProcessEnv = proces
   if (esm.state === 'failed') logger.warn(`the ESM loader hook could not be registered (${esm.error}); ES modules will not be instrumented`);
 
   const resource = buildResource(config);
-  const profiling = new SpanProfiling(config, config.serviceNamespace);
+  const profiling = new SpanProfiling(config, config.serviceNamespace, resource);
   const envProcessors = buildSpanProcessors(config);
   // The linker only matters when there is a profiler to link to; without one, spans stay untouched.
   const spanProcessors: SpanProcessor[] = config.profiling.enabled ? [profiling.spanProcessor, ...envProcessors] : envProcessors;
@@ -102,9 +102,20 @@ export function startAgent(loadedVia: LoadedVia, env: NodeJS.ProcessEnv = proces
 
 /** Values that must never appear in anything the agent prints, whoever wrote the message. */
 function secretsOf(config: AgentConfig, env: NodeJS.ProcessEnv): string[] {
-  const secrets = [config.pyroscope.basicAuth?.password, config.pyroscope.authToken, ...Object.values(config.pyroscope.headers)];
+  const secrets = [
+    config.pyroscope.basicAuth?.password,
+    config.pyroscope.authToken,
+    ...Object.values(config.pyroscope.headers),
+    ...Object.values(config.profiles.otlp.headers),
+  ];
   // The OTLP exporters read their headers and URLs themselves; their errors may quote them.
-  for (const name of ['OTEL_EXPORTER_OTLP_HEADERS', 'OTEL_EXPORTER_OTLP_TRACES_HEADERS', 'OTEL_EXPORTER_OTLP_METRICS_HEADERS', 'OTEL_EXPORTER_OTLP_LOGS_HEADERS']) {
+  for (const name of [
+    'OTEL_EXPORTER_OTLP_HEADERS',
+    'OTEL_EXPORTER_OTLP_TRACES_HEADERS',
+    'OTEL_EXPORTER_OTLP_METRICS_HEADERS',
+    'OTEL_EXPORTER_OTLP_LOGS_HEADERS',
+    'OTEL_EXPORTER_OTLP_PROFILES_HEADERS',
+  ]) {
     for (const pair of (env[name] ?? '').split(',')) {
       const eq = pair.indexOf('=');
       if (eq < 0) continue;
@@ -112,7 +123,7 @@ function secretsOf(config: AgentConfig, env: NodeJS.ProcessEnv): string[] {
       secrets.push(value, percentDecoded(value));
     }
   }
-  for (const name of ['OTEL_EXPORTER_OTLP_ENDPOINT', 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT', 'PYROSCOPE_SERVER_ADDRESS']) {
+  for (const name of ['OTEL_EXPORTER_OTLP_ENDPOINT', 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT', 'OTEL_EXPORTER_OTLP_PROFILES_ENDPOINT', 'PYROSCOPE_SERVER_ADDRESS']) {
     let url: URL;
     try {
       url = new URL(env[name] ?? '');

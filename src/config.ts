@@ -15,8 +15,13 @@ import { findAppPackageName } from './app-package';
 import { DEFAULT_DENIED_PROGRAMS } from './process-filter';
 import { credentialsOf, percentDecoded, redactSecrets, stripUrlCredentials } from './redact';
 
+/** The HTTP path of OTLP profiles (opentelemetry-proto profiles/v1development). */
+export const OTLP_PROFILES_PATH = '/v1development/profiles';
+
 /** A trace destination the agent can build from OTEL_TRACES_EXPORTER. */
 export type TraceExporterName = 'otlp' | 'console' | 'zipkin' | 'store';
+/** A profile destination the agent can build from OTEL_PROFILES_EXPORTER. */
+export type ProfileExporterName = 'otlp' | 'pyroscope' | 'store';
 export type OtlpProtocol = 'http/protobuf' | 'http/json' | 'grpc';
 export type StoreMode = 'auto' | 'always' | 'never';
 export type SamplerName =
@@ -71,6 +76,22 @@ export interface AgentConfig {
     samplingIntervalMicros: number;
     uploadIntervalMs: number;
     wall: boolean;
+  };
+  /** Where profiles go (OTEL_PROFILES_EXPORTER), and the OTLP profiles exporter's settings. */
+  profiles: {
+    exporters: ProfileExporterName[];
+    /** OTEL_PROFILES_EXPORTER=none: the profiler is off by choice. */
+    none: boolean;
+    otlp: {
+      /** The signal URL as given or derived, credentials included: never print it; use `displayUrl`. */
+      url: string;
+      displayUrl: string;
+      protocol: OtlpProtocol;
+      /** OTEL_EXPORTER_OTLP_HEADERS merged with OTEL_EXPORTER_OTLP_PROFILES_HEADERS (which wins). Secret. */
+      headers: Record<string, string>;
+      compression: 'gzip' | 'none';
+      timeoutMs: number;
+    };
   };
   pyroscope: {
     serverAddress: string | undefined;
@@ -379,6 +400,37 @@ class EnvReader {
     return result;
   }
 
+  /**
+   * OTLP headers, `key=value,key2=value2` with percent-encoded values (the OpenTelemetry spec's format).
+   * Always secret: neither values nor malformed entries are ever echoed; the record shows the keys.
+   */
+  headerList(spec: VarSpec): Record<string, string> | undefined {
+    const raw = this.raw(spec);
+    if (raw === undefined) {
+      this.record(spec, spec.defaultText, false);
+      return undefined;
+    }
+    const result: Record<string, string> = {};
+    let bad = 0;
+    for (const part of raw.split(',')) {
+      if (part.trim() === '') continue;
+      const eq = part.indexOf('=');
+      const key = eq > 0 ? percentDecoded(part.slice(0, eq).trim()) : '';
+      const value = eq > 0 ? percentDecoded(part.slice(eq + 1).trim()) : '';
+      if (key === '' || value === '' || !/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(key)) bad++;
+      else result[key] = value;
+    }
+    const kept = Object.keys(result);
+    if (bad > 0) {
+      this.warnings.push(
+        `${spec.name}=<redacted> has ${bad} malformed ${bad === 1 ? 'entry' : 'entries'} (expected key=value,key2=value2 with percent-encoded values); ` +
+          `using ${kept.length > 0 ? `the headers ${kept.join(', ')}` : 'no headers from it'}`,
+      );
+    }
+    this.record(spec, kept.join(','), kept.length > 0);
+    return result;
+  }
+
   /** A JSON object of string values (header maps). Always secret: headers carry credentials. */
   jsonStringMap(spec: VarSpec): Record<string, string> {
     const raw = this.raw(spec);
@@ -545,7 +597,7 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): ConfigReport {
   const storeMode = r.enumeration<StoreMode>({
     name: 'SPAN_PROFILES_STORE',
     description:
-      'The local store: auto keeps what has no other destination (profiles without PYROSCOPE_SERVER_ADDRESS, spans without an OTLP endpoint); always keeps both beside the backends; never turns it off.',
+      'The local store: auto keeps what has no other destination (profiles without PYROSCOPE_SERVER_ADDRESS or OTEL_PROFILES_EXPORTER, spans without an OTLP endpoint); always keeps both beside the backends; never turns it off.',
     defaultText: 'auto',
     fallback: 'auto',
     values: ['auto', 'always', 'never'],
@@ -817,7 +869,7 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): ConfigReport {
   });
   const timeoutMs = r.duration({
     name: 'SPAN_PROFILES_UPLOAD_TIMEOUT',
-    description: 'Timeout of one profile upload.',
+    description: 'Timeout of one profile upload to Pyroscope.',
     defaultText: '10s',
     fallbackMs: 10_000,
     minMs: 100,
@@ -825,7 +877,7 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): ConfigReport {
   });
   const queueSize = r.int({
     name: 'SPAN_PROFILES_UPLOAD_QUEUE',
-    description: 'Profiles kept while Pyroscope is unreachable; when full the oldest is dropped (and counted).',
+    description: 'Profiles kept per destination (Pyroscope, OTLP) while it is unreachable; when full the oldest is dropped (and counted).',
     defaultText: '8',
     fallback: 8,
     min: 1,
@@ -842,6 +894,13 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): ConfigReport {
   if (basicUser !== undefined || basicPassword !== undefined) {
     basicAuth = { user: basicUser ?? '', password: basicPassword ?? '' };
   }
+
+  const profiles = readProfileDestinations(r, {
+    serverAddress,
+    storeMode,
+    otlpEndpoint,
+    generalProtocol,
+  });
 
   const storeDir = r.string({
     name: 'SPAN_PROFILES_DIR',
@@ -904,6 +963,7 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): ConfigReport {
     metricsExporterSet,
     logsExporterSet,
     profiling,
+    profiles,
     pyroscope: {
       serverAddress,
       applicationName: applicationName ?? serviceName,
@@ -919,18 +979,130 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): ConfigReport {
       mode: storeMode,
       dir: storeDir ? path.resolve(storeDir) : DEFAULT_STORE_DIR,
       maxBytes: storeMaxBytes,
-      profiles: storeMode === 'always' || (storeMode === 'auto' && serverAddress === undefined),
+      profiles: profiles.exporters.includes('store'),
       spans: exporters.includes('store'),
     },
     shutdownTimeoutMs,
     esmHook,
     process: { allow: allowList, deny: denyList },
   };
-  if (storeMode === 'never' && !serverAddress && profiling.enabled) {
+  if (profiles.none) {
+    config.profiling.enabled = false;
+  } else if (profiles.exporters.length === 0 && profiling.enabled) {
     r.warnings.push(
-      'SPAN_PROFILES_STORE="never" and no PYROSCOPE_SERVER_ADDRESS: profiles have nowhere to go; the profiler stays off',
+      storeMode === 'never' && !serverAddress && !env.OTEL_PROFILES_EXPORTER
+        ? 'SPAN_PROFILES_STORE="never" and no PYROSCOPE_SERVER_ADDRESS: profiles have nowhere to go; the profiler stays off'
+        : 'no profile destination is left (see the warnings above): profiles have nowhere to go; the profiler stays off',
     );
     config.profiling.enabled = false;
   }
   return { config, warnings: r.warnings, entries: r.entries };
+}
+
+/**
+ * OTEL_PROFILES_EXPORTER and the OTLP profiles variables. The OpenTelemetry specification has no profiles
+ * variables yet; these are the names it gives every other signal, with PROFILES for the signal.
+ * Unset, the destinations are today's: Pyroscope when PYROSCOPE_SERVER_ADDRESS is set, the local store
+ * when nothing else takes profiles (or SPAN_PROFILES_STORE=always).
+ */
+function readProfileDestinations(
+  r: EnvReader,
+  given: { serverAddress: string | undefined; storeMode: StoreMode; otlpEndpoint: URL | undefined; generalProtocol: OtlpProtocol },
+): AgentConfig['profiles'] {
+  const { serverAddress, storeMode } = given;
+  const defaults: ProfileExporterName[] = [];
+  if (serverAddress) defaults.push('pyroscope');
+  if (storeMode === 'always' || (storeMode === 'auto' && !serverAddress)) defaults.push('store');
+  const names = r.nameList(
+    {
+      name: 'OTEL_PROFILES_EXPORTER',
+      description:
+        'Comma list of otlp, pyroscope, store, none: where profiles go. Default: pyroscope when PYROSCOPE_SERVER_ADDRESS is set, else store. Ahead of the OpenTelemetry specification.',
+      defaultText: defaults.join(',') || 'none',
+    },
+    ['otlp', 'pyroscope', 'store', 'none'],
+  );
+  let exporters: ProfileExporterName[];
+  let none = false;
+  if (names === undefined || names.length === 0) exporters = defaults;
+  else if (names.includes('none')) {
+    exporters = [];
+    none = true;
+  } else {
+    exporters = [...new Set(names)] as ProfileExporterName[];
+    if (exporters.includes('pyroscope') && !serverAddress) {
+      r.warnings.push('OTEL_PROFILES_EXPORTER names pyroscope but PYROSCOPE_SERVER_ADDRESS is not set; leaving pyroscope out');
+      exporters = exporters.filter((name) => name !== 'pyroscope');
+    }
+  }
+  if (!none && storeMode === 'always' && !exporters.includes('store')) exporters.push('store');
+  const signalEndpoint = r.url({
+    name: 'OTEL_EXPORTER_OTLP_PROFILES_ENDPOINT',
+    description: `The OTLP profiles URL (used as is). Default: OTEL_EXPORTER_OTLP_ENDPOINT + ${OTLP_PROFILES_PATH}, else http://localhost:4318${OTLP_PROFILES_PATH} (grpc: the base endpoint, else http://localhost:4317).`,
+    defaultText: '',
+  });
+  const protocol = r.enumeration<OtlpProtocol>({
+    name: 'OTEL_EXPORTER_OTLP_PROFILES_PROTOCOL',
+    description: 'Overrides OTEL_EXPORTER_OTLP_PROTOCOL for profiles: http/protobuf, http/json or grpc.',
+    defaultText: given.generalProtocol,
+    fallback: given.generalProtocol,
+    values: ['http/protobuf', 'http/json', 'grpc'],
+  });
+  // gRPC has no signal path: the base endpoint is the server, as for traces.
+  let url: string;
+  if (signalEndpoint) url = signalEndpoint.href;
+  else if (given.otlpEndpoint) {
+    const base = given.otlpEndpoint.href.replace(/\/+$/u, '');
+    url = protocol === 'grpc' ? base : `${base}${OTLP_PROFILES_PATH}`;
+  } else url = protocol === 'grpc' ? 'http://localhost:4317' : `http://localhost:4318${OTLP_PROFILES_PATH}`;
+
+  const generalHeaders = r.headerList({
+    name: 'OTEL_EXPORTER_OTLP_HEADERS',
+    description: 'Headers of every OTLP request, key=value,key2=value2 (percent-encoded values). Traces: read by the exporter.',
+    defaultText: '',
+    secret: true,
+  });
+  const profileHeaders = r.headerList({
+    name: 'OTEL_EXPORTER_OTLP_PROFILES_HEADERS',
+    description: 'Headers of OTLP profiles requests, added to OTEL_EXPORTER_OTLP_HEADERS (same key: this one wins).',
+    defaultText: '',
+    secret: true,
+  });
+  const timeoutSpec = { description: 'Timeout of one OTLP request, milliseconds.', min: 1, max: 600_000, unit: 'milliseconds' };
+  const generalTimeout = r.int({ ...timeoutSpec, name: 'OTEL_EXPORTER_OTLP_TIMEOUT', defaultText: '10000', fallback: 10_000 });
+  const timeoutMs = r.int({
+    ...timeoutSpec,
+    name: 'OTEL_EXPORTER_OTLP_PROFILES_TIMEOUT',
+    description: 'Overrides OTEL_EXPORTER_OTLP_TIMEOUT for profiles, milliseconds.',
+    defaultText: String(generalTimeout),
+    fallback: generalTimeout,
+  });
+  const compressionSpec = { values: ['gzip', 'none'] as const, caseInsensitive: true };
+  const generalCompression = r.enumeration<'gzip' | 'none'>({
+    ...compressionSpec,
+    name: 'OTEL_EXPORTER_OTLP_COMPRESSION',
+    description: 'gzip or none, for every OTLP signal.',
+    defaultText: 'none',
+    fallback: 'none',
+  });
+  const compression = r.enumeration<'gzip' | 'none'>({
+    ...compressionSpec,
+    name: 'OTEL_EXPORTER_OTLP_PROFILES_COMPRESSION',
+    description: 'Overrides OTEL_EXPORTER_OTLP_COMPRESSION for profiles.',
+    defaultText: generalCompression,
+    fallback: generalCompression,
+  });
+
+  return {
+    exporters,
+    none,
+    otlp: {
+      url,
+      displayUrl: protocol === 'grpc' ? new URL(url).origin : stripUrlCredentials(url),
+      protocol,
+      headers: { ...generalHeaders, ...profileHeaders },
+      compression,
+      timeoutMs,
+    },
+  };
 }

@@ -17,6 +17,7 @@
 import type { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { readConfig, type AgentConfig } from './config';
 import { getLogger } from './logger';
+import type { Resource } from '@opentelemetry/resources';
 import { SpanProfiling, type ProfilerState } from './span-profiling';
 
 export type { AgentConfig, ConfigEntry, ConfigReport } from './config';
@@ -31,6 +32,8 @@ export interface SpanProfilingOptions {
   configure?: (config: AgentConfig) => void;
   /** `service.namespace`, sent as the `service_namespace` profile label so Grafana's default query matches. */
   serviceNamespace?: string;
+  /** The Resource your traces carry; OTLP profiles are sent with it (default: built from the environment). */
+  resource?: Resource;
 }
 
 /** Span profiling for a hand-built OpenTelemetry setup. */
@@ -72,7 +75,7 @@ export function createSpanProfiling(options: SpanProfilingOptions = {}): SpanPro
   logger.setLevel(config.logLevel);
   for (const warning of warnings) logger.warn(warning);
   options.configure?.(config);
-  const profiling = new SpanProfiling(config, options.serviceNamespace);
+  const profiling = new SpanProfiling(config, options.serviceNamespace, options.resource);
   return {
     spanProcessor: profiling.spanProcessor,
     start: (contextManager) => profiling.start(contextManager),

@@ -5,6 +5,7 @@
  */
 import { context as contextApi } from '@opentelemetry/api';
 import type { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
+import type { Resource } from '@opentelemetry/resources';
 import type { AgentConfig } from './config';
 import { describeError, getLogger } from './logger';
 import { redactSecrets } from './redact';
@@ -27,9 +28,14 @@ export class SpanProfiling {
   private profiler: CpuProfiler | undefined;
   private stateValue: ProfilerState = { running: false, reason: 'not started' };
 
+  /**
+   * `resource`: the Resource the traces carry, for destinations that send one (OTLP); built from the
+   * configuration when not given.
+   */
   constructor(
     private readonly config: AgentConfig,
     private readonly serviceNamespace?: string,
+    private readonly resource?: Resource,
   ) {
     this.spanProcessor = new SpanLinker({ rootSpanOnly: config.profiling.rootSpanOnly });
   }
@@ -55,7 +61,9 @@ export class SpanProfiling {
       if (warn) logger.warn(`CPU profiling is off: ${reason}; tracing continues`);
       return this.stateValue;
     };
-    if (!this.config.profiling.enabled) return off('OTEL_PYROSCOPE_START_PROFILING=false', false);
+    if (!this.config.profiling.enabled) {
+      return off(this.config.profiles.none ? 'OTEL_PROFILES_EXPORTER=none' : 'OTEL_PYROSCOPE_START_PROFILING=false', false);
+    }
     const other = detectOtherProfiler();
     if (other) return off(`${other}, and two profilers in one process corrupt each other's samples`, true);
     const native = loadNativeProfiler();
@@ -108,7 +116,28 @@ export class SpanProfiling {
     const exporters: ProfileExporter[] = [];
     const logger = getLogger();
     const appName = sanitizeAppName(config.pyroscope.applicationName);
-    if (config.pyroscope.serverAddress) {
+    const chosen = config.profiles.exporters;
+    if (chosen.includes('otlp')) {
+      try {
+        // Required only when used, like the Pyroscope uploader.
+        const { OtlpProfilesExporter } = require('./export/otlp-profiles') as typeof import('./export/otlp-profiles');
+        const resource = this.resource ?? (require('./tracing/resource') as typeof import('./tracing/resource')).buildResource(config);
+        exporters.push(
+          new OtlpProfilesExporter({
+            url: config.profiles.otlp.url,
+            protocol: config.profiles.otlp.protocol,
+            headers: config.profiles.otlp.headers,
+            compression: config.profiles.otlp.compression,
+            timeoutMs: config.profiles.otlp.timeoutMs,
+            queueSize: config.pyroscope.queueSize,
+            resource,
+          }),
+        );
+      } catch (err) {
+        logger.warn(`the OTLP profiles exporter could not be created: ${describeError(err)}`);
+      }
+    }
+    if (chosen.includes('pyroscope') && config.pyroscope.serverAddress) {
       // An unnamed service (unknown_service:node) is sanitized silently: nobody chose that name.
       if (appName !== config.pyroscope.applicationName && config.serviceNameSource !== 'default') {
         logger.warnOnce(
@@ -141,7 +170,7 @@ export class SpanProfiling {
         logger.warn(`the Pyroscope exporter could not be created: ${describeError(err)}`);
       }
     }
-    if (config.store.profiles) {
+    if (chosen.includes('store')) {
       try {
         const { ProfileStoreExporter } = require('./store/profile-store-exporter') as typeof import('./store/profile-store-exporter');
         exporters.push(

@@ -46,6 +46,8 @@ const TYPES = {
   enum: () => true,
   text: (v) => blank(v),
   keyValues: (v) => !/^[^=,]+=[^=,]+(,[^=,]+=[^=,]+)*$/.test(v.trim()),
+  // OTLP headers: key=value pairs, keys HTTP tokens, values percent-encoded.
+  headers: (v) => !/^[!#$%&'*+.^_`|~0-9A-Za-z-]+=[^,]+(,[!#$%&'*+.^_`|~0-9A-Za-z-]+=[^,]+)*$/.test(v.trim()),
   url: (v) => !/^https?:\/\/[^\s]+$/.test(v.trim()),
   names: () => true,
   ratio: (v) => !(Number(v) >= 0 && Number(v) <= 1),
@@ -102,6 +104,15 @@ const VARIABLE_TYPES = {
   SPAN_PROFILES_ESM_HOOK: 'bool',
   SPAN_PROFILES_PROCESS_ALLOW: 'programs',
   SPAN_PROFILES_PROCESS_DENY: 'programs',
+  OTEL_PROFILES_EXPORTER: 'names',
+  OTEL_EXPORTER_OTLP_PROFILES_ENDPOINT: 'url',
+  OTEL_EXPORTER_OTLP_PROFILES_PROTOCOL: 'enum',
+  OTEL_EXPORTER_OTLP_HEADERS: 'headers',
+  OTEL_EXPORTER_OTLP_PROFILES_HEADERS: 'headers',
+  OTEL_EXPORTER_OTLP_TIMEOUT: 'int',
+  OTEL_EXPORTER_OTLP_PROFILES_TIMEOUT: 'int',
+  OTEL_EXPORTER_OTLP_COMPRESSION: 'enum',
+  OTEL_EXPORTER_OTLP_PROFILES_COMPRESSION: 'enum',
 };
 /** Variables that may keep the agent out of the process on purpose: batched apart from the rest. */
 const PROCESS_FILTER = new Set(['SPAN_PROFILES_PROCESS_ALLOW', 'SPAN_PROFILES_PROCESS_DENY']);

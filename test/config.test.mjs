@@ -184,3 +184,101 @@ test('every variable, fed garbage: no throw, one warning naming it, no secret ec
   }
   assert.ok(cases > 700);
 });
+
+test('OTEL_PROFILES_EXPORTER unset keeps the destinations chosen before it existed', () => {
+  assert.deepEqual(read({}).config.profiles.exporters, ['store']);
+  assert.deepEqual(read({ PYROSCOPE_SERVER_ADDRESS: 'http://p:4040' }).config.profiles.exporters, ['pyroscope']);
+  assert.deepEqual(read({ PYROSCOPE_SERVER_ADDRESS: 'http://p:4040', SPAN_PROFILES_STORE: 'always' }).config.profiles.exporters, ['pyroscope', 'store']);
+  const { config } = read({});
+  assert.equal(config.profiles.otlp.url, 'http://localhost:4318/v1development/profiles');
+  assert.equal(config.profiles.otlp.protocol, 'http/protobuf');
+  assert.equal(config.profiles.otlp.compression, 'none');
+  assert.equal(config.profiles.otlp.timeoutMs, 10_000);
+});
+
+test('OTEL_PROFILES_EXPORTER=otlp,pyroscope: /v1development/profiles appended to the base endpoint, the signal endpoint used as is', () => {
+  const both = read({
+    OTEL_PROFILES_EXPORTER: 'otlp,pyroscope',
+    OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318/prefix/',
+    PYROSCOPE_SERVER_ADDRESS: 'http://p:4040',
+  });
+  assert.deepEqual(both.warnings, []);
+  assert.deepEqual(both.config.profiles.exporters, ['otlp', 'pyroscope']);
+  assert.equal(both.config.store.profiles, false);
+  assert.equal(both.config.profiles.otlp.url, 'http://collector:4318/prefix/v1development/profiles');
+  const signal = read({
+    OTEL_PROFILES_EXPORTER: 'otlp',
+    OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318',
+    OTEL_EXPORTER_OTLP_PROFILES_ENDPOINT: 'https://user:pa55word@otlp.example:443/custom/path',
+  }).config.profiles.otlp;
+  assert.equal(signal.url, 'https://user:pa55word@otlp.example/custom/path', 'kept with its credentials for the exporter');
+  assert.equal(signal.displayUrl, 'https://otlp.example/custom/path');
+  const entry = read({ OTEL_EXPORTER_OTLP_PROFILES_ENDPOINT: 'https://user:pa55word@otlp.example/x' }).entries.find((e) => e.name === 'OTEL_EXPORTER_OTLP_PROFILES_ENDPOINT');
+  assert.ok(!entry.value.includes('pa55word'));
+});
+
+test('OTEL_PROFILES_EXPORTER: none turns the profiler off quietly; pyroscope without an address is reported', () => {
+  const none = read({ OTEL_PROFILES_EXPORTER: 'none' });
+  assert.deepEqual(none.warnings, []);
+  assert.equal(none.config.profiling.enabled, false);
+  assert.equal(none.config.profiles.none, true);
+  assert.equal(none.config.store.profiles, false);
+  const noAddress = read({ OTEL_PROFILES_EXPORTER: 'pyroscope' });
+  assert.match(noAddress.warnings[0], /OTEL_PROFILES_EXPORTER names pyroscope but PYROSCOPE_SERVER_ADDRESS is not set/);
+  assert.match(noAddress.warnings[1], /no profile destination is left.*profiler stays off/);
+  assert.equal(noAddress.config.profiling.enabled, false);
+  const unknown = read({ OTEL_PROFILES_EXPORTER: 'otlp,jfr' });
+  assert.deepEqual(unknown.config.profiles.exporters, ['otlp']);
+  assert.match(unknown.warnings[0], /^OTEL_PROFILES_EXPORTER="otlp,jfr" names unknown entry "jfr"; using otlp/);
+  assert.deepEqual(read({ OTEL_PROFILES_EXPORTER: 'otlp,store', SPAN_PROFILES_STORE: 'never' }).config.profiles.exporters, ['otlp', 'store']);
+});
+
+test('OTLP profiles protocol, headers, timeout and compression fall back to the generic OTLP variables', () => {
+  const generic = read({
+    OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
+    OTEL_EXPORTER_OTLP_HEADERS: 'authorization=Bearer%20t0ken-generic,x-a=1',
+    OTEL_EXPORTER_OTLP_PROFILES_HEADERS: 'x-a=2,x-scope-orgid=tenant%2Fa',
+    OTEL_EXPORTER_OTLP_TIMEOUT: '2500',
+    OTEL_EXPORTER_OTLP_COMPRESSION: 'gzip',
+  });
+  assert.deepEqual(generic.warnings, []);
+  assert.deepEqual(generic.config.profiles.otlp.headers, { authorization: 'Bearer t0ken-generic', 'x-a': '2', 'x-scope-orgid': 'tenant/a' });
+  assert.equal(generic.config.profiles.otlp.protocol, 'http/json');
+  assert.equal(generic.config.profiles.otlp.timeoutMs, 2500);
+  assert.equal(generic.config.profiles.otlp.compression, 'gzip');
+  const shown = generic.entries.find((e) => e.name === 'OTEL_EXPORTER_OTLP_HEADERS');
+  assert.equal(shown.value, '<redacted>');
+  const specific = read({
+    OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
+    OTEL_EXPORTER_OTLP_PROFILES_PROTOCOL: 'http/protobuf',
+    OTEL_EXPORTER_OTLP_TIMEOUT: '2500',
+    OTEL_EXPORTER_OTLP_PROFILES_TIMEOUT: '700',
+    OTEL_EXPORTER_OTLP_COMPRESSION: 'gzip',
+    OTEL_EXPORTER_OTLP_PROFILES_COMPRESSION: 'none',
+  }).config.profiles.otlp;
+  assert.deepEqual([specific.protocol, specific.timeoutMs, specific.compression], ['http/protobuf', 700, 'none']);
+});
+
+test('bad OTLP profiles values: named, secrets never echoed', () => {
+  const bad = read({
+    OTEL_PROFILES_EXPORTER: 'otlp',
+    OTEL_EXPORTER_OTLP_PROFILES_HEADERS: 'authorization=Bearer%20s3cr3t-token,justASecretWithoutKey,=alsoSecret',
+    OTEL_EXPORTER_OTLP_PROFILES_TIMEOUT: '10s',
+    OTEL_EXPORTER_OTLP_PROFILES_COMPRESSION: 'brotli',
+  });
+  const text = bad.warnings.join('\n');
+  for (const secret of ['s3cr3t-token', 'justASecretWithoutKey', 'alsoSecret']) assert.ok(!text.includes(secret), `${secret} is printed`);
+  assert.match(text, /OTEL_EXPORTER_OTLP_PROFILES_HEADERS=<redacted> has 2 malformed entries .*using the headers authorization/);
+  assert.match(text, /OTEL_EXPORTER_OTLP_PROFILES_TIMEOUT="10s" is not a whole number of milliseconds; using 10000/);
+  assert.match(text, /OTEL_EXPORTER_OTLP_PROFILES_COMPRESSION="brotli" is not one of gzip, none; using none/);
+  assert.deepEqual(bad.config.profiles.otlp.headers, { authorization: 'Bearer s3cr3t-token' });
+});
+
+test('grpc for profiles: the base endpoint is the server (no path appended), else localhost:4317', () => {
+  const base = read({ OTEL_PROFILES_EXPORTER: 'otlp', OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc', OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4317' });
+  assert.deepEqual(base.warnings, []);
+  assert.equal(base.config.profiles.otlp.protocol, 'grpc');
+  assert.equal(base.config.profiles.otlp.url, 'http://collector:4317');
+  assert.equal(read({ OTEL_EXPORTER_OTLP_PROFILES_PROTOCOL: 'grpc' }).config.profiles.otlp.url, 'http://localhost:4317');
+  assert.equal(read({ OTEL_EXPORTER_OTLP_PROFILES_PROTOCOL: 'grpc' }).config.profiles.otlp.displayUrl, 'http://localhost:4317');
+});

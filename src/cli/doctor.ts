@@ -212,7 +212,38 @@ export async function runChecks(env: NodeJS.ProcessEnv, timeoutMs: number): Prom
       }),
     );
   } else if (config.profiling.enabled) {
-    checks.push({ name: 'pyroscope', status: 'skip', detail: 'PYROSCOPE_SERVER_ADDRESS is not set: profiles go to the local store' });
+    checks.push({ name: 'pyroscope', status: 'skip', detail: `PYROSCOPE_SERVER_ADDRESS is not set: profiles go to ${profileDestinations(config)}` });
+  }
+
+  if (config.profiling.enabled && config.profiles.exporters.includes('otlp')) {
+    const { displayUrl, protocol } = config.profiles.otlp;
+    const grpc = protocol === 'grpc';
+    probes.push(
+      (grpc ? probeTcp(displayUrl, timeoutMs) : probeHttp(displayUrl, timeoutMs)).then((probe) => {
+        if (!probe.reachable) {
+          checks.push({
+            name: 'otlp profiles',
+            status: 'fail',
+            detail: `${displayUrl} (${protocol}) does not answer: ${probe.detail}`,
+            fix: 'start the collector or correct OTEL_EXPORTER_OTLP_PROFILES_ENDPOINT / OTEL_EXPORTER_OTLP_ENDPOINT',
+          });
+        } else if (!grpc && probe.status === 404) {
+          // A Collector without the profiles feature gate (or a backend without the signal) has no such route.
+          checks.push({
+            name: 'otlp profiles',
+            status: 'fail',
+            detail: `${displayUrl} answers HTTP 404: the server has no OTLP profiles endpoint there`,
+            fix:
+              'for an OpenTelemetry Collector, run it with --feature-gates=service.profilesSupport and a profiles pipeline; ' +
+              'for Pyroscope, use version 1.16 or later (the path is /v1development/profiles on its HTTP port)',
+          });
+        } else {
+          checks.push({ name: 'otlp profiles', status: 'ok', detail: `${displayUrl} (${protocol}) answers (${probe.detail})` });
+        }
+      }),
+    );
+  } else if (config.profiling.enabled) {
+    checks.push({ name: 'otlp profiles', status: 'skip', detail: `OTEL_PROFILES_EXPORTER does not name otlp: profiles go to ${profileDestinations(config)}` });
   }
 
   const otlp = config.traces.otlpEndpoint;
@@ -250,9 +281,19 @@ export async function runChecks(env: NodeJS.ProcessEnv, timeoutMs: number): Prom
   }
 
   await Promise.all(probes);
-  const order = ['configuration', 'agent', 'node', 'context binding', 'profiler', 'pyroscope', 'otlp', 'store'];
+  const order = ['configuration', 'agent', 'node', 'context binding', 'profiler', 'pyroscope', 'otlp profiles', 'otlp', 'store'];
   checks.sort((a, b) => order.indexOf(a.name) - order.indexOf(b.name));
   return { report, checks };
+}
+
+/** Where profiles go, for people: `Pyroscope http://... + OTLP http://... + local store`. */
+function profileDestinations(config: ConfigReport['config'], separator = ', '): string {
+  const names = config.profiles.exporters.map((name) => {
+    if (name === 'pyroscope') return `Pyroscope ${stripUrlCredentials(config.pyroscope.serverAddress ?? '')}`;
+    if (name === 'otlp') return `OTLP ${config.profiles.otlp.displayUrl}`;
+    return 'local store';
+  });
+  return names.length > 0 ? names.join(separator) : 'nowhere';
 }
 
 const MARK: Record<DoctorCheck['status'], string> = { ok: '[ok]   ', warn: '[warn] ', fail: '[FAIL] ', skip: '[--]   ' };
@@ -285,7 +326,7 @@ function renderText(report: ConfigReport, checks: DoctorCheck[], all: boolean): 
   out.push(`span-profiles ${AGENT_VERSION} doctor, Node.js ${process.versions.node} (${process.platform}-${process.arch})`);
   out.push('');
   out.push(`Service        ${config.serviceName} (from ${config.serviceNameSource})`);
-  out.push(`Profiles       ${!config.profiling.enabled ? 'off' : config.pyroscope.serverAddress ? `Pyroscope ${stripUrlCredentials(config.pyroscope.serverAddress)}` : ''}${config.profiling.enabled && config.store.profiles ? `${config.pyroscope.serverAddress ? ' + ' : ''}local store` : ''}`);
+  out.push(truncateEnd(`Profiles       ${!config.profiling.enabled ? 'off' : profileDestinations(config, ' + ')}`, WIDTH));
   out.push(`Spans          ${config.traces.exporters.length === 0 ? 'none' : config.traces.exporters.map((e) => (e === 'otlp' ? `otlp ${config.traces.otlpEndpoint ?? ''}`.trim() : e)).join(', ')}`);
   out.push(truncateEnd(`Store          ${config.store.dir}`, WIDTH));
   out.push('');
