@@ -79,6 +79,10 @@ export type TraceIdMode = 'auto' | 'on' | 'off';
 /** Distinct span names a process sends by default: a few routes' worth, far under the default 5000 series a tenant may have. */
 export const DEFAULT_MAX_SPAN_NAMES = 200;
 
+/** After a probe got no answer, the next cut may ask again this much later, at most {@link MAX_PROBES} times in all. */
+const REPROBE_MS = 30_000;
+const MAX_PROBES = 10;
+
 /** Uploads are never split below this: a rate limit that refuses less is not about the burst. */
 const MIN_SPLIT_BYTES = 64 * 1024;
 
@@ -111,7 +115,11 @@ export class PyroscopeExporter implements ProfileExporter {
   /** Bounds span_name values for the process's lifetime. */
   readonly spanNames: SpanNameGuard;
   /** Resolves with whether samples carry trace_id (after the version probe, in auto mode). */
-  readonly traceIdDecision: Promise<boolean>;
+  traceIdDecision: Promise<boolean>;
+  /** When to ask the server its version again after it could not answer; undefined: never. */
+  private reprobeAt: number | undefined;
+  private probes = 0;
+  private readonly buildInfoUrl: URL;
   /** Series label bytes the rate limiter adds to each upload's size. */
   private readonly seriesLabelBytes: number;
   /** Largest upload, lowered when the server shows a smaller burst. */
@@ -179,9 +187,9 @@ export class PyroscopeExporter implements ProfileExporter {
     });
     this.counters = this.queue.counters;
 
-    const buildInfoUrl = new URL(server.href);
-    buildInfoUrl.pathname = `${basePath}/api/v1/status/buildinfo`;
-    this.traceIdDecision = this.decideTraceId(options.traceId ?? 'auto', buildInfoUrl);
+    this.buildInfoUrl = new URL(server.href);
+    this.buildInfoUrl.pathname = `${basePath}/api/v1/status/buildinfo`;
+    this.traceIdDecision = this.decideTraceId(options.traceId ?? 'auto');
   }
 
   /** Shapes `cut` for Pyroscope in the background (labels, merged samples, its limits) and queues the uploads. */
@@ -205,6 +213,10 @@ export class PyroscopeExporter implements ProfileExporter {
 
   /** The profiles to upload for `cut`: Pyroscope's labels, each upload within the limits. */
   private async shape(cut: ProfileCut): Promise<EncodedProfile[]> {
+    if (this.reprobeAt !== undefined && Date.now() >= this.reprobeAt) {
+      this.reprobeAt = undefined;
+      this.traceIdDecision = this.probe();
+    }
     const includeTraceId = await this.traceIdDecision;
     const raw = await relabelForPyroscope(cut.raw, { includeTraceId, spanNames: this.spanNames });
     return buildProfilesOfCut({ ...cut, raw }, { limits: { maxBytes: this.profileByteBudget() } });
@@ -216,21 +228,14 @@ export class PyroscopeExporter implements ProfileExporter {
   }
 
   /**
-   * In auto mode, asks the server its version (once, in the background, after start-up) and decides.
-   * Never rejects; settles within the probe's timeout.
+   * In auto mode, asks the server its version (in the background, after start-up) and decides. Asked
+   * once; again, at most every {@link REPROBE_MS} at a cut, only while the server gives no answer (down,
+   * 5xx). Never rejects; settles within the probe's timeout.
    */
-  private decideTraceId(mode: TraceIdMode, url: URL): Promise<boolean> {
+  private decideTraceId(mode: TraceIdMode): Promise<boolean> {
     if (mode !== 'auto') return Promise.resolve(mode === 'on');
     return new Promise<boolean>((resolve) => {
-      const start = setImmediate(() => {
-        void probeServerVersion({
-          url,
-          request: this.request,
-          agent: this.agent,
-          headers: this.headers,
-          scrub: (message) => this.scrub(message),
-        }).then((answer) => resolve(this.traceIdFor(answer)));
-      });
+      const start = setImmediate(() => void this.probe().then(resolve));
       start.unref();
       // Should the immediate never run (the process exits first), the decision is still made.
       const fallback = setTimeout(() => resolve(false), PROBE_TIMEOUT_MS + 1000);
@@ -238,13 +243,30 @@ export class PyroscopeExporter implements ProfileExporter {
     });
   }
 
+  private async probe(): Promise<boolean> {
+    this.probes++;
+    const answer = await probeServerVersion({
+      url: this.buildInfoUrl,
+      request: this.request,
+      agent: this.agent,
+      headers: this.headers,
+      scrub: (message) => this.scrub(message),
+    });
+    return this.traceIdFor(answer);
+  }
+
   private traceIdFor(answer: ServerVersion): boolean {
     const logger = getLogger();
     if (!answer.known) {
-      logger.info(
-        `${this.description}: could not tell the server's version (${answer.reason}); trace_id is left out of profiles ` +
-          '(servers before 2.1.0 make each trace_id a series). Spans still link by span_id. SPAN_PROFILES_TRACE_ID_LABEL=true forces it',
-      );
+      const again = answer.transient && this.probes < MAX_PROBES;
+      if (again) this.reprobeAt = Date.now() + REPROBE_MS;
+      if (this.probes === 1 || !again) {
+        logger.info(
+          `${this.description}: could not tell the server's version (${answer.reason}); trace_id is left out of profiles ` +
+            `(servers before 2.1.0 make each trace_id a series)${again ? ' until it answers' : ''}. Spans still link by span_id. ` +
+            'SPAN_PROFILES_TRACE_ID_LABEL=true forces it',
+        );
+      }
       return false;
     }
     const version = JSON.stringify(answer.version);

@@ -47,7 +47,8 @@ export function keepsTraceIdPerSample(version: string | undefined): boolean {
 /** What the probe learned. */
 export type ServerVersion =
   | { readonly known: true; readonly version: string }
-  | { readonly known: false; readonly reason: string };
+  /** `transient`: no answer, or a 5xx/408/429: asking again later may tell. */
+  | { readonly known: false; readonly reason: string; readonly transient: boolean };
 
 /** How the probe reaches the server: the exporter's own transport, auth and tenant headers. */
 export interface ProbeTransport {
@@ -76,7 +77,7 @@ export function probeServerVersion(transport: ProbeTransport): Promise<ServerVer
     const controller = new AbortController();
     const timer = setTimeout(() => {
       controller.abort();
-      settle({ known: false, reason: `no answer within ${PROBE_TIMEOUT_MS} ms` });
+      settle({ known: false, reason: `no answer within ${PROBE_TIMEOUT_MS} ms`, transient: true });
     }, PROBE_TIMEOUT_MS);
     timer.unref();
     context.with(suppressTracing(context.active()), () => {
@@ -92,21 +93,23 @@ export function probeServerVersion(transport: ProbeTransport): Promise<ServerVer
               received += chunk.length;
             });
             res.on('end', () => settle(readAnswer(res.statusCode ?? 0, Buffer.concat(chunks).toString('utf8'))));
-            res.on('error', (error) => settle({ known: false, reason: transport.scrub(error.message) }));
+            res.on('error', (error) => settle({ known: false, reason: transport.scrub(error.message), transient: true }));
           },
         );
         req.on('socket', (socket) => socket.unref());
-        req.on('error', (error) => settle({ known: false, reason: transport.scrub(error.message) }));
+        req.on('error', (error) => settle({ known: false, reason: transport.scrub(error.message), transient: true }));
         req.end();
       } catch (error) {
-        settle({ known: false, reason: transport.scrub(String(error)) });
+        settle({ known: false, reason: transport.scrub(String(error)), transient: true });
       }
     });
   });
 }
 
 function readAnswer(status: number, body: string): ServerVersion {
-  if (status < 200 || status >= 300) return { known: false, reason: `HTTP ${status}` };
+  if (status < 200 || status >= 300) {
+    return { known: false, reason: `HTTP ${status}`, transient: status >= 500 || status === 408 || status === 429 };
+  }
   try {
     const parsed = JSON.parse(body) as { data?: { version?: unknown } };
     const version = parsed.data?.version;
@@ -114,5 +117,5 @@ function readAnswer(status: number, body: string): ServerVersion {
   } catch {
     // Not JSON: a proxy's page, or something else answering at that path.
   }
-  return { known: false, reason: 'the answer has no version' };
+  return { known: false, reason: 'the answer has no version', transient: false };
 }
