@@ -19,14 +19,14 @@
 
 import * as http from 'node:http';
 import * as https from 'node:https';
+import { promisify } from 'node:util';
+import { gunzip as gunzipCallback } from 'node:zlib';
 import { context } from '@opentelemetry/api';
 import { suppressTracing } from '@opentelemetry/core';
+import { Profile } from 'pprof-format';
 import { withDeadline } from '../deadline';
 import { describeError, getLogger } from '../logger';
 import { credentialsOf, redactSecrets } from '../redact';
-import { promisify } from 'node:util';
-import { gunzip as gunzipCallback } from 'node:zlib';
-import { Profile } from 'pprof-format';
 import { formatIngestName } from './app-name';
 import { buildProfiles, buildProfilesOfCut } from '../profiler/profile-builder';
 import { PYROSCOPE_INGEST_BURST_BYTES, PYROSCOPE_INGEST_RATE_BYTES_PER_SECOND, PYROSCOPE_PROFILE_LIMITS } from '../profiler/profile-limits';
