@@ -83,6 +83,9 @@ export const DEFAULT_MAX_SPAN_NAMES = 200;
 const REPROBE_MS = 30_000;
 const MAX_PROBES = 10;
 
+/** Longest a cut waits for the version probe's answer (the first cut usually comes long after it). */
+const DECISION_WAIT_MS = 1000;
+
 /** Uploads are never split below this: a rate limit that refuses less is not about the burst. */
 const MIN_SPLIT_BYTES = 64 * 1024;
 
@@ -217,9 +220,24 @@ export class PyroscopeExporter implements ProfileExporter {
       this.reprobeAt = undefined;
       this.traceIdDecision = this.probe();
     }
-    const includeTraceId = await this.traceIdDecision;
+    const includeTraceId = await this.traceIdWithin(DECISION_WAIT_MS);
     const raw = await relabelForPyroscope(cut.raw, { includeTraceId, spanNames: this.spanNames });
     return buildProfilesOfCut({ ...cut, raw }, { limits: { maxBytes: this.profileByteBudget() } });
+  }
+
+  /**
+   * The trace_id decision, waiting for the version probe at most `ms`: a server that hangs must not hold
+   * back a cut (the last one at shutdown above all). Undecided means no trace_id, the safe side.
+   */
+  private traceIdWithin(ms: number): Promise<boolean> {
+    return new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => resolve(false), ms);
+      timer.unref();
+      void this.traceIdDecision.then((decision) => {
+        clearTimeout(timer);
+        resolve(decision);
+      });
+    });
   }
 
   /** Uncompressed bytes a profile may have so that, with the series labels, it fits the upload limit. */
@@ -248,7 +266,8 @@ export class PyroscopeExporter implements ProfileExporter {
     const answer = await probeServerVersion({
       url: this.buildInfoUrl,
       request: this.request,
-      agent: this.agent,
+      // Not the uploads' single kept-alive socket: a probe left hanging would block every upload.
+      agent: false,
       headers: this.headers,
       scrub: (message) => this.scrub(message),
     });

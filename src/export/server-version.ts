@@ -54,7 +54,8 @@ export type ServerVersion =
 export interface ProbeTransport {
   readonly url: URL;
   readonly request: typeof http.request;
-  readonly agent: http.Agent;
+  /** false: a connection of its own, so a probe the server never answers cannot hold up an upload. */
+  readonly agent: http.Agent | false;
   readonly headers: Readonly<Record<string, string>>;
   /** Removes secrets from a message. */
   readonly scrub: (message: string) => string;
