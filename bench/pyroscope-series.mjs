@@ -40,7 +40,8 @@ async function drive(port) {
   let n = 0;
   while (Date.now() - start < seconds * 1000) {
     const due = start + (n * 1000) / rate;
-    if (due > Date.now()) await new Promise((resolve) => setTimeout(resolve, due - Date.now()));
+    const wait = due - Date.now();
+    if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
     const id = n++;
     stats.sent++;
     const request = new Promise((resolve) => {

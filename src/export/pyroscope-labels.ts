@@ -119,17 +119,32 @@ export async function relabelForPyroscope(raw: Profile, rules: PyroscopeLabelRul
   const nameKey = rawStrings.indexOf('span_name');
   if (traceKey < 0 && nameKey < 0) return raw;
 
+  // raw's strings at raw's indexes, then the new names. Only encoding reads the table, never dedup().
   const table = new StringTable();
-  for (let i = 1; i < rawStrings.length; i++) table.dedup(rawStrings[i]!);
-  // The copy's indexes must be raw's: a raw table with a duplicate string would shift them.
-  if (table.strings.length !== rawStrings.length) throw new Error('the raw profile has duplicate strings');
+  table.strings = rawStrings.slice();
+  let known: Map<string, number> | undefined;
+  const intern = (text: string): number => {
+    if (known === undefined) {
+      known = new Map();
+      for (let i = 0; i < rawStrings.length; i++) if (!known.has(rawStrings[i]!)) known.set(rawStrings[i]!, i);
+    }
+    let index = known.get(text);
+    if (index === undefined) {
+      index = table.strings.length;
+      table.strings.push(text);
+      known.set(text, index);
+    }
+    return index;
+  };
 
   /** Raw string index of a span name -> index of the name to send. */
   const nameIndex = new Map<number, number>();
   const sendName = (rawIndex: number): number => {
     let index = nameIndex.get(rawIndex);
     if (index === undefined) {
-      index = table.dedup(rules.spanNames.map(rawStrings[rawIndex] ?? ''));
+      const rawName = rawStrings[rawIndex] ?? '';
+      const name = rules.spanNames.map(rawName);
+      index = name === rawName ? rawIndex : intern(name);
       nameIndex.set(rawIndex, index);
     }
     return index;
