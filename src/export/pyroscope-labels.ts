@@ -151,25 +151,27 @@ export async function relabelForPyroscope(raw: Profile, rules: PyroscopeLabelRul
   };
   /** One new label object per distinct name sent, shared by every sample that has it. */
   const nameLabels = new Map<number, Label>();
-  /** Raw label arrays are often shared between samples of one span: relabel each once. */
-  const relabelled = new Map<Label[], Label[]>();
+  const replaceName = (rawIndex: number): Label | undefined => {
+    const index = sendName(rawIndex);
+    if (index === rawIndex) return undefined;
+    let label = nameLabels.get(index);
+    if (label === undefined) nameLabels.set(index, (label = new Label({ key: nameKey, str: index })));
+    return label;
+  };
 
   const samples: Sample[] = new Array<Sample>(raw.sample.length);
   for (let i = 0; i < raw.sample.length; i++) {
     if (i % SAMPLES_PER_SLICE === SAMPLES_PER_SLICE - 1) await new Promise((resolve) => setImmediate(resolve));
     const sample = raw.sample[i]!;
-    let labels = relabelled.get(sample.label);
-    if (labels === undefined) {
-      labels = relabelSample(sample.label, traceKey, nameKey, (rawIndex) => {
-        const index = sendName(rawIndex);
-        if (index === rawIndex) return undefined;
-        let label = nameLabels.get(index);
-        if (label === undefined) nameLabels.set(index, (label = new Label({ key: nameKey, str: index })));
-        return label;
-      });
-      relabelled.set(sample.label, labels);
+    const labels = relabelSample(sample.label, traceKey, nameKey, replaceName);
+    if (labels === sample.label) {
+      samples[i] = sample;
+    } else {
+      // The constructor would copy the labels one by one; they are Label objects already.
+      const copy = new Sample({ locationId: sample.locationId, value: sample.value });
+      copy.label = labels;
+      samples[i] = copy;
     }
-    samples[i] = labels === sample.label ? sample : new Sample({ locationId: sample.locationId, value: sample.value, label: labels });
   }
 
   return new Profile({
