@@ -14,6 +14,7 @@ import { INSTRUMENTATION_NAMES } from './tracing/instrumentation-catalog';
 import { findAppPackageName } from './app-package';
 import { DEFAULT_DENIED_PROGRAMS } from './process-filter';
 import { credentialsOf, percentDecoded, redactSecrets, stripUrlCredentials } from './redact';
+import { sanitizeStaticLabels } from './export/app-name';
 
 /** The HTTP path of OTLP profiles (opentelemetry-proto profiles/v1development). */
 export const OTLP_PROFILES_PATH = '/v1development/profiles';
@@ -103,6 +104,12 @@ export interface AgentConfig {
     headers: Record<string, string>;
     timeoutMs: number;
     queueSize: number;
+    /** auto: trace_id only if the server's version keeps it out of series labels; on/off force it. */
+    traceId: 'auto' | 'on' | 'off';
+    /** Distinct span_name values one process sends to Pyroscope in its lifetime. */
+    maxSpanNames: number;
+    /** Largest upload as Pyroscope's rate limiter counts it (series labels + uncompressed profile). */
+    maxUploadBytes: number;
   };
   store: {
     mode: StoreMode;
@@ -148,6 +155,8 @@ interface VarSpec {
 }
 
 const MIB = 1024 * 1024;
+/** Longest upload interval: Grafana's "Profiles for this span" looks 60 s around the span. */
+const MAX_UPLOAD_INTERVAL_MS = 60_000;
 
 /** Reads, validates and records variables; collects warnings instead of throwing. */
 class EnvReader {
@@ -809,11 +818,12 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): ConfigReport {
       }) * 1000,
     uploadIntervalMs: r.duration({
       name: 'PYROSCOPE_UPLOAD_INTERVAL',
-      description: 'How often profiles are cut and sent. Keep it short: Grafana looks for a span\'s profile within 30 s of it.',
+      description:
+        "How often profiles are cut and sent, at most 60s (longer is cut to 60s: Grafana looks for a span's profile within 60 s of it, and a profile is stamped with its window's start).",
       defaultText: '15s',
       fallbackMs: 15_000,
       minMs: 1000,
-      maxMs: 300_000,
+      maxMs: 24 * 3_600_000,
     }),
     wall: r.bool({
       name: 'SPAN_PROFILES_WALL',
@@ -822,6 +832,17 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): ConfigReport {
       fallback: false,
     }),
   };
+
+  if (profiling.uploadIntervalMs > MAX_UPLOAD_INTERVAL_MS) {
+    r.warnings.push(
+      `PYROSCOPE_UPLOAD_INTERVAL=${quote(env.PYROSCOPE_UPLOAD_INTERVAL ?? '')} is longer than 60s: Grafana looks for a span's ` +
+        "profile from 60 s before it to 60 s after it, and a profile is stamped with its window's start, so spans late in a longer " +
+        'window would find no profile; using 60s',
+    );
+    profiling.uploadIntervalMs = MAX_UPLOAD_INTERVAL_MS;
+    const entry = r.entries.find((e) => e.name === 'PYROSCOPE_UPLOAD_INTERVAL');
+    if (entry) entry.value = formatDuration(MAX_UPLOAD_INTERVAL_MS);
+  }
 
   // Pyroscope, named as Grafana's other agents name them.
   const serverUrl = r.url({
@@ -834,11 +855,14 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): ConfigReport {
     description: 'The Pyroscope application (service_name). Default: the service name, with characters Pyroscope rejects replaced by _.',
     defaultText: 'the service name',
   });
-  const labels = r.keyValues({
+  const givenLabels = r.keyValues({
     name: 'PYROSCOPE_LABELS',
-    description: 'Static profile labels, key=value,key=value.',
+    description:
+      'Static profile labels, key=value,key=value. Names are sent as letters, digits and _ (dots become _, a leading digit gets a _), at most 23 labels.',
     defaultText: '',
   });
+  const { labels, problems: labelProblems } = sanitizeStaticLabels(givenLabels);
+  for (const problem of labelProblems) r.warnings.push(`PYROSCOPE_LABELS: ${redactSecrets(problem, [])}`);
   const basicUser = r.string({
     name: 'PYROSCOPE_BASIC_AUTH_USER',
     description: 'Basic auth user (Grafana Cloud: the stack user id).',
@@ -882,6 +906,33 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): ConfigReport {
     fallback: 8,
     min: 1,
     max: 1000,
+  });
+
+  const traceIdLabel = r.enumeration<'auto' | 'true' | 'false'>({
+    name: 'SPAN_PROFILES_TRACE_ID_LABEL',
+    description:
+      'auto: samples sent to Pyroscope carry trace_id only if the server (asked once at /api/v1/status/buildinfo) is 2.1.0 or later; older ones make each trace_id a series. true forces it (on an older server: one series per request), false leaves it out.',
+    defaultText: 'auto',
+    fallback: 'auto',
+    values: ['auto', 'true', 'false'],
+    caseInsensitive: true,
+  });
+  const maxSpanNames = r.int({
+    name: 'SPAN_PROFILES_MAX_SPAN_NAMES',
+    description:
+      'Distinct span_name values a process sends to Pyroscope in its lifetime (each is a series); later names are sent as "(other span names)". The local store keeps the real names.',
+    defaultText: '200',
+    fallback: 200,
+    min: 1,
+    max: 100_000,
+  });
+  const maxUploadBytes = r.size({
+    name: 'SPAN_PROFILES_MAX_UPLOAD_SIZE',
+    description:
+      "Largest Pyroscope upload, uncompressed with its labels; bigger profiles are split. Pyroscope refuses (429, for good) one over its ingestion burst, 2 MiB by default: raise it only with the server's distributor.ingestion-burst-size-mb (and validation.max-profile-size-bytes above 4 MiB).",
+    defaultText: '2MiB',
+    fallbackBytes: 2 * MIB,
+    minBytes: 256 * 1024,
   });
 
   let basicAuth: AgentConfig['pyroscope']['basicAuth'];
@@ -974,6 +1025,9 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): ConfigReport {
       headers,
       timeoutMs,
       queueSize,
+      traceId: traceIdLabel === 'true' ? 'on' : traceIdLabel === 'false' ? 'off' : 'auto',
+      maxSpanNames,
+      maxUploadBytes,
     },
     store: {
       mode: storeMode,

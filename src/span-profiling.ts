@@ -164,6 +164,9 @@ export class SpanProfiling {
             headers: config.pyroscope.headers,
             timeoutMs: config.pyroscope.timeoutMs,
             queueSize: config.pyroscope.queueSize,
+            traceId: config.pyroscope.traceId,
+            maxSpanNames: config.pyroscope.maxSpanNames,
+            maxUploadBytes: config.pyroscope.maxUploadBytes,
           }),
         );
       } catch (err) {

@@ -282,3 +282,45 @@ test('grpc for profiles: the base endpoint is the server (no path appended), els
   assert.equal(read({ OTEL_EXPORTER_OTLP_PROFILES_PROTOCOL: 'grpc' }).config.profiles.otlp.url, 'http://localhost:4317');
   assert.equal(read({ OTEL_EXPORTER_OTLP_PROFILES_PROTOCOL: 'grpc' }).config.profiles.otlp.displayUrl, 'http://localhost:4317');
 });
+
+test('PYROSCOPE_UPLOAD_INTERVAL above 60s is cut to 60s with a warning saying why', () => {
+  const { config, warnings, entries } = read({ PYROSCOPE_UPLOAD_INTERVAL: '2m' });
+  assert.equal(config.profiling.uploadIntervalMs, 60_000);
+  assert.equal(warnings.length, 1);
+  assert.match(warnings[0], /^PYROSCOPE_UPLOAD_INTERVAL="2m" is longer than 60s: Grafana looks for a span's profile from 60 s before it .*stamped with its window's start.*; using 60s$/);
+  assert.equal(entries.find((e) => e.name === 'PYROSCOPE_UPLOAD_INTERVAL').value, '1m');
+  assert.equal(read({ PYROSCOPE_UPLOAD_INTERVAL: '60s' }).config.profiling.uploadIntervalMs, 60_000);
+  assert.deepEqual(read({ PYROSCOPE_UPLOAD_INTERVAL: '60s' }).warnings, []);
+});
+
+test('PYROSCOPE_LABELS are sanitized as every Pyroscope reads them, one warning per problem', () => {
+  const { config, warnings } = read({ PYROSCOPE_LABELS: 'service.version=1,9lives=x,a.b=1,a_b=2,span_id=x,__x=1,region=eu' });
+  assert.deepEqual(config.pyroscope.labels, { service_version: '1', _9lives: 'x', a_b: '1', region: 'eu' });
+  assert.equal(warnings.length, 6, warnings.join('\n'));
+  assert.match(warnings[0], /^PYROSCOPE_LABELS: label name "service\.version" .* sent as "service_version"$/);
+  assert.match(warnings[1], /"9lives" .* sent as "_9lives"$/);
+  assert.match(warnings[3], /labels "a\.b" and "a_b" are both "a_b" for Pyroscope, which rejects such uploads; kept "a\.b", left out "a_b"$/);
+  assert.match(warnings[4], /label "span_id" is one the agent sets itself/);
+  assert.match(warnings[5], /label "__x" starts with "__"/);
+  const many = Object.fromEntries(Array.from({ length: 30 }, (_, i) => [`k${i}`, 'v']));
+  const capped = read({ PYROSCOPE_LABELS: Object.entries(many).map(([k, v]) => `${k}=${v}`).join(',') });
+  assert.equal(Object.keys(capped.config.pyroscope.labels).length, 23);
+  assert.match(capped.warnings[0], /has more than 23 labels, and Pyroscope rejects a series with more than 30 label names.*left out "k23", .*"k29"$/);
+});
+
+test('trace_id, span name and upload size variables', () => {
+  const defaults = read({}).config.pyroscope;
+  assert.deepEqual([defaults.traceId, defaults.maxSpanNames, defaults.maxUploadBytes], ['auto', 200, 2 * 1024 * 1024]);
+  const set = read({ SPAN_PROFILES_TRACE_ID_LABEL: 'TRUE', SPAN_PROFILES_MAX_SPAN_NAMES: '50', SPAN_PROFILES_MAX_UPLOAD_SIZE: '8MiB' }).config.pyroscope;
+  assert.deepEqual([set.traceId, set.maxSpanNames, set.maxUploadBytes], ['on', 50, 8 * 1024 * 1024]);
+  assert.equal(read({ SPAN_PROFILES_TRACE_ID_LABEL: 'false' }).config.pyroscope.traceId, 'off');
+  const bad = read({ SPAN_PROFILES_TRACE_ID_LABEL: 'maybe', SPAN_PROFILES_MAX_SPAN_NAMES: '0', SPAN_PROFILES_MAX_UPLOAD_SIZE: '1KiB' });
+  assert.deepEqual(
+    bad.warnings,
+    [
+      'SPAN_PROFILES_TRACE_ID_LABEL="maybe" is not one of auto, true, false; using auto',
+      'SPAN_PROFILES_MAX_SPAN_NAMES="0" is outside 1..100000; using 200',
+      'SPAN_PROFILES_MAX_UPLOAD_SIZE="1KiB" is below the minimum 256KiB; using 2MiB',
+    ],
+  );
+});

@@ -11,7 +11,7 @@ import zlib from 'node:zlib';
 import { goPprofRaw, goPprofSkipReason, goPprofTop } from './helpers/go-pprof.mjs';
 import { startOtlpReceiver, spansFromOtlpJson } from './helpers/otlp-receiver.mjs';
 import { decodePprof } from './helpers/pprof-samples.mjs';
-import { PYROSCOPE_LIMITS, startPyroscopeReceiver } from './helpers/pyroscope-receiver.mjs';
+import { PYROSCOPE_LIMITS, PYROSCOPE_VERSIONS, startPyroscopeReceiver } from './helpers/pyroscope-receiver.mjs';
 import { waitUntil } from './helpers/wait-for.mjs';
 import { fixturePath, httpRequest, killAllApps, nodeBinary, pinnedNode, spawnApp } from './helpers/spawn-app.mjs';
 
@@ -251,7 +251,7 @@ for (const [name, start, requestPath, contentType, body] of receivers) {
 const { Profile, StringTable, ValueType, Sample, Label, Location, Line, Function: PprofFunction } = require('pprof-format');
 
 /** A CPU profile shaped like the agent's: [samples/count, cpu/nanoseconds], string labels. */
-function buildProfile({ samples = 1, labelsPerSample = 3, functionName = 'burnHttpCpu' } = {}) {
+function buildProfile({ samples = 1, labelsPerSample = 3, functionName = 'burnHttpCpu', spanName = 'GET /users/:id', traceIds = false } = {}) {
   const strings = new StringTable();
   const s = (text) => strings.dedup(text);
   const names = [functionName, 'handleRequest', 'Garbage Collection'];
@@ -260,10 +260,11 @@ function buildProfile({ samples = 1, labelsPerSample = 3, functionName = 'burnHt
   const labelSet = (i) => {
     const labels = [
       new Label({ key: s('span_id'), str: s(i.toString(16).padStart(16, '0')) }),
-      new Label({ key: s('trace_id'), str: s('ab'.repeat(16)) }),
-      new Label({ key: s('span_name'), str: s('GET /users/:id') }),
+      new Label({ key: s('trace_id'), str: s(traceIds ? i.toString(16).padStart(32, '0') : 'ab'.repeat(16)) }),
+      new Label({ key: s('span_name'), str: s(spanName) }),
     ];
-    for (let extra = 3; extra < labelsPerSample; extra++) labels.push(new Label({ key: s(`k${extra}`), str: s('v') }));
+    // Extra labels are numeric: string ones would be series labels, over the 30 names per series.
+    for (let extra = 3; extra < labelsPerSample; extra++) labels.push(new Label({ key: s(`k${extra}`), num: extra }));
     return labels.slice(0, labelsPerSample);
   };
   const sampleList = [];
@@ -358,28 +359,112 @@ describe('Pyroscope receiver', () => {
     ['an app name with a space', { name: 'my app' }, () => gzippedProfile(), /invalid app name/],
     ['a tag key with "-"', { name: 'app{my-key=v}' }, () => gzippedProfile(), /invalid tag key "my-key"/],
     ['a missing name', {}, () => gzippedProfile(), /missing "name"/],
-    ['more than 16000 samples', { name: 'app' }, () => gzippedProfile({ samples: 16001 }), /16001 samples, over the 16000 limit/],
+    ['more than 16000 samples', { name: 'app' }, () => gzippedProfile({ samples: 16001 }), /16001 samples, over the 16000 limit/, 422],
     ['over 4 MiB uncompressed', { name: 'app' }, () => gzippedProfile({ functionName: 'f'.repeat(4.5 * 1024 * 1024) }), /bytes uncompressed, over the 4194304 limit/],
-    ['more than 100 labels on a sample', { name: 'app' }, () => gzippedProfile({ labelsPerSample: 101 }), /101 labels, over the 100 limit/],
+    ['over the 2 MiB burst (never accepted, however often retried)', { name: 'app' }, () => gzippedProfile({ functionName: 'f'.repeat(2.5 * 1024 * 1024) }), /push rate limit \(4\.0 MiB\) exceeded while adding 2\.5 MiB/, 429],
+    ['more than 100 labels on a sample', { name: 'app' }, () => gzippedProfile({ labelsPerSample: 101 }), /101 labels, over the 100 limit/, 422],
     ['a pprof body that is not gzipped', { name: 'app' }, () => Buffer.from(buildProfile().encode()), /not gzip/],
     ['a gzipped body that is not pprof', { name: 'app' }, () => zlib.gzipSync('main;foo 10\n'), /not a gzipped pprof/],
+    ['more than 30 label names in a series', { name: `app{${Array.from({ length: 26 }, (_, i) => `t${i}=v`).join(',')}}` }, () => gzippedProfile(), /has 31 label names; limit 30/, 422],
+    ['a span_name value over 2048 bytes', { name: 'app' }, () => gzippedProfile({ spanName: 'é'.repeat(1025) }), /label value too long/, 422],
   ];
-  for (const [what, query, body, reason] of rejections) {
-    test(`rejects ${what} with 400 and a reason`, async () => {
+  for (const [what, query, body, reason, status = 400] of rejections) {
+    test(`rejects ${what} with ${status} and a reason`, async () => {
       receiver = await startPyroscopeReceiver();
       try {
         const response = await ingest({ ...baseQuery, ...query }, body());
-        assert.equal(response.status, 400);
+        assert.equal(response.status, status);
         assert.match(response.body, reason);
         assert.equal(receiver.uploads.length, 0);
         assert.equal(receiver.rejections.length, 1);
         assert.match(receiver.rejections[0].reason, reason);
-        assert.equal(receiver.rejections[0].status, 400);
+        assert.equal(receiver.rejections[0].status, status);
       } finally {
         await receiver.close();
       }
     });
   }
+
+  test('buildinfo answers as the version given, or 404 when told not to', async () => {
+    for (const version of Object.values(PYROSCOPE_VERSIONS)) {
+      receiver = await startPyroscopeReceiver({ version });
+      try {
+        const response = await httpRequest(`${receiver.url}/api/v1/status/buildinfo`);
+        assert.equal(response.status, 200);
+        assert.equal(response.json().status, 'success');
+        assert.equal(response.json().data.version, version);
+        assert.equal(receiver.buildInfoRequests.length, 1);
+      } finally {
+        await receiver.close();
+      }
+    }
+    receiver = await startPyroscopeReceiver({ buildInfo: false });
+    try {
+      assert.equal((await httpRequest(`${receiver.url}/api/v1/status/buildinfo`)).status, 404);
+    } finally {
+      await receiver.close();
+    }
+  });
+
+  test('trace_id makes one series per trace before 2.1.0, none from 2.1.0 on; span_name always does', async () => {
+    const expected = [
+      [PYROSCOPE_VERSIONS.v1, 5],
+      [PYROSCOPE_VERSIONS.v200, 5],
+      ['2.0.6', 5],
+      ['2.1.0', 1],
+      [PYROSCOPE_VERSIONS.v22, 1],
+    ];
+    for (const [version, seriesCount] of expected) {
+      receiver = await startPyroscopeReceiver({ version });
+      try {
+        assert.equal((await ingest({ ...baseQuery, name: 'app' }, gzippedProfile({ samples: 5, traceIds: true }))).status, 200);
+        assert.equal(receiver.uploads[0].series.length, seriesCount, version);
+        assert.equal(receiver.series.size, seriesCount, version);
+        assert.ok(receiver.uploads[0].series.every((s) => s.labels.span_id === undefined && s.labels.span_name === 'GET /users/:id'));
+        assert.equal((await ingest({ ...baseQuery, name: 'app' }, gzippedProfile({ spanName: 'GET /users/7' }))).status, 200);
+        assert.equal(receiver.series.size, seriesCount + 1, `${version}: a new span_name is a new series`);
+      } finally {
+        await receiver.close();
+      }
+    }
+  });
+
+  test('label names: dots sanitized on 1.x (collisions rejected), kept from 2.0; a leading digit rejected on 1.x', async () => {
+    receiver = await startPyroscopeReceiver({ version: PYROSCOPE_VERSIONS.v1 });
+    try {
+      assert.equal((await ingest({ ...baseQuery, name: 'app{service.version=1}' }, gzippedProfile())).status, 200);
+      assert.deepEqual(Object.keys(receiver.uploads[0].series[0].labels).filter((k) => k.startsWith('service')).sort(), ['service_name', 'service_version']);
+      const collision = await ingest({ ...baseQuery, name: 'app{a.b=1,a_b=2}' }, gzippedProfile());
+      assert.equal(collision.status, 422);
+      assert.match(collision.body, /duplicate label name 'a_b' after label name sanitization from 'a.b'/);
+      const digit = await ingest({ ...baseQuery, name: 'app{9lives=1}' }, gzippedProfile());
+      assert.equal(digit.status, 422);
+      assert.match(digit.body, /invalid label name '9lives'/);
+    } finally {
+      await receiver.close();
+    }
+    receiver = await startPyroscopeReceiver({ version: PYROSCOPE_VERSIONS.v22 });
+    try {
+      assert.equal((await ingest({ ...baseQuery, name: 'app{a.b=1,a_b=2,9lives=1}' }, gzippedProfile())).status, 200);
+      assert.equal(receiver.uploads[0].series[0].labels['a.b'], '1');
+    } finally {
+      await receiver.close();
+    }
+  });
+
+  test('the rate limiter refills at 4 MiB/s: a burst-sized upload passes again after a pause', async () => {
+    receiver = await startPyroscopeReceiver();
+    try {
+      const big = gzippedProfile({ functionName: 'f'.repeat(1.5 * 1024 * 1024) });
+      assert.equal((await ingest({ ...baseQuery, name: 'app' }, big)).status, 200);
+      assert.equal((await ingest({ ...baseQuery, name: 'app' }, big)).status, 429, 'the bucket is empty');
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      assert.equal((await ingest({ ...baseQuery, name: 'app' }, big)).status, 200);
+      assert.ok(receiver.uploads[0].ingestBytes > 1.5 * 1024 * 1024);
+    } finally {
+      await receiver.close();
+    }
+  });
 
   test('waitForUploads times out naming the rejections', async () => {
     receiver = await startPyroscopeReceiver();

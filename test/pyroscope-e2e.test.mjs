@@ -53,7 +53,7 @@ describe('Basic auth, tenant, a name Pyroscope rejects, and a 503 on the first u
     const spans = await otlp.waitForSpans((all) => spansOfProcess(all, app.pid).filter((s) => s.kind === 'SERVER').length >= 4 && all);
     const loadEnd = BigInt(Date.now()) * 1_000_000n;
     await pyroscope.waitForUploads((uploads) => uploads.some((u) => u.timeNanos >= loadEnd), 30_000);
-    run = { app, pyroscope, refused, retried, spans: spansOfProcess(spans, app.pid) };
+    run = { app, otlp, pyroscope, refused, retried, spans: spansOfProcess(spans, app.pid) };
   });
 
   test('a profile answered 503 is retried and then delivered, unchanged', () => {
@@ -62,8 +62,17 @@ describe('Basic auth, tenant, a name Pyroscope rejects, and a 503 on the first u
     assert.deepEqual(run.pyroscope.rejections, []);
   });
 
+  test('the agent\'s own requests (version probe, uploads) are not traced as the app\'s', async () => {
+    assert.ok(run.pyroscope.buildInfoRequests.length >= 1, 'the version was asked');
+    // Spans are exported every 200 ms: wait for a batch after the uploads checked above.
+    await new Promise((resolve) => setTimeout(resolve, 600));
+    const clientSpans = spansOfProcess(run.otlp.spans, run.app.pid).filter((s) => s.kind === 'CLIENT');
+    const ours = clientSpans.filter((s) => /buildinfo|\/ingest/.test(JSON.stringify(s.attributes)));
+    assert.deepEqual(ours.map((s) => s.name), []);
+  });
+
   test('every upload carries Basic auth and the tenant header', () => {
-    for (const request of run.pyroscope.requests) {
+    for (const request of [...run.pyroscope.requests, ...run.pyroscope.buildInfoRequests]) {
       assert.equal(request.headers.authorization, basic('user-123', PASSWORD));
       assert.equal(request.headers['x-scope-orgid'], 'tenant-a');
     }
@@ -94,9 +103,12 @@ describe('Basic auth, tenant, a name Pyroscope rejects, and a 503 on the first u
       assert.equal(upload.periodType, 'cpu/nanoseconds');
       assert.equal(upload.period, 10_000_000);
     }
-    const result = checkLinkageOfProfiles(run.pyroscope.uploads, run.spans);
+    // The server answered 503 when the agent asked its version at start: trace_id is left out until it
+    // answers (asked again 30 s later); where present it must be right.
+    const result = checkLinkageOfProfiles(run.pyroscope.uploads, run.spans, { traceId: 'if-present' });
     assert.deepEqual(result.problems, []);
     assert.ok(result.labelledCount > 0);
+    assert.equal(run.pyroscope.buildInfoRequests[0].status, 503);
   });
 
   test('go tool pprof -raw reads the uploaded profile with the same samples, labels and types', { skip: goPprofSkipReason() }, async () => {

@@ -76,6 +76,8 @@ const base = (server, extra = {}) => ({
   timeoutMs: 10_000,
   queueSize: 10,
   retry: FAST_RETRY,
+  // No version probe: these tests count the uploads the server sees (the probe has its own tests).
+  traceId: 'off',
   ...extra,
 });
 
@@ -121,7 +123,7 @@ test('POSTs the gzipped pprof to {server path}/ingest with name, tags and time r
     assert.equal(req.headers.authorization, undefined);
     assert.deepEqual(req.body, cpu.data);
     assert.deepEqual(decodePprof(req.body).sampleTypes, ['samples/count', 'cpu/nanoseconds']);
-    assert.deepEqual({ ...exporter.counters }, { sent: 1, failed: 0, dropped: 0, retried: 0 });
+    assert.deepEqual({ ...exporter.counters }, { sent: 1, failed: 0, dropped: 0, retried: 0, split: 0 });
     assert.equal(exporter.description, `pyroscope ${server.url}/pyroscope`);
     await exporter.shutdown(Date.now() + 1000);
   } finally {
@@ -189,7 +191,7 @@ test('retries a 503, then succeeds', async () => {
     await exporter.flush(Date.now() + 10_000);
     assert.equal(server.requests.length, 2);
     assert.deepEqual(server.requests[0].body, server.requests[1].body);
-    assert.deepEqual({ ...exporter.counters }, { sent: 1, failed: 0, dropped: 0, retried: 1 });
+    assert.deepEqual({ ...exporter.counters }, { sent: 1, failed: 0, dropped: 0, retried: 1, split: 0 });
     await exporter.shutdown(Date.now());
   } finally {
     await server.close();
@@ -205,7 +207,7 @@ test('a 400 is not retried; its status and reason are reported', async () => {
       exporter.enqueue(fakeProfile());
       await exporter.flush(Date.now() + 10_000);
       assert.equal(server.requests.length, 1);
-      assert.deepEqual({ ...exporter.counters }, { sent: 0, failed: 1, dropped: 0, retried: 0 });
+      assert.deepEqual({ ...exporter.counters }, { sent: 0, failed: 1, dropped: 0, retried: 0, split: 0 });
       await exporter.shutdown(Date.now());
     });
     const line = lines.find((l) => l.includes('HTTP 400'));
@@ -238,7 +240,7 @@ test('a full queue drops the oldest waiting profile and counts it', async () => 
       const sentFrom = server.requests.map((r) => Number(r.query.from));
       const expected = [profiles[0], profiles[3], profiles[4]].map((p) => Math.floor(p.startMs / 1000));
       assert.deepEqual(sentFrom, expected, 'profile 1 was in flight; 2 and 3 were the oldest waiting');
-      assert.deepEqual({ ...exporter.counters }, { sent: 3, failed: 0, dropped: 2, retried: 0 });
+      assert.deepEqual({ ...exporter.counters }, { sent: 3, failed: 0, dropped: 2, retried: 0, split: 0 });
       await exporter.shutdown(Date.now());
     });
     assert.ok(lines.some((l) => /upload queue full \(2 profiles\), dropped the oldest; 1 dropped in total/.test(l)), lines.join('\n'));
@@ -274,7 +276,7 @@ test('the per-request timeout aborts a hanging request and it is retried', async
     exporter.enqueue(fakeProfile());
     await exporter.flush(Date.now() + 10_000);
     assert.equal(server.requests.length, 2);
-    assert.deepEqual({ ...exporter.counters }, { sent: 1, failed: 0, dropped: 0, retried: 1 });
+    assert.deepEqual({ ...exporter.counters }, { sent: 1, failed: 0, dropped: 0, retried: 1, split: 0 });
     await exporter.shutdown(Date.now());
   } finally {
     await server.close();

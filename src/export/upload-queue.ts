@@ -25,18 +25,23 @@ export const DEFAULT_RETRY_POLICY: RetryPolicy = Object.freeze({
 });
 
 /** What one attempt to deliver an item came to. */
-export type AttemptResult =
+export type AttemptResult<T = never> =
   | { readonly outcome: 'delivered' }
   /** A transient failure (network, timeout, 5xx, 429): worth another attempt. */
   | { readonly outcome: 'retry'; readonly reason: string; readonly retryAfterMs?: number }
   /** The destination refused the item for good (e.g. 400): retrying cannot help. */
-  | { readonly outcome: 'rejected'; readonly reason: string };
+  | { readonly outcome: 'rejected'; readonly reason: string }
+  /**
+   * The item can never pass as it is but its parts can (e.g. over a size limit): the parts take its
+   * place at the head of the queue, in order, each with its own attempts.
+   */
+  | { readonly outcome: 'replace'; readonly parts: readonly T[] };
 
 /**
  * Sends `item` once. Must settle promptly once `signal` aborts (timeout, flush deadline, shutdown).
  * A rejection is treated as a retryable failure. Reasons must not contain secrets.
  */
-export type DeliverAttempt<T> = (item: T, signal: AbortSignal) => Promise<AttemptResult>;
+export type DeliverAttempt<T> = (item: T, signal: AbortSignal) => Promise<AttemptResult<T>>;
 
 /** Running totals, for tests and diagnostics. */
 export interface UploadCounters {
@@ -48,6 +53,8 @@ export interface UploadCounters {
   dropped: number;
   /** Attempts that were followed by another attempt. */
   retried: number;
+  /** Items replaced by their parts (see AttemptResult 'replace'). */
+  split: number;
 }
 
 /** Construction options of an {@link UploadQueue}. */
@@ -68,7 +75,7 @@ const ABORT_SHUTDOWN = 'abandoned at shutdown';
 /** See the module comment. */
 export class UploadQueue<T> {
   /** Live totals; read them, don't write them. */
-  readonly counters: UploadCounters = { sent: 0, failed: 0, dropped: 0, retried: 0 };
+  readonly counters: UploadCounters = { sent: 0, failed: 0, dropped: 0, retried: 0, split: 0 };
 
   private readonly name: string;
   private readonly capacity: number;
@@ -190,6 +197,11 @@ export class UploadQueue<T> {
         this.counters.sent++;
         return;
       }
+      if (result.outcome === 'replace') {
+        this.counters.split++;
+        this.waiting.unshift(...result.parts);
+        return;
+      }
       if (result.outcome === 'rejected') {
         this.counters.failed++;
         getLogger().warnRateLimited(
@@ -220,12 +232,12 @@ export class UploadQueue<T> {
     }
   }
 
-  private async attempt(item: T): Promise<AttemptResult> {
+  private async attempt(item: T): Promise<AttemptResult<T>> {
     const controller = new AbortController();
     this.inFlight = controller;
     const timer = setTimeout(() => controller.abort(`timed out after ${this.timeoutMs} ms`), this.timeoutMs);
     timer.unref();
-    let result: AttemptResult;
+    let result: AttemptResult<T>;
     try {
       result = await this.deliver(item, controller.signal);
     } catch (error) {
@@ -235,7 +247,7 @@ export class UploadQueue<T> {
       this.inFlight = undefined;
     }
     // An aborted attempt fails with a generic AbortError; say why it was aborted instead.
-    if (result.outcome !== 'delivered' && controller.signal.aborted) {
+    if ((result.outcome === 'retry' || result.outcome === 'rejected') && controller.signal.aborted) {
       return { outcome: 'retry', reason: String(controller.signal.reason) };
     }
     return result;

@@ -19,3 +19,15 @@ export const PYROSCOPE_PROFILE_LIMITS: ProfileLimits = Object.freeze({
   maxBytes: 4 * 1024 * 1024,
   maxLabelsPerSample: 100,
 });
+
+/**
+ * The distributor's per-tenant ingestion burst (`distributor.ingestion-burst-size-mb`, default 2 MiB,
+ * `pkg/validation/limits.go`). Its rate limiter (`pkg/distributor/distributor.go`, `rateLimit`) calls
+ * `AllowN(now, tenant, series label bytes + uncompressed profile bytes)`: a single upload over the burst
+ * is answered 429 however often it is retried, so an upload must stay under it, not only under
+ * {@link ProfileLimits.maxBytes}.
+ */
+export const PYROSCOPE_INGEST_BURST_BYTES = 2 * 1024 * 1024;
+
+/** The distributor's per-tenant ingestion rate (`distributor.ingestion-rate-limit-mb`, default 4 MiB/s). */
+export const PYROSCOPE_INGEST_RATE_BYTES_PER_SECOND = 4 * 1024 * 1024;

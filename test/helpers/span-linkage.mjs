@@ -27,7 +27,7 @@ function finishTally(tally) {
   };
 }
 
-function tallyLinkage(tally, samples, byId, { rootSpanOnly = true, addSpanName = true, cutTimeNanos } = {}) {
+function tallyLinkage(tally, samples, byId, { rootSpanOnly = true, addSpanName = true, traceId: traceIdRule = 'required', cutTimeNanos } = {}) {
   const problem = (text, sample) => tally.problemCounts.set(text, (tally.problemCounts.get(text) ?? 0) + sample.values[COUNT]);
   for (const sample of samples) {
     const { span_id: spanId, trace_id: traceId, span_name: spanName } = sample.labels;
@@ -37,7 +37,11 @@ function tallyLinkage(tally, samples, byId, { rootSpanOnly = true, addSpanName =
     }
     tally.labelledCount += sample.values[COUNT];
     if (!HEX16.test(spanId)) problem(`span_id ${JSON.stringify(spanId)} is not 16 lowercase hex`, sample);
-    if (!HEX32.test(traceId ?? '')) problem(`trace_id ${JSON.stringify(traceId)} is not 32 lowercase hex`, sample);
+    if (traceId === undefined && traceIdRule === 'if-present') {
+      // Left out by the agent (a Pyroscope that would make it a series); span_id still links.
+    } else if (traceIdRule === 'absent') {
+      if (traceId !== undefined) problem(`trace_id ${JSON.stringify(traceId)} present although it should be left out`, sample);
+    } else if (!HEX32.test(traceId ?? '')) problem(`trace_id ${JSON.stringify(traceId)} is not 32 lowercase hex`, sample);
     const span = byId.get(spanId);
     if (!span) {
       problem(`span_id ${spanId} (span_name ${JSON.stringify(spanName)}) is not an exported span`, sample);
@@ -48,7 +52,7 @@ function tallyLinkage(tally, samples, byId, { rootSpanOnly = true, addSpanName =
       problem(`span ${spanId} ${JSON.stringify(span.name)} has pyroscope.profile.id ${span.attributes['pyroscope.profile.id']}`, sample);
     }
     if (rootSpanOnly && !isLocalRoot(span)) problem(`span ${spanId} ${JSON.stringify(span.name)} is not a local root`, sample);
-    if (span.traceId !== traceId) problem(`span ${spanId}: trace_id label ${traceId}, span's trace ${span.traceId}`, sample);
+    if (traceId !== undefined && span.traceId !== traceId) problem(`span ${spanId}: trace_id label ${traceId}, span's trace ${span.traceId}`, sample);
     if (!addSpanName) {
       if (spanName !== undefined) problem(`span_name ${JSON.stringify(spanName)} present although turned off`, sample);
     } else if (cutTimeNanos !== undefined && span.endTimeUnixNano + CLOCK_MARGIN_NANOS > cutTimeNanos) {
@@ -66,6 +70,8 @@ function tallyLinkage(tally, samples, byId, { rootSpanOnly = true, addSpanName =
  * Options:
  * - rootSpanOnly (default true): the span must be a local root; false: any exported span.
  * - addSpanName (default true): span_name must be the span's final name; false: no span_name at all.
+ * - traceId (default 'required'): every linked sample has its span's trace_id; 'absent': none has one;
+ *   'if-present': a trace_id, where there is one, is the span's.
  * - cutTimeNanos (BigInt): when the profile holding these samples was cut. span_name is then only
  *   compared for spans that had ended by the cut, with a 50 ms margin (a span still running may not
  *   have its final name yet); the others are counted in unfinishedAtCut. Without it every span_name is compared.
