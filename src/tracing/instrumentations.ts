@@ -11,6 +11,10 @@ import type { Instrumentation } from '@opentelemetry/instrumentation';
 import type { AgentConfig } from '../config';
 import { describeError, getLogger } from '../logger';
 import { INSTRUMENTATIONS, type InstrumentationEntry } from './instrumentation-catalog';
+import { CONNECTION_CONTEXT_INSTRUMENTATION, ConnectionContextInstrumentation } from './instrumentation-connection-context';
+
+/** Drivers whose replies the connection-context instrumentation binds to the query they answer. */
+const CONNECTION_CONTEXT_TARGETS = ['pg', 'ioredis'];
 
 export interface LoadedInstrumentations {
   instances: Instrumentation[];
@@ -109,6 +113,15 @@ export function loadInstrumentations(config: AgentConfig, metricsEnabled: boolea
       getLogger().warn(
         `instrumentation ${entry.name} could not be loaded and is skipped: ${describeError(err).split('\n')[0]}`,
       );
+    }
+  }
+  // Only the profiler cares which request a reply's CPU is charged to.
+  if (config.profiling.enabled && CONNECTION_CONTEXT_TARGETS.some((m) => isInstalled(m, dirs))) {
+    try {
+      instances.push(new ConnectionContextInstrumentation());
+      loaded.push(CONNECTION_CONTEXT_INSTRUMENTATION);
+    } catch (err) {
+      getLogger().warn(`the pooled-connection context binding could not be loaded: ${describeError(err).split('\n')[0]}`);
     }
   }
   return { instances, loaded, absent: absent.map((e) => e.name) };
