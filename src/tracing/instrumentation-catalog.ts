@@ -20,6 +20,10 @@ export interface InstrumentationEntry {
   readonly targets: readonly string[] | 'always' | 'lambda' | 'metrics';
   /** Off unless named in OTEL_NODE_ENABLED_INSTRUMENTATIONS (as upstream). */
   readonly offByDefault?: boolean;
+  /** The package to load when it is not `@opentelemetry/instrumentation-<name>`. */
+  readonly packageName?: string;
+  /** Options for the constructor. */
+  readonly options?: Readonly<Record<string, unknown>>;
 }
 
 export const INSTRUMENTATIONS: readonly InstrumentationEntry[] = [
@@ -37,6 +41,15 @@ export const INSTRUMENTATIONS: readonly InstrumentationEntry[] = [
   { name: 'dataloader', className: 'DataloaderInstrumentation', targets: ['dataloader'] },
   { name: 'dns', className: 'DnsInstrumentation', targets: ['dns'] },
   { name: 'express', className: 'ExpressInstrumentation', targets: ['express'] },
+  // Not in auto-instrumentations-node any more: Fastify maintains its own. `registerOnInitialization` adds
+  // its plugin to every Fastify instance through Fastify's diagnostics channel, so the app changes nothing.
+  {
+    name: 'fastify',
+    className: 'FastifyOtelInstrumentation',
+    targets: ['fastify'],
+    packageName: '@fastify/otel',
+    options: { registerOnInitialization: true },
+  },
   { name: 'fs', className: 'FsInstrumentation', targets: ['fs'], offByDefault: true },
   { name: 'generic-pool', className: 'GenericPoolInstrumentation', targets: ['generic-pool'] },
   { name: 'graphql', className: 'GraphQLInstrumentation', targets: ['graphql'] },

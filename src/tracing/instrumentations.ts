@@ -85,6 +85,17 @@ export function selectInstrumentations(
   return { load, absent };
 }
 
+/** The instrumentation package's exports: beside the metapackage's, else ours (for our own dependencies). */
+function requireInstrumentation(entry: InstrumentationEntry, requireFromCatalog: NodeJS.Require): Record<string, unknown> {
+  const packageName = entry.packageName ?? `@opentelemetry/instrumentation-${entry.name}`;
+  try {
+    return requireFromCatalog(packageName) as Record<string, unknown>;
+  } catch (err) {
+    if (requireFromCatalog === require) throw err;
+    return require(packageName) as Record<string, unknown>;
+  }
+}
+
 /** Requires and constructs the selected instrumentations; one that fails is reported and skipped. */
 export function loadInstrumentations(config: AgentConfig, metricsEnabled: boolean): LoadedInstrumentations {
   const dirs = appModuleDirectories();
@@ -104,10 +115,10 @@ export function loadInstrumentations(config: AgentConfig, metricsEnabled: boolea
   const loaded: string[] = [];
   for (const entry of load) {
     try {
-      const exports = requireFromCatalog(`@opentelemetry/instrumentation-${entry.name}`) as Record<string, unknown>;
+      const exports = requireInstrumentation(entry, requireFromCatalog);
       const Constructor = exports[entry.className] as (new (config?: object) => Instrumentation) | undefined;
       if (typeof Constructor !== 'function') throw new Error(`it does not export ${entry.className}`);
-      instances.push(new Constructor({}));
+      instances.push(new Constructor({ ...entry.options }));
       loaded.push(entry.name);
     } catch (err) {
       getLogger().warn(
