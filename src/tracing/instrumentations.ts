@@ -11,6 +11,7 @@ import type { Instrumentation } from '@opentelemetry/instrumentation';
 import type { AgentConfig } from '../config';
 import { describeError, getLogger } from '../logger';
 import { INSTRUMENTATIONS, type InstrumentationEntry } from './instrumentation-catalog';
+import { webFrameworkCoverage, type FrameworkCoverage } from './web-frameworks';
 import { CONNECTION_CONTEXT_INSTRUMENTATION, ConnectionContextInstrumentation } from './instrumentation-connection-context';
 
 /** Drivers whose replies the connection-context instrumentation binds to the query they answer. */
@@ -22,6 +23,15 @@ export interface LoadedInstrumentations {
   loaded: string[];
   /** Short names enabled but not loaded because the app cannot load their library. */
   absent: string[];
+  /** The web frameworks the app has installed, and whether an instrumentation covers each. */
+  frameworks: FrameworkCoverage[];
+}
+
+/** Whether the instrumentation `name` is on under OTEL_NODE_ENABLED/DISABLED_INSTRUMENTATIONS. */
+export function isInstrumentationEnabled(config: AgentConfig['instrumentations'], name: string): boolean {
+  const entry = INSTRUMENTATIONS.find((e) => e.name === name);
+  if (entry === undefined || config.disabled.includes(name)) return false;
+  return config.enabled ? config.enabled.includes(name) : !entry.offByDefault;
 }
 
 /** Where the app resolves its packages from: beside the entry script, the working directory, NODE_PATH. */
@@ -135,5 +145,6 @@ export function loadInstrumentations(config: AgentConfig, metricsEnabled: boolea
       getLogger().warn(`the pooled-connection context binding could not be loaded: ${describeError(err).split('\n')[0]}`);
     }
   }
-  return { instances, loaded, absent: absent.map((e) => e.name) };
+  const frameworks = webFrameworkCoverage(dirs, (name) => isInstrumentationEnabled(config.instrumentations, name));
+  return { instances, loaded, absent: absent.map((e) => e.name), frameworks };
 }

@@ -106,6 +106,8 @@ export function defineLinkageSuite({ major, binding, app: appFile = EXPRESS_APP,
     test(`the startup summary says the context binding is ${binding}`, () => {
       assert.match(run.app.stderr(), new RegExp(`profiles: pyroscope .*; context binding ${binding} \\(`));
       assert.doesNotMatch(run.app.stderr(), /\[span-profiles\] (warn|error)/);
+      // Both fixtures resolve the repository's express and fastify, both instrumented.
+      assert.match(run.app.stderr(), /\n {2}web frameworks: express \d\S*, fastify \d\S*\n/);
     });
 
     test('root spans are named by route and carry http.route', () => {
