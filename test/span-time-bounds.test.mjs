@@ -34,12 +34,14 @@ function rawProfile(samples) {
 
 const totalCpu = (raw) => raw.sample.reduce((sum, s) => sum + Number(s.value[CPU]), 0);
 
-test('a sample is after its span ended only when taken after the span ended', () => {
+test('a sample is after its span ended only when the whole interval it stands for is', () => {
   const labels = new SpanLabels('a'.repeat(16), 'b'.repeat(32), { name: 'GET' }, 1_000e6);
-  assert.equal(bounds.isAfterSpanEnd(labels, 5_000e6), false, 'running span');
+  const interval = 10e6;
+  assert.equal(bounds.isAfterSpanEnd(labels, 5_000e6, interval), false, 'running span');
   labels.ended('GET /x', 2_000e6);
-  assert.equal(bounds.isAfterSpanEnd(labels, 1_999e6), false);
-  assert.equal(bounds.isAfterSpanEnd(labels, 2_001e6), true);
+  assert.equal(bounds.isAfterSpanEnd(labels, 1_999e6, interval), false);
+  assert.equal(bounds.isAfterSpanEnd(labels, 2_009e6, interval), false, 'its interval began before the end');
+  assert.equal(bounds.isAfterSpanEnd(labels, 2_011e6, interval), true);
 });
 
 test('samples after their span ended lose the span and sit under one root frame; CPU is kept', () => {

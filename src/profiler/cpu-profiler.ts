@@ -68,6 +68,7 @@ export class CpuProfiler {
 
   constructor(private readonly options: CpuProfilerOptions) {
     const { binding, addSpanName } = options;
+    const intervalNanos = options.samplingIntervalMicros * 1000;
     // Runs once per sample at serialization, not on the hot path: the span's labels are cached per span,
     // and only the small object that adds the sample's time is new.
     this.generateLabels = ({ context }) => {
@@ -77,7 +78,7 @@ export class CpuProfiler {
       const time = context.timestamp === undefined ? undefined : Number(context.timestamp) * 1000;
       if (labels === undefined) return time === undefined ? NO_LABELS : { [SAMPLE_TIME_LABEL]: time };
       // Taken after its span ended: not the span's (see span-time-bounds.ts).
-      if (time !== undefined && isAfterSpanEnd(labels, time)) return { [AFTER_SPAN_ENDED_MARK]: 1, [SAMPLE_TIME_LABEL]: time };
+      if (time !== undefined && isAfterSpanEnd(labels, time, intervalNanos)) return { [AFTER_SPAN_ENDED_MARK]: 1, [SAMPLE_TIME_LABEL]: time };
       this.spansOfCut.add(labels);
       if (addSpanName && !labels.hasEnded) this.unnamed.add(labels);
       const spanLabels = labels.toLabelSet(addSpanName);

@@ -35,9 +35,14 @@ export class SpansOfCut {
   }
 }
 
-/** Whether a sample taken at `sampleNanos` (Unix ns) came after `labels`' span ended. */
-export function isAfterSpanEnd(labels: SpanLabels, sampleNanos: number): boolean {
-  return sampleNanos > labels.endNanos;
+/**
+ * Whether a sample taken at `sampleNanos` (Unix ns) stands only for time after `labels`' span ended. A sample
+ * stands for the sampling interval before it, so one taken less than an interval after the end still
+ * covers some of the span; the margin also absorbs the skew between the profiler's clock and
+ * OpenTelemetry's (about a millisecond, measured).
+ */
+export function isAfterSpanEnd(labels: SpanLabels, sampleNanos: number, intervalNanos: number): boolean {
+  return sampleNanos - intervalNanos > labels.endNanos;
 }
 
 /**

@@ -92,7 +92,11 @@ export function selectInstrumentations(
     else useful = entry.targets.some((m) => context.isInstalled(m));
     (useful ? load : absent).push(entry);
   }
-  return { load, absent };
+  const loading = new Set(load.map((entry) => entry.name));
+  const kept = load.filter(
+    (entry) => entry.supersededBy === undefined || !loading.has(entry.supersededBy) || explicitlyEnabled.has(entry.name),
+  );
+  return { load: kept, absent };
 }
 
 /** The instrumentation package's exports: beside the metapackage's, else ours (for our own dependencies). */
