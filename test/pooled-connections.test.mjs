@@ -1,9 +1,9 @@
 // Issue 11: CPU of pooled connections is charged to the request whose query it answers, against real
-// PostgreSQL and Redis servers the test starts. The first requests open the connections; without the
+// PostgreSQL, MariaDB (for mysql2) and Redis servers the test starts. The first requests open the connections; without the
 // binding every later reply's parsing runs in an opener's context (the socket's), long after it ended.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { startPostgres, startRedis } from './helpers/databases.mjs';
+import { startMariadb, startPostgres, startRedis } from './helpers/databases.mjs';
 import { median, runPooledScenario } from './helpers/pooled-connections.mjs';
 import { killAllApps } from './helpers/spawn-app.mjs';
 
@@ -84,4 +84,5 @@ function pooledSuite(name, start, parserFile) {
 }
 
 pooledSuite('pg', startPostgres, 'pg-protocol');
+pooledSuite('mysql2', startMariadb, 'mysql2');
 pooledSuite('redis', startRedis, 'ioredis');

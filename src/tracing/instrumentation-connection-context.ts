@@ -15,8 +15,8 @@
  * LISTEN notifications, pub/sub) keep the socket's context; the profiler's "after its span ended" guard
  * keeps those from being charged to a finished request.
  *
- * Covered: `pg` 8 (including pg-pool, which uses pg's Client), `ioredis` 5-6. Other drivers rely on the
- * guard alone (see the README).
+ * Covered: `pg` 8 (including pg-pool, which uses pg's Client), `mysql2` 3, `ioredis` 5-6. Other drivers
+ * rely on the guard alone (see the README).
  */
 import { context, type Context } from '@opentelemetry/api';
 import {
@@ -65,13 +65,18 @@ function bindNewDataListeners<R>(stream: Emitter | undefined, attach: () => R, c
   if (stream === undefined || typeof stream.rawListeners !== 'function') return attach();
   const before = new Set(stream.rawListeners('data'));
   const result = attach();
+  rebindDataListeners(stream, current, before);
+  return result;
+}
+
+/** Rebinds the persistent `data` listeners of `stream` not in `except` to the context of `current()`'s operation. */
+function rebindDataListeners(stream: Emitter, current: () => unknown, except: ReadonlySet<Function> = new Set()): void {
   for (const listener of stream.rawListeners('data')) {
     // `once` wrappers carry `.listener`; those are one-shot handshake steps, left alone.
-    if (before.has(listener) || (listener as { listener?: unknown }).listener !== undefined) continue;
+    if (except.has(listener) || (listener as { listener?: unknown }).listener !== undefined) continue;
     stream.removeListener('data', listener);
     stream.on('data', inContextOf(listener as Listener, current));
   }
-  return result;
 }
 
 interface PgClient {
@@ -126,6 +131,10 @@ export class ConnectionContextInstrumentation extends InstrumentationBase {
         new InstrumentationNodeModuleFile('pg/lib/client.js', ['>=8.0.0 <9'], (Client) => this.patchPgClient(Client), (Client) => this.unpatch(Client, ['_attachListeners'])),
         new InstrumentationNodeModuleFile('pg/lib/connection.js', ['>=8.0.0 <9'], (Connection) => this.patchPgConnection(Connection), (Connection) => this.unpatch(Connection, ['attachListeners'])),
       ]),
+      new InstrumentationNodeModuleDefinition('mysql2', ['>=3.0.0 <4'], undefined, undefined, [
+        new InstrumentationNodeModuleFile('mysql2/lib/base/connection.js', ['>=3.0.0 <4'], (Connection) => this.patchMysql2(Connection), (Connection) => this.unpatch(Connection, ['addCommand', 'handlePacket'])),
+        new InstrumentationNodeModuleFile('mysql2/lib/connection.js', ['>=3.0.0 <4'], (Connection) => this.patchMysql2(Connection), (Connection) => this.unpatch(Connection, ['addCommand', 'handlePacket'])),
+      ]),
       new InstrumentationNodeModuleDefinition('ioredis', ['>=5.0.0 <7'], undefined, undefined, [
         new InstrumentationNodeModuleFile('ioredis/built/Command.js', ['>=5.0.0 <7'], (exports) => this.patchIoRedisCommand(exports), (exports) => this.unpatch(exports?.default, ['initPromise'])),
         new InstrumentationNodeModuleFile('ioredis/built/DataHandler.js', ['>=5.0.0 <7'], (exports) => this.patchIoRedisDataHandler(exports), (exports) => this.unpatch(exports?.default, ['rebind', 'dispatch'])),
@@ -162,6 +171,40 @@ export class ConnectionContextInstrumentation extends InstrumentationBase {
           () => (original as Listener).call(this, stream, ...rest),
           () => activePgQuery(clientOfConnection.get(this)),
         );
+      },
+    );
+    return Connection;
+  }
+
+  /**
+   * mysql2: `addCommand` runs where the app calls `query`/`execute`, in its context. The socket's `data`
+   * listener (packet framing), made in the constructor, is rebound at the connection's first command (the
+   * handshake, also queued from the constructor); each packet is handled (rows decoded) in `handlePacket`
+   * for the command in `_command`, which may change within one chunk. Older 3.x keep both methods in
+   * lib/connection.js, newer ones in lib/base/connection.js: whichever file defines them is patched.
+   */
+  private patchMysql2<T extends { prototype?: Record<string, unknown> }>(Connection: T): T {
+    const proto = Connection?.prototype;
+    const own = (name: string): boolean => proto !== undefined && Object.prototype.hasOwnProperty.call(proto, name) && typeof proto[name] === 'function';
+    if (proto === undefined || !own('addCommand') || !own('handlePacket')) return Connection;
+    const rebound = new WeakSet<object>();
+    this._wrap(proto, 'addCommand', (original) =>
+      function (this: { _command?: unknown; stream?: Emitter }, command: unknown, ...rest: unknown[]) {
+        remember(command);
+        const stream = this.stream;
+        if (!rebound.has(this) && stream !== undefined && typeof stream.rawListeners === 'function') {
+          rebound.add(this);
+          rebindDataListeners(stream, () => this._command);
+        }
+        return (original as Listener).call(this, command, ...rest);
+      },
+    );
+    this._wrap(proto, 'handlePacket', (original) =>
+      function (this: { _command?: unknown }, ...args: unknown[]) {
+        const command = this._command;
+        const ctx = typeof command === 'object' && command !== null ? issuedIn.get(command) : undefined;
+        if (ctx === undefined || ctx === context.active()) return (original as Listener).apply(this, args);
+        return context.with(ctx, original as Listener, this, ...args);
       },
     );
     return Connection;

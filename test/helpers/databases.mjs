@@ -170,3 +170,72 @@ export async function startRedis() {
     },
   };
 }
+
+/**
+ * Starts a MariaDB server (MySQL protocol) on 127.0.0.1 with grant tables off (any user, no password) and
+ * a `test` database. Runs as the `mysql` system user when we are root. Returns `{ skip }` when not
+ * installed (outside CI), else `{ host, port, user, database, url, stop() }`.
+ */
+export async function startMariadb() {
+  const server = ['/usr/sbin/mariadbd', '/usr/sbin/mysqld'].find((file) => existsSync(file));
+  const installDb = ['/usr/bin/mariadb-install-db', '/usr/bin/mysql_install_db'].find((file) => existsSync(file));
+  if (server === undefined || installDb === undefined) return missing('mariadb-server (mariadbd, mariadb-install-db)');
+  const dataRoot = mkdtempSync(path.join(os.tmpdir(), 'span-profiles-mariadb-'));
+  let as = {};
+  const userArgs = [];
+  if (process.getuid?.() === 0) {
+    const user = systemUser('mysql') ?? systemUser('nobody');
+    if (user === undefined) throw new Error('running as root and there is no mysql or nobody user to run MariaDB as');
+    chownSync(dataRoot, user.uid, user.gid);
+    as = user;
+  }
+  const dataDir = path.join(dataRoot, 'data');
+  const init = spawnSync(installDb, ['--no-defaults', `--datadir=${dataDir}`, '--skip-test-db', '--auth-root-authentication-method=normal', ...userArgs], {
+    ...as,
+    encoding: 'utf8',
+    cwd: dataRoot,
+  });
+  if (init.status !== 0) {
+    rmSync(dataRoot, { recursive: true, force: true });
+    throw new Error(`mariadb-install-db failed (${init.status}):\n${init.stderr}\n${init.stdout}`);
+  }
+  const port = await freePort();
+  const child = spawn(
+    server,
+    [
+      '--no-defaults',
+      `--datadir=${dataDir}`,
+      `--socket=${path.join(dataRoot, 'mysqld.sock')}`,
+      `--pid-file=${path.join(dataRoot, 'mysqld.pid')}`,
+      `--port=${port}`,
+      '--bind-address=127.0.0.1',
+      '--skip-grant-tables',
+      '--skip-name-resolve',
+      '--innodb-buffer-pool-size=16M',
+      '--innodb-log-file-size=8M',
+    ],
+    { ...as, cwd: dataRoot, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  try {
+    await waitForLine(child, /ready for connections/, 60_000, 'mariadbd');
+    const client = ['/usr/bin/mariadb', '/usr/bin/mysql'].find((file) => existsSync(file));
+    if (client === undefined) throw new Error('no mariadb client to create the test database');
+    const created = spawnSync(client, ['--no-defaults', '-h', '127.0.0.1', '-P', String(port), '-u', 'root', '-e', 'CREATE DATABASE test'], { encoding: 'utf8' });
+    if (created.status !== 0) throw new Error(`CREATE DATABASE test failed: ${created.stderr}`);
+  } catch (err) {
+    await stopChild(child, 'SIGKILL');
+    rmSync(dataRoot, { recursive: true, force: true });
+    throw err;
+  }
+  return {
+    host: '127.0.0.1',
+    port,
+    user: 'root',
+    database: 'test',
+    url: `mysql://root@127.0.0.1:${port}/test`,
+    async stop() {
+      await stopChild(child, 'SIGTERM');
+      rmSync(dataRoot, { recursive: true, force: true });
+    },
+  };
+}
