@@ -15,6 +15,7 @@ import { SpanProfiling, type ProfilerState } from './span-profiling';
 import { installDiagnostics } from './tracing/diagnostics';
 import { registerEsmHook, type EsmHookState } from './tracing/esm-hook';
 import { loadInstrumentations, type LoadedInstrumentations } from './tracing/instrumentations';
+import { describeFrameworkCoverage } from './tracing/web-frameworks';
 import { buildResource } from './tracing/resource';
 import { buildSpanProcessors } from './tracing/span-processors';
 import { startTracing } from './tracing/tracing';
@@ -158,6 +159,7 @@ function startupSummary(
     `  profiles: ${profiles}`,
     `  instrumentations: ${instrumentations.loaded.join(', ') || 'none'}` +
       (instrumentations.absent.length > 0 ? ` (${instrumentations.absent.length} more enabled, not loaded: library not installed)` : ''),
+    ...(instrumentations.frameworks.length > 0 ? [`  web frameworks: ${describeFrameworkCoverage(instrumentations.frameworks)}`] : []),
     `  ESM hook: ${esm}`,
   ].join('\n');
 }

@@ -2,7 +2,7 @@
 // check; secrets kept out of the output; exit codes.
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
@@ -148,4 +148,26 @@ test('doctor: bad arguments exit 2; --help exits 0', async () => {
   const help = await runCli(['doctor', '--help']);
   assert.equal(help.code, 0);
   assert.match(help.stdout, /^Usage: span-profiles doctor/);
+});
+
+test('doctor: an installed web framework without instrumentation is a warning naming it; covered ones are listed', async () => {
+  const app = path.join(scratch, 'framework-app');
+  const install = (name, version) => {
+    mkdirSync(path.join(app, 'node_modules', name), { recursive: true });
+    writeFileSync(path.join(app, 'node_modules', name, 'package.json'), JSON.stringify({ name, version }));
+  };
+  install('express', '5.1.0');
+  install('fastify', '5.2.0');
+  install('koa', '1.7.0');
+  install('hono', '4.6.3');
+  const { code, stdout } = await run(['doctor'], { env: { SPAN_PROFILES_DIR: path.join(scratch, 'store-fw') }, cwd: app });
+  const text = unwrap(stdout);
+  assert.equal(code, 1, text);
+  const line = text.split('\n').find((l) => l.includes('web frameworks'));
+  assert.match(line, /^\[warn\] web frameworks: express 5\.1\.0, fastify 5\.2\.0; koa 1\.7\.0 has no instrumentation \(the koa instrumentation covers 2\.0\.0 to below 4\.0\.0\)/);
+  assert.match(line, /hono 4\.6\.3 has no instrumentation \(no OpenTelemetry instrumentation exists for it\): its root spans carry only the HTTP method, no route/);
+
+  // Turned off by the user: said so.
+  const off = await run(['doctor'], { env: { SPAN_PROFILES_DIR: path.join(scratch, 'store-fw'), OTEL_NODE_DISABLED_INSTRUMENTATIONS: 'fastify' }, cwd: app });
+  assert.match(unwrap(off.stdout), /fastify 5\.2\.0 has no instrumentation \(the fastify instrumentation is turned off\)/);
 });

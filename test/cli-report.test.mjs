@@ -19,7 +19,7 @@ after(() => rmSync(scratch, { recursive: true, force: true }));
 const runCli = (args, env = {}) => run(args, { env, cwd: scratch });
 
 test('report: root spans by CPU, CPU by name, hottest functions of the top ones, within 80 columns', async () => {
-  const { code, stdout, stderr } = await runCli(['report', store]);
+  const { code, stdout, stderr } = await runCli(['report', store], { COLUMNS: '80' });
   assert.equal(code, 0, stderr);
   const lines = stdout.split('\n');
   for (const line of lines) assert.ok(line.length <= 80, `too wide (${line.length}): ${line}`);
@@ -127,9 +127,31 @@ test('report: long span names and paths are cut to fit 80 columns, keeping the f
   const file = `/srv/${'deeply/nested/'.repeat(8)}handlers/deployments-controller.js`;
   const data = buildCpuProfile([{ stack: [['renderDeploymentListWithAllTheDetailsAndMore', file, 42]], cpuMs: 12, labels: labelsOf(root) }]);
   await writeStore(dir, { service: 'svc', spans: [root], profiles: [{ data, startMs: T0, endMs: T0 + 1000 }] });
-  const { code, stdout } = await runCli(['report', dir]);
+  const { code, stdout } = await runCli(['report', dir], { COLUMNS: '80' });
   assert.equal(code, 0);
   for (const line of stdout.split('\n')) assert.ok(line.length <= 80, `too wide (${line.length}): ${line}`);
-  assert.match(stdout, /12 ms +1 +5\.0 ms +[0-9a-f]{8} +GET \/api\/v1\/organizations\S*…$/m);
+  assert.match(stdout, /~12 ms +1 +5\.0 ms +[0-9a-f]{8} +GET \/api\/v1\/organizations\S*…$/m);
   assert.match(stdout, /…\S*deployments-controller\.js:42$/m);
+  assert.match(stdout, /^~ an estimate: the figure rests on 2 samples or fewer$/m);
+
+  // Piped without COLUMNS nothing is cut; a wider COLUMNS is used.
+  const piped = await runCli(['report', dir], { COLUMNS: '' });
+  assert.ok(piped.stdout.includes(longName), piped.stdout);
+  assert.ok(piped.stdout.includes(`${file}:42`), piped.stdout);
+  const wide = await runCli(['report', dir], { COLUMNS: '300' });
+  assert.ok(wide.stdout.includes(`${file}:42`), wide.stdout);
+  for (const line of wide.stdout.split('\n')) assert.ok(line.length <= 300, `too wide (${line.length}): ${line}`);
+  assert.ok(wide.stdout.split('\n').some((line) => line.length > 80), 'uses the width it is given');
+});
+
+test('report --details 0: no per-span details; a negative or fractional count is refused', async () => {
+  const none = await runCli(['report', store, '--details', '0']);
+  assert.equal(none.code, 0, none.stderr);
+  assert.doesNotMatch(none.stdout, /^#1 /m);
+  assert.match(none.stdout, /Root spans by CPU time/);
+  for (const bad of ['-1', '1.5', 'x']) {
+    const refused = await runCli(['report', store, `--details=${bad}`]);
+    assert.equal(refused.code, 2, `--details ${bad}: ${refused.stdout}`);
+    assert.match(refused.stderr, new RegExp(`--details '${bad.replace('.', '\\.')}' is not a whole number`));
+  }
 });

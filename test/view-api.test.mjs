@@ -82,6 +82,9 @@ describe('view API over a store with malformed files', () => {
     const cpus = body.roots.map((r) => r.cpuNanos);
     assert.deepEqual(cpus, [...cpus].sort((a, b) => b - a));
     assert.equal(body.cpu.unattributedNanos, 7 * store.periodNanos);
+    // A figure resting on one or two samples is flagged as an estimate, and only those.
+    for (const row of body.roots) assert.equal(row.estimate, row.samples > 0 && row.samples <= 2, `${row.name}: ${row.samples} samples`);
+    assert.equal(body.cpu.afterSpanEndedNanos, 0);
   });
 
   test('root spans sorted by duration and by start, filtered by service, name and range', async () => {

@@ -12,6 +12,8 @@ import * as net from 'node:net';
 import * as path from 'node:path';
 import { readConfig, type ConfigReport } from '../config';
 import { checkNodeSupport } from '../node-support';
+import { appModuleDirectories, isInstrumentationEnabled } from '../tracing/instrumentations';
+import { describeFrameworkCoverage, webFrameworkCoverage } from '../tracing/web-frameworks';
 import { detectBindingMode } from '../profiler/context-binding';
 import { loadNativeProfiler } from '../profiler/native-profiler';
 import { stripUrlCredentials } from '../redact';
@@ -280,8 +282,23 @@ export async function runChecks(env: NodeJS.ProcessEnv, timeoutMs: number): Prom
     checks.push({ name: 'store', status: 'skip', detail: 'the local store is not used (profiles and spans go to backends)' });
   }
 
+  // Frameworks resolved from the working directory, as the app started from it would resolve them.
+  const frameworks = webFrameworkCoverage(appModuleDirectories(''), (name) => isInstrumentationEnabled(config.instrumentations, name));
+  if (frameworks.length === 0) {
+    checks.push({ name: 'web frameworks', status: 'skip', detail: `none installed under ${process.cwd()}` });
+  } else if (frameworks.every((f) => f.gap === undefined)) {
+    checks.push({ name: 'web frameworks', status: 'ok', detail: `instrumented: ${describeFrameworkCoverage(frameworks)}` });
+  } else {
+    checks.push({
+      name: 'web frameworks',
+      status: 'warn',
+      detail: describeFrameworkCoverage(frameworks),
+      fix: 'use a covered version, turn its instrumentation on, or name spans in the app (span.updateName)',
+    });
+  }
+
   await Promise.all(probes);
-  const order = ['configuration', 'agent', 'node', 'context binding', 'profiler', 'pyroscope', 'otlp profiles', 'otlp', 'store'];
+  const order = ['configuration', 'agent', 'node', 'context binding', 'profiler', 'pyroscope', 'otlp profiles', 'otlp', 'store', 'web frameworks'];
   checks.sort((a, b) => order.indexOf(a.name) - order.indexOf(b.name));
   return { report, checks };
 }

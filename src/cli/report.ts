@@ -4,12 +4,43 @@
  */
 
 import { defaultStoreDir } from '../config';
-import { hottestFunctions, loadStoreCpu, matchRoots, samplesBySpan, type CpuSample, type FunctionCpu, type RootSpanCpu, type StoreCpu } from '../store/span-cpu';
-import { EXIT_FAILURE, EXIT_OK, parseCommandArgs, parseIdPrefix, parsePositiveInt, parseTimeArg } from './args';
+import {
+  hottestFunctions,
+  isEstimate,
+  loadStoreCpu,
+  matchRoots,
+  samplesBySpan,
+  unchargedCpu,
+  ESTIMATE_MAX_SAMPLES,
+  type CpuSample,
+  type FunctionCpu,
+  type RootSpanCpu,
+  type StoreCpu,
+} from '../store/span-cpu';
+import { EXIT_FAILURE, EXIT_OK, UsageError, parseCommandArgs, parseIdPrefix, parsePositiveInt, parseTimeArg } from './args';
 import { describeStoreTrouble, displayLocation, formatMs, formatNanos, formatTime, printProblems, renderTable, truncateEnd } from './format';
 import type { Subcommand } from './main';
 
-const WIDTH = 80;
+/** Width when COLUMNS says nothing and stdout is a terminal that does not either. */
+const DEFAULT_WIDTH = 80;
+/** Narrower than this and the tables stop making sense: COLUMNS below it is ignored. */
+const MIN_WIDTH = 40;
+
+/**
+ * How wide the text may be: COLUMNS when set, else the terminal's width; piped without COLUMNS, nothing
+ * is cut (a file or grep wants whole names and paths).
+ */
+export function outputWidth(env: NodeJS.ProcessEnv = process.env, stdout: { isTTY?: boolean; columns?: number } = process.stdout): number {
+  const columns = Number(env.COLUMNS);
+  if (env.COLUMNS !== undefined && /^\d+$/.test(env.COLUMNS.trim()) && columns >= MIN_WIDTH) return columns;
+  if (stdout.isTTY) return stdout.columns !== undefined && stdout.columns >= MIN_WIDTH ? stdout.columns : DEFAULT_WIDTH;
+  return Infinity;
+}
+
+/** A CPU figure, marked `~` when it rests on one or two samples. */
+function cpuFigure(nanos: number, samples: number): string {
+  return isEstimate(samples) ? `~${formatNanos(nanos)}` : formatNanos(nanos);
+}
 const DEFAULT_LIMIT = 10;
 const DEFAULT_DETAILS = 3;
 const FUNCTIONS_PER_SPAN = 5;
@@ -45,9 +76,13 @@ function usage(): string {
     '  --span ID        only this root span (its id, or a prefix of 8+ hex digits)',
     '  --trace ID       only this trace (its id, or a prefix of 8+ hex digits)',
     `  --limit N        list N root spans (default ${DEFAULT_LIMIT})`,
-    `  --details N      show the hottest functions of the top N (default ${DEFAULT_DETAILS})`,
+    `  --details N      show the hottest functions of the top N (default ${DEFAULT_DETAILS};`,
+    '                   0 for none)',
     '  --json           everything as JSON, for scripts',
     '  -h, --help       this text',
+    '',
+    `CPU marked ~ rests on ${ESTIMATE_MAX_SAMPLES} samples or fewer: an estimate. Text is cut to COLUMNS,`,
+    'else to the terminal; piped without COLUMNS, nothing is cut.',
     '',
     'Exit status: 0 spans found, 1 nothing found or unreadable store, 2 bad args.',
   ].join('\n');
@@ -72,7 +107,7 @@ async function run(argv: string[]): Promise<number> {
   const fromMs = str('since') === undefined ? undefined : parseTimeArg('since', str('since')!, now);
   const untilMs = str('until') === undefined ? undefined : parseTimeArg('until', str('until')!, now);
   const limit = str('limit') === undefined ? DEFAULT_LIMIT : parsePositiveInt('limit', str('limit')!);
-  const details = str('details') === undefined ? DEFAULT_DETAILS : parsePositiveInt('details', str('details')!);
+  const details = str('details') === undefined ? DEFAULT_DETAILS : parseCount('details', str('details')!);
   const spanPrefix = str('span') === undefined ? undefined : parseIdPrefix('span', str('span')!, 16);
   const tracePrefix = str('trace') === undefined ? undefined : parseIdPrefix('trace', str('trace')!, 32);
   const dir = positionals[0] ?? defaultStoreDir();
@@ -111,6 +146,16 @@ function displayName(root: RootSpanCpu): string {
   return typeof target === 'string' && target !== '' ? `${root.name} ${target.split('?')[0]}` : root.name;
 }
 
+/** A whole number, 0 allowed (`--details 0`: no details). */
+function parseCount(flag: string, text: string): number {
+  if (text.trim() === '0') return 0;
+  try {
+    return parsePositiveInt(flag, text);
+  } catch {
+    throw new UsageError(`--${flag} '${text}' is not a whole number (0 or more)`);
+  }
+}
+
 function describeFilter(values: Record<string, unknown>): string {
   const parts = ['service', 'name', 'since', 'until', 'span', 'trace']
     .filter((k) => values[k] !== undefined)
@@ -137,6 +182,7 @@ function byName(roots: RootSpanCpu[], bySpan: Map<string, CpuSample[]>): NameCpu
 }
 
 function renderReport(dir: string, store: StoreCpu, roots: RootSpanCpu[], bySpan: Map<string, CpuSample[]>, limit: number, details: number): string[] {
+  const WIDTH = outputWidth();
   const out: string[] = [];
   const profiles = store.contents.profiles.filter((p) => p.kind === 'cpu');
   const totalNanos = store.cpu.samples.reduce((sum, s) => sum + s.cpuNanos, 0);
@@ -153,6 +199,15 @@ function renderReport(dir: string, store: StoreCpu, roots: RootSpanCpu[], bySpan
   );
   const percent = totalNanos > 0 ? Math.round((100 * inSpansNanos) / totalNanos) : 0;
   out.push(`CPU sampled ${formatNanos(totalNanos)}, ${percent}% of it in ${store.roots.length} root span${store.roots.length === 1 ? '' : 's'}`);
+  const uncharged = unchargedCpu(store.cpu.samples);
+  if (uncharged.afterSpanEndedNanos > 0 || uncharged.betweenSamplesNanos > 0) {
+    out.push(
+      truncateEnd(
+        `Charged to no span: ${formatNanos(uncharged.afterSpanEndedNanos)} after its span ended, ${formatNanos(uncharged.betweenSamplesNanos)} between samples`,
+        WIDTH,
+      ),
+    );
+  }
   out.push('');
 
   const shown = roots.slice(0, limit);
@@ -166,7 +221,7 @@ function renderReport(dir: string, store: StoreCpu, roots: RootSpanCpu[], bySpan
         { header: 'TRACE', width: 8 },
         { header: 'NAME', minWidth: 12 },
       ],
-      shown.map((r) => [formatNanos(r.cpuNanos), String(r.samples), r.durationMs === undefined ? '-' : formatMs(r.durationMs), (r.traceId ?? '-').slice(0, 8), displayName(r)]),
+      shown.map((r) => [cpuFigure(r.cpuNanos, r.samples), String(r.samples), r.durationMs === undefined ? '-' : formatMs(r.durationMs), (r.traceId ?? '-').slice(0, 8), displayName(r)]),
       WIDTH,
     ),
   );
@@ -183,7 +238,7 @@ function renderReport(dir: string, store: StoreCpu, roots: RootSpanCpu[], bySpan
           { header: 'NAME', minWidth: 12 },
           { header: 'HOTTEST FUNCTION', minWidth: 12 },
         ],
-        names.slice(0, limit).map((n) => [formatNanos(n.cpuNanos), String(n.spans), n.name, n.hottest?.name ?? '-']),
+        names.slice(0, limit).map((n) => [cpuFigure(n.cpuNanos, n.samples), String(n.spans), n.name, n.hottest?.name ?? '-']),
         WIDTH,
       ),
     );
@@ -194,7 +249,7 @@ function renderReport(dir: string, store: StoreCpu, roots: RootSpanCpu[], bySpan
     const duration = root.durationMs === undefined ? '' : `, took ${formatMs(root.durationMs)}`;
     // The numbers stay whole; a long name gives way.
     const head = `#${i + 1} `;
-    const tail = `: ${formatNanos(root.cpuNanos)} CPU${duration}, ${root.samples} sample${root.samples === 1 ? '' : 's'}`;
+    const tail = `: ${cpuFigure(root.cpuNanos, root.samples)} CPU${duration}, ${root.samples} sample${root.samples === 1 ? '' : 's'}`;
     out.push(head + truncateEnd(displayName(root), Math.max(12, WIDTH - head.length - tail.length)) + tail);
     out.push(`   trace ${root.traceId ?? '-'}  span ${root.spanId}`);
     const functions = hottestFunctions(bySpan.get(root.spanId) ?? [], FUNCTIONS_PER_SPAN);
@@ -212,7 +267,9 @@ function renderReport(dir: string, store: StoreCpu, roots: RootSpanCpu[], bySpan
       ),
     );
   });
+  const estimates = shown.some((r) => isEstimate(r.samples)) || names.slice(0, limit).some((n) => isEstimate(n.samples));
   out.push('');
+  if (estimates) out.push(truncateEnd(`~ an estimate: the figure rests on ${ESTIMATE_MAX_SAMPLES} samples or fewer`, WIDTH));
   out.push(truncateEnd(`More: span-profiles report --span <id> | pprof --span <id> -o span.pb.gz | view`, WIDTH));
   return out;
 }
@@ -224,6 +281,7 @@ function toJson(dir: string, store: StoreCpu, roots: RootSpanCpu[], bySpan: Map<
     spans: store.contents.spans.length,
     cpuNanos: store.cpu.samples.reduce((sum, s) => sum + s.cpuNanos, 0),
     cpuInSpansNanos: store.roots.reduce((sum, r) => sum + r.cpuNanos, 0),
+    ...unchargedCpu(store.cpu.samples),
     matchingRootSpans: roots.length,
     rootSpans: roots.slice(0, limit).map((r) => ({
       spanId: r.spanId,
@@ -234,9 +292,10 @@ function toJson(dir: string, store: StoreCpu, roots: RootSpanCpu[], bySpan: Map<
       durationMs: r.durationMs ?? null,
       cpuNanos: r.cpuNanos,
       samples: r.samples,
+      estimate: isEstimate(r.samples),
       hottestFunctions: hottestFunctions(bySpan.get(r.spanId) ?? [], FUNCTIONS_PER_SPAN),
     })),
-    byName: byName(roots, bySpan).map((n) => ({ name: n.name, spans: n.spans, cpuNanos: n.cpuNanos, samples: n.samples, hottestFunction: n.hottest ?? null })),
+    byName: byName(roots, bySpan).map((n) => ({ name: n.name, spans: n.spans, cpuNanos: n.cpuNanos, samples: n.samples, estimate: isEstimate(n.samples), hottestFunction: n.hottest ?? null })),
     problems: store.problems,
   };
 }

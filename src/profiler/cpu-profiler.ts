@@ -12,6 +12,7 @@ import type { ContextBinding } from './context-binding';
 import type { PprofModule } from './native-profiler';
 import { PendingSpanNames } from './late-span-names';
 import { separateUnsampledCpu } from './sampler-gaps';
+import { AFTER_SPAN_ENDED_MARK, SpansOfCut, capSpanCpu, isAfterSpanEnd, separateSamplesAfterSpanEnd } from './span-time-bounds';
 
 export interface CpuProfilerOptions {
   pprof: PprofModule;
@@ -62,9 +63,12 @@ export class CpuProfiler {
   private readonly generateLabels: (arg: { context?: { context?: unknown; timestamp?: bigint } }) => LabelSet;
   /** The spans of the cut being serialized that had not ended yet. */
   private unnamed = new PendingSpanNames();
+  /** The spans the cut being serialized has samples of. */
+  private spansOfCut = new SpansOfCut();
 
   constructor(private readonly options: CpuProfilerOptions) {
     const { binding, addSpanName } = options;
+    const intervalNanos = options.samplingIntervalMicros * 1000;
     // Runs once per sample at serialization, not on the hot path: the span's labels are cached per span,
     // and only the small object that adds the sample's time is new.
     this.generateLabels = ({ context }) => {
@@ -73,6 +77,9 @@ export class CpuProfiler {
       // Microseconds from pprof; as a number of nanoseconds it is exact to 256 ns, far below one tick.
       const time = context.timestamp === undefined ? undefined : Number(context.timestamp) * 1000;
       if (labels === undefined) return time === undefined ? NO_LABELS : { [SAMPLE_TIME_LABEL]: time };
+      // Taken after its span ended: not the span's (see span-time-bounds.ts).
+      if (time !== undefined && isAfterSpanEnd(labels, time, intervalNanos)) return { [AFTER_SPAN_ENDED_MARK]: 1, [SAMPLE_TIME_LABEL]: time };
+      this.spansOfCut.add(labels);
       if (addSpanName && !labels.hasEnded) this.unnamed.add(labels);
       const spanLabels = labels.toLabelSet(addSpanName);
       return time === undefined ? spanLabels : { ...spanLabels, [SAMPLE_TIME_LABEL]: time };
@@ -132,6 +139,8 @@ export class CpuProfiler {
     const cpuUsed = process.cpuUsage(this.cpuAtIntervalStart);
     const unnamed = new PendingSpanNames();
     this.unnamed = unnamed;
+    const spans = new SpansOfCut();
+    this.spansOfCut = spans;
     let raw: Profile | undefined;
     try {
       if (final) {
@@ -151,7 +160,7 @@ export class CpuProfiler {
     if (!final) this.checkStuck(raw, cpuUsed, endMs - startMs);
     if (raw === undefined) return Promise.resolve();
     const nameWaitMs = final ? 0 : MAX_NAME_WAIT_MS;
-    const work = this.export(raw, startMs, endMs, unnamed, nameWaitMs);
+    const work = this.export(raw, startMs, endMs, unnamed, spans, nameWaitMs);
     this.pending.add(work);
     void work.finally(() => this.pending.delete(work));
     return work;
@@ -192,13 +201,23 @@ export class CpuProfiler {
     }
   }
 
-  private async export(raw: Profile, startMs: number, endMs: number, unnamed: PendingSpanNames, nameWaitMs: number): Promise<void> {
+  private async export(
+    raw: Profile,
+    startMs: number,
+    endMs: number,
+    unnamed: PendingSpanNames,
+    spans: SpansOfCut,
+    nameWaitMs: number,
+  ): Promise<void> {
     try {
       if (unnamed.size > 0) {
         await unnamed.settle(nameWaitMs, () => !this.running);
         unnamed.applyTo(raw);
       }
+      separateSamplesAfterSpanEnd(raw);
       separateUnsampledCpu(raw, this.options.samplingIntervalMicros);
+      // After the wait: spans that ended meanwhile are capped at their real duration.
+      capSpanCpu(raw, spans, startMs, endMs);
       // An empty interval (an idle app, `node -e 0`) is not worth a file or a request.
       if (raw.sample.length === 0) return;
       const cut: ProfileCut = { raw, startMs, endMs, intervalMicros: this.options.samplingIntervalMicros, wall: this.options.wall };

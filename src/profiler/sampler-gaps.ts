@@ -16,14 +16,7 @@ const MAX_INTERVALS_PER_TICK = 2;
 
 /** Moves CPU beyond the per-tick cap into the unsampled frame, in place. Returns the nanoseconds moved. */
 export function separateUnsampledCpu(raw: Profile, intervalMicros: number): number {
-  const strings = raw.stringTable;
-  let countColumn = -1;
-  let cpuColumn = -1;
-  raw.sampleType.forEach((valueType, index) => {
-    const type = strings.strings[Number(valueType.type)];
-    if (type === 'cpu' && cpuColumn < 0) cpuColumn = index;
-    else if ((type === 'sample' || type === 'samples') && countColumn < 0) countColumn = index;
-  });
+  const { count: countColumn, cpu: cpuColumn } = cpuColumns(raw);
   if (cpuColumn < 0 || countColumn < 0) return 0;
 
   const capPerTick = MAX_INTERVALS_PER_TICK * intervalMicros * 1000;
@@ -40,14 +33,39 @@ export function separateUnsampledCpu(raw: Profile, intervalMicros: number): numb
     }
   }
   if (moved === 0) return 0;
+  addUnsampledCpu(raw, moved);
+  return moved;
+}
 
+/** Where a raw profile keeps its tick count and CPU time; -1 when it lacks one. */
+export function cpuColumns(raw: Profile): { count: number; cpu: number } {
+  let count = -1;
+  let cpu = -1;
+  raw.sampleType.forEach((valueType, index) => {
+    const type = raw.stringTable.strings[Number(valueType.type)];
+    if (type === 'cpu' && cpu < 0) cpu = index;
+    else if ((type === 'sample' || type === 'samples') && count < 0) count = index;
+  });
+  return { count, cpu };
+}
+
+/** Adds a location holding one synthetic frame named `name` (no file, no line); returns its id. */
+export function addSyntheticFrame(raw: Profile, name: string): number {
+  const strings = raw.stringTable;
   const nextId = (items: Array<{ id: unknown }>) => items.reduce((max, item) => Math.max(max, Number(item.id)), 0) + 1;
   const functionId = nextId(raw.function);
-  raw.function.push(new PprofFunction({ id: functionId, name: strings.dedup(UNSAMPLED_CPU_FRAME), systemName: strings.dedup(UNSAMPLED_CPU_FRAME) }));
+  raw.function.push(new PprofFunction({ id: functionId, name: strings.dedup(name), systemName: strings.dedup(name) }));
   const locationId = nextId(raw.location);
   raw.location.push(new Location({ id: locationId, line: [new Line({ functionId, line: 0 })] }));
+  return locationId;
+}
+
+/** Adds `nanos` of CPU, in no span, under the {@link UNSAMPLED_CPU_FRAME} frame. */
+export function addUnsampledCpu(raw: Profile, nanos: number): void {
+  const { cpu } = cpuColumns(raw);
+  if (cpu < 0 || nanos <= 0) return;
+  const locationId = addSyntheticFrame(raw, UNSAMPLED_CPU_FRAME);
   const values = raw.sampleType.map(() => 0);
-  values[cpuColumn] = moved;
+  values[cpu] = nanos;
   raw.sample.push(new Sample({ locationId: [locationId], value: values, label: [] }));
-  return moved;
 }

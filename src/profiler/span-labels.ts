@@ -19,11 +19,22 @@ export class SpanLabels {
   private span: NamedSpan | undefined;
   private readonly idLabels: LabelSet;
   private namedLabels: LabelSet | undefined;
+  /**
+   * When the span ended, Unix nanoseconds (exact to a quarter microsecond as a double); Infinity while it
+   * runs. A sample taken later ran in the span's context but not for it (a pooled connection's socket
+   * made during the span, a timer it left behind): it must not be charged to the span.
+   */
+  endNanos = Infinity;
 
+  /**
+   * @param startNanos when the span started, Unix nanoseconds: with {@link endNanos}, the most CPU the span
+   *   can have used on the one JavaScript thread.
+   */
   constructor(
     readonly spanId: string,
     readonly traceId: string,
     span: NamedSpan,
+    readonly startNanos: number = 0,
   ) {
     this.span = span;
     this.idLabels = { span_id: spanId, trace_id: traceId };
@@ -39,9 +50,10 @@ export class SpanLabels {
     return this.finalName ?? this.span?.name ?? '';
   }
 
-  /** Called when the span ends: keeps the final name, lets the span itself be collected. */
-  ended(finalName: string): void {
+  /** Called when the span ends: keeps the final name and end time, lets the span itself be collected. */
+  ended(finalName: string, endNanos: number = Infinity): void {
     this.finalName = finalName;
+    this.endNanos = endNanos;
     this.span = undefined;
   }
 

@@ -4,9 +4,14 @@
  * running when a sample is taken is the context binding's business (context-binding.ts); this module
  * only answers "which labels belong to the span active in this context".
  */
-import { trace, type Context, type Span as ApiSpan } from '@opentelemetry/api';
+import { trace, type Context, type HrTime, type Span as ApiSpan } from '@opentelemetry/api';
 import type { ReadableSpan, Span, SpanProcessor } from '@opentelemetry/sdk-trace';
 import { SpanLabels } from './span-labels';
+
+/** An OpenTelemetry time ([seconds, nanoseconds] since the Unix epoch) as one number of nanoseconds. */
+function hrTimeNanos(time: HrTime | undefined): number {
+  return time === undefined ? 0 : time[0] * 1e9 + time[1];
+}
 
 /** The span attribute Grafana's traces-to-profiles link needs (16 lowercase hex). */
 export const PROFILE_ID_ATTRIBUTE = 'pyroscope.profile.id';
@@ -46,13 +51,14 @@ export class SpanLinker implements SpanProcessor {
     }
     const spanContext = span.spanContext();
     span.setAttribute(PROFILE_ID_ATTRIBUTE, spanContext.spanId);
-    this.bySpan.set(span, new SpanLabels(spanContext.spanId, spanContext.traceId, span as unknown as ReadableSpan));
+    const startTime = (span as unknown as ReadableSpan).startTime;
+    this.bySpan.set(span, new SpanLabels(spanContext.spanId, spanContext.traceId, span as unknown as ReadableSpan, hrTimeNanos(startTime)));
   }
 
   onEnd(span: ReadableSpan): void {
     const labels = this.bySpan.get(span);
     // Only the owner finalizes: a child ending must not freeze its root's name.
-    if (labels && labels.spanId === span.spanContext().spanId) labels.ended(span.name);
+    if (labels && labels.spanId === span.spanContext().spanId) labels.ended(span.name, hrTimeNanos(span.endTime));
   }
 
   /**

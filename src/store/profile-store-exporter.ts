@@ -7,6 +7,7 @@
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import type { EncodedProfile, ProfileCut, ProfileExporter } from '../export/profile-exporter';
+import { isIdleProfile } from '../profiler/idle-profile';
 import { buildProfilesOfCut } from '../profiler/profile-builder';
 import { profileFileName, serviceDirName, TEMP_SUFFIX } from './layout';
 import { StoreSizeCap } from './size-cap';
@@ -91,6 +92,8 @@ export class ProfileStoreExporter implements ProfileExporter {
 
   /** Never rejects: a failure is logged and counted. */
   private async writeCut(cut: ProfileCut): Promise<void> {
+    // An idle interval leaves no file (only the idle ticks and background threads' few ms are dropped).
+    if (isIdleProfile(cut.raw)) return;
     let profiles: EncodedProfile[];
     try {
       profiles = await buildProfilesOfCut(cut);

@@ -10,6 +10,8 @@
 import { promisify } from 'node:util';
 import * as zlib from 'node:zlib';
 import { Function as PprofFunction, Label, Line, Location, Profile, Sample, StringTable, ValueType } from 'pprof-format';
+import { AFTER_SPAN_ENDED_FRAME } from '../profiler/span-time-bounds';
+import { UNSAMPLED_CPU_FRAME } from '../profiler/sampler-gaps';
 import { readProfile, readStore, type StoreContents, type StoredProfileFile, type StoredSpan, type StoreProblem } from './reader';
 
 const gzip = promisify(zlib.gzip);
@@ -235,6 +237,37 @@ export function cpuByRootSpan(samples: readonly CpuSample[], spans: SpanIndex): 
     root.samples += sample.count;
   }
   return [...roots.values()].sort((a, b) => b.cpuNanos - a.cpuNanos || a.spanId.localeCompare(b.spanId));
+}
+
+/**
+ * A span's CPU resting on this many samples or fewer is an estimate: one sample stands for a whole
+ * sampling interval, whatever part of it the span really used.
+ */
+export const ESTIMATE_MAX_SAMPLES = 2;
+
+/** Whether a figure built from `samples` profiler ticks is only an estimate. */
+export function isEstimate(samples: number): boolean {
+  return samples > 0 && samples <= ESTIMATE_MAX_SAMPLES;
+}
+
+/** CPU the agent deliberately charged to no span, by why. */
+export interface UnchargedCpu {
+  /** Sampled in a span's context after that span had ended (root frame `(after its span ended)`). */
+  afterSpanEndedNanos: number;
+  /** CPU no sample can vouch for: skipped ticks, or more than a span lasted (`(CPU between samples)`). */
+  betweenSamplesNanos: number;
+}
+
+/** Sums the two buckets of CPU charged to no span. */
+export function unchargedCpu(samples: readonly CpuSample[]): UnchargedCpu {
+  const out: UnchargedCpu = { afterSpanEndedNanos: 0, betweenSamplesNanos: 0 };
+  for (const sample of samples) {
+    if (sample.spanId !== undefined) continue;
+    const root = sample.stack[sample.stack.length - 1]?.name;
+    if (root === AFTER_SPAN_ENDED_FRAME) out.afterSpanEndedNanos += sample.cpuNanos;
+    else if (root === UNSAMPLED_CPU_FRAME) out.betweenSamplesNanos += sample.cpuNanos;
+  }
+  return out;
 }
 
 /** The functions that used the most CPU themselves (self), with their total; at most `limit`. */

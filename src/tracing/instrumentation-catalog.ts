@@ -7,6 +7,8 @@
  * `getModuleDefinitions()` lists its modules).
  */
 
+import { EXPRESS_OPTIONS } from './instrumentation-options';
+
 /** One instrumentation package. */
 export interface InstrumentationEntry {
   /** Short name, e.g. `http`; the package is `@opentelemetry/instrumentation-<name>`. */
@@ -20,6 +22,15 @@ export interface InstrumentationEntry {
   readonly targets: readonly string[] | 'always' | 'lambda' | 'metrics';
   /** Off unless named in OTEL_NODE_ENABLED_INSTRUMENTATIONS (as upstream). */
   readonly offByDefault?: boolean;
+  /** The package to load when it is not `@opentelemetry/instrumentation-<name>`. */
+  readonly packageName?: string;
+  /** Options for the constructor. */
+  readonly options?: Readonly<Record<string, unknown>>;
+  /**
+   * Not loaded when this other instrumentation is (unless named in OTEL_NODE_ENABLED_INSTRUMENTATIONS):
+   * both would wrap the same functions and every span would come twice.
+   */
+  readonly supersededBy?: string;
 }
 
 export const INSTRUMENTATIONS: readonly InstrumentationEntry[] = [
@@ -36,7 +47,16 @@ export const INSTRUMENTATIONS: readonly InstrumentationEntry[] = [
   { name: 'cucumber', className: 'CucumberInstrumentation', targets: ['@cucumber/cucumber'] },
   { name: 'dataloader', className: 'DataloaderInstrumentation', targets: ['dataloader'] },
   { name: 'dns', className: 'DnsInstrumentation', targets: ['dns'] },
-  { name: 'express', className: 'ExpressInstrumentation', targets: ['express'] },
+  { name: 'express', className: 'ExpressInstrumentation', targets: ['express'], options: EXPRESS_OPTIONS },
+  // Not in auto-instrumentations-node any more: Fastify maintains its own. `registerOnInitialization` adds
+  // its plugin to every Fastify instance through Fastify's diagnostics channel, so the app changes nothing.
+  {
+    name: 'fastify',
+    className: 'FastifyOtelInstrumentation',
+    targets: ['fastify'],
+    packageName: '@fastify/otel',
+    options: { registerOnInitialization: true },
+  },
   { name: 'fs', className: 'FsInstrumentation', targets: ['fs'], offByDefault: true },
   { name: 'generic-pool', className: 'GenericPoolInstrumentation', targets: ['generic-pool'] },
   { name: 'graphql', className: 'GraphQLInstrumentation', targets: ['graphql'] },
@@ -62,7 +82,8 @@ export const INSTRUMENTATIONS: readonly InstrumentationEntry[] = [
   { name: 'pino', className: 'PinoInstrumentation', targets: ['pino'] },
   { name: 'redis', className: 'RedisInstrumentation', targets: ['redis', '@redis/client', '@node-redis/client'] },
   { name: 'restify', className: 'RestifyInstrumentation', targets: ['restify'] },
-  { name: 'router', className: 'RouterInstrumentation', targets: ['router'] },
+  // Express 5 runs on `router`: its instrumentation would wrap every layer the express one already wraps.
+  { name: 'router', className: 'RouterInstrumentation', targets: ['router'], supersededBy: 'express' },
   { name: 'runtime-node', className: 'RuntimeNodeInstrumentation', targets: 'metrics' },
   { name: 'socket.io', className: 'SocketIoInstrumentation', targets: ['socket.io'] },
   { name: 'tedious', className: 'TediousInstrumentation', targets: ['tedious'] },

@@ -11,6 +11,11 @@ import type { Instrumentation } from '@opentelemetry/instrumentation';
 import type { AgentConfig } from '../config';
 import { describeError, getLogger } from '../logger';
 import { INSTRUMENTATIONS, type InstrumentationEntry } from './instrumentation-catalog';
+import { webFrameworkCoverage, type FrameworkCoverage } from './web-frameworks';
+import { CONNECTION_CONTEXT_INSTRUMENTATION, ConnectionContextInstrumentation } from './instrumentation-connection-context';
+
+/** Drivers whose replies the connection-context instrumentation binds to the query they answer. */
+const CONNECTION_CONTEXT_TARGETS = ['pg', 'mysql2', 'ioredis'];
 
 export interface LoadedInstrumentations {
   instances: Instrumentation[];
@@ -18,6 +23,15 @@ export interface LoadedInstrumentations {
   loaded: string[];
   /** Short names enabled but not loaded because the app cannot load their library. */
   absent: string[];
+  /** The web frameworks the app has installed, and whether an instrumentation covers each. */
+  frameworks: FrameworkCoverage[];
+}
+
+/** Whether the instrumentation `name` is on under OTEL_NODE_ENABLED/DISABLED_INSTRUMENTATIONS. */
+export function isInstrumentationEnabled(config: AgentConfig['instrumentations'], name: string): boolean {
+  const entry = INSTRUMENTATIONS.find((e) => e.name === name);
+  if (entry === undefined || config.disabled.includes(name)) return false;
+  return config.enabled ? config.enabled.includes(name) : !entry.offByDefault;
 }
 
 /** Where the app resolves its packages from: beside the entry script, the working directory, NODE_PATH. */
@@ -78,7 +92,22 @@ export function selectInstrumentations(
     else useful = entry.targets.some((m) => context.isInstalled(m));
     (useful ? load : absent).push(entry);
   }
-  return { load, absent };
+  const loading = new Set(load.map((entry) => entry.name));
+  const kept = load.filter(
+    (entry) => entry.supersededBy === undefined || !loading.has(entry.supersededBy) || explicitlyEnabled.has(entry.name),
+  );
+  return { load: kept, absent };
+}
+
+/** The instrumentation package's exports: beside the metapackage's, else ours (for our own dependencies). */
+function requireInstrumentation(entry: InstrumentationEntry, requireFromCatalog: NodeJS.Require): Record<string, unknown> {
+  const packageName = entry.packageName ?? `@opentelemetry/instrumentation-${entry.name}`;
+  try {
+    return requireFromCatalog(packageName) as Record<string, unknown>;
+  } catch (err) {
+    if (requireFromCatalog === require) throw err;
+    return require(packageName) as Record<string, unknown>;
+  }
 }
 
 /** Requires and constructs the selected instrumentations; one that fails is reported and skipped. */
@@ -100,10 +129,10 @@ export function loadInstrumentations(config: AgentConfig, metricsEnabled: boolea
   const loaded: string[] = [];
   for (const entry of load) {
     try {
-      const exports = requireFromCatalog(`@opentelemetry/instrumentation-${entry.name}`) as Record<string, unknown>;
+      const exports = requireInstrumentation(entry, requireFromCatalog);
       const Constructor = exports[entry.className] as (new (config?: object) => Instrumentation) | undefined;
       if (typeof Constructor !== 'function') throw new Error(`it does not export ${entry.className}`);
-      instances.push(new Constructor({}));
+      instances.push(new Constructor({ ...entry.options }));
       loaded.push(entry.name);
     } catch (err) {
       getLogger().warn(
@@ -111,5 +140,15 @@ export function loadInstrumentations(config: AgentConfig, metricsEnabled: boolea
       );
     }
   }
-  return { instances, loaded, absent: absent.map((e) => e.name) };
+  // Only the profiler cares which request a reply's CPU is charged to.
+  if (config.profiling.enabled && CONNECTION_CONTEXT_TARGETS.some((m) => isInstalled(m, dirs))) {
+    try {
+      instances.push(new ConnectionContextInstrumentation());
+      loaded.push(CONNECTION_CONTEXT_INSTRUMENTATION);
+    } catch (err) {
+      getLogger().warn(`the pooled-connection context binding could not be loaded: ${describeError(err).split('\n')[0]}`);
+    }
+  }
+  const frameworks = webFrameworkCoverage(dirs, (name) => isInstrumentationEnabled(config.instrumentations, name));
+  return { instances, loaded, absent: absent.map((e) => e.name), frameworks };
 }

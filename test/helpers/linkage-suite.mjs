@@ -42,11 +42,11 @@ const nanosNow = () => BigInt(Date.now()) * 1_000_000n;
  * Starts the receivers and the express fixture under the agent on `binary`, with a short upload
  * interval. Returns { app, otlp, pyroscope }.
  */
-async function startLinkedApp(binary, env = {}) {
+async function startLinkedApp(binary, env = {}, appFile = EXPRESS_APP) {
   const otlp = await startOtlpReceiver();
   const pyroscope = await startPyroscopeReceiver();
   const app = await spawnApp({
-    app: EXPRESS_APP,
+    app: appFile,
     nodeBinary: binary,
     env: {
       OTEL_EXPORTER_OTLP_ENDPOINT: otlp.url,
@@ -67,16 +67,17 @@ function waitForProfilesUntil(pyroscope, sinceNanos) {
 
 /**
  * Defines the suite for Node `major`; `binding` is what the startup summary must name
- * ('async-context-frame' or 'async-hooks').
+ * ('async-context-frame' or 'async-hooks'). `app`: the fixture (default the Express one; the Fastify
+ * one has the same routes and work), `framework` its name in test titles.
  */
-export function defineLinkageSuite({ major, binding }) {
-  describe(`span linkage on Node ${major} (${binding})`, () => {
+export function defineLinkageSuite({ major, binding, app: appFile = EXPRESS_APP, framework = 'Express' }) {
+  describe(`span linkage on Node ${major} (${binding}, ${framework})`, () => {
     after(killAllApps);
 
     let run;
     before(async () => {
       const binary = await nodeBinary(major);
-      const { app, otlp, pyroscope } = await startLinkedApp(binary);
+      const { app, otlp, pyroscope } = await startLinkedApp(binary, {}, appFile);
       after(() => Promise.all([otlp.close(), pyroscope.close()]));
       const paths = loadPaths();
       const { maxInFlight } = await runConcurrently(app, paths, CONCURRENCY);
@@ -105,6 +106,19 @@ export function defineLinkageSuite({ major, binding }) {
     test(`the startup summary says the context binding is ${binding}`, () => {
       assert.match(run.app.stderr(), new RegExp(`profiles: pyroscope .*; context binding ${binding} \\(`));
       assert.doesNotMatch(run.app.stderr(), /\[span-profiles\] (warn|error)/);
+      // Both fixtures resolve the repository's express and fastify, both instrumented.
+      assert.match(run.app.stderr(), /\n {2}web frameworks: express \d\S*, fastify \d\S*\n/);
+    });
+
+    test('root spans are named by route and carry http.route', () => {
+      const byRoute = {};
+      for (const root of run.roots.filter((s) => s.kind === 'SERVER')) byRoute[root.name] = root.attributes['http.route'];
+      assert.deepEqual(byRoute, {
+        'GET /users/:id': '/users/:id',
+        'GET /orders/:orderId': '/orders/:orderId',
+        'GET /proxy': '/proxy',
+        'GET /health': '/health',
+      });
     });
 
     test(`the load ran ${CONCURRENCY} requests in flight against one app`, () => {
@@ -148,7 +162,7 @@ export function defineLinkageSuite({ major, binding }) {
       assert.ok(overall.recall >= MIN_RECALL, formatAttribution(overall));
       assert.equal(overall.spanIds.size, run.orderRootIds.size, 'every order request has samples of its own');
 
-      const classify = orderContinuationClassifier(EXPRESS_APP);
+      const classify = orderContinuationClassifier(appFile);
       for (const kind of ['sync', 'after await', 'timer', 'setImmediate', 'nested span']) {
         const part = attribution(run.samples, 'computeOrderTotals', run.orderRootIds, (s) => classify(s) === kind);
         t.diagnostic(`  ${kind}: ${formatAttribution(part)}`);
@@ -184,7 +198,7 @@ export function defineLinkageSuite({ major, binding }) {
 
     test('a request running across a profile cut: samples in both profiles carry the final route name', async () => {
       const binary = await nodeBinary(major);
-      const { app, otlp, pyroscope } = await startLinkedApp(binary, { PYROSCOPE_UPLOAD_INTERVAL: '1s' });
+      const { app, otlp, pyroscope } = await startLinkedApp(binary, { PYROSCOPE_UPLOAD_INTERVAL: '1s' }, appFile);
       try {
         // 1.3 s of CPU in 5 parts with event-loop turns between them: a 1 s cut lands inside it.
         assert.equal((await app.request('/orders/straddle?ms=1300', { timeoutMs: 60_000 })).status, 200);

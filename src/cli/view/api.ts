@@ -18,7 +18,9 @@ import {
   encodePprofGzip,
   flameTree,
   hottestFunctions,
+  isEstimate,
   SpanIndex,
+  unchargedCpu,
   type CpuSample,
   type FunctionCpu,
 } from '../../store/span-cpu';
@@ -48,6 +50,8 @@ export interface RootSpanRow {
   statusCode: number | undefined;
   cpuNanos: number;
   samples: number;
+  /** The CPU rests on one or two samples: an estimate. */
+  estimate: boolean;
 }
 
 interface Indexes {
@@ -189,6 +193,7 @@ function rootSpans(snapshot: StoreSnapshot, params: URLSearchParams): object {
       statusCode: root.span?.statusCode,
       cpuNanos: root.cpuNanos,
       samples: root.samples,
+      estimate: isEstimate(root.samples),
     });
   }
   // Root spans that burned too little CPU to be sampled are still requests worth listing.
@@ -206,6 +211,7 @@ function rootSpans(snapshot: StoreSnapshot, params: URLSearchParams): object {
       statusCode: span.statusCode,
       cpuNanos: 0,
       samples: 0,
+      estimate: false,
     });
   }
   let list = [...rows.values()];
@@ -218,7 +224,7 @@ function rootSpans(snapshot: StoreSnapshot, params: URLSearchParams): object {
   return {
     total: list.length,
     roots: list.slice(0, limit),
-    cpu: { totalNanos, unattributedNanos },
+    cpu: { totalNanos, unattributedNanos, ...unchargedCpu(samples) },
     periodNanos: snapshot.periodNanos,
   };
 }
@@ -234,6 +240,8 @@ export interface SpanDetail {
   cpuByProfileId: Record<string, number>;
   cpuNanos: number;
   samples: number;
+  /** The CPU rests on one or two samples: an estimate. */
+  estimate: boolean;
   flame: FlameJson;
   hottest: FunctionCpu[];
   periodNanos: number;
@@ -274,6 +282,7 @@ function spanDetail(snapshot: StoreSnapshot, id: string): SpanDetail {
     cpuByProfileId,
     cpuNanos,
     samples: count,
+    estimate: isEstimate(count),
     flame: toFlameJson(flameTree(samples), name),
     hottest: hottestFunctions(samples, HOTTEST_LIMIT),
     periodNanos: snapshot.periodNanos,
@@ -327,6 +336,7 @@ function serviceFlame(snapshot: StoreSnapshot, params: URLSearchParams): object 
     name,
     cpuNanos,
     inSpansNanos,
+    ...unchargedCpu(samples),
     rootSpans: rootIds.size,
     flame: toFlameJson(flameTree(samples), name ?? service ?? 'all services'),
     hottest: hottestFunctions(samples, HOTTEST_LIMIT),

@@ -173,7 +173,11 @@ export async function renderListPage(main) {
             el('td', { class: 'service', text: row.service }),
             el('td', { class: 'time', title: formatTime(row.startMs), text: sameDay ? formatClock(row.startMs) : formatTime(row.startMs) }),
             el('td', { class: 'num', text: formatMs(row.durationMs) }),
-            el('td', { class: 'num strong', text: row.cpuNanos > 0 ? formatNanos(row.cpuNanos) : '–' }),
+            el('td', {
+              class: 'num strong',
+              title: row.estimate ? 'An estimate: this figure rests on one or two samples.' : '',
+              text: row.cpuNanos > 0 ? `${row.estimate ? '~' : ''}${formatNanos(row.cpuNanos)}` : '–',
+            }),
             el(
               'td',
               { class: 'bar-col', title: row.durationMs ? `CPU is ${formatPercent(row.cpuNanos / 1e6, row.durationMs)} of this request's duration` : '' },

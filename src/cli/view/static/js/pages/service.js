@@ -57,6 +57,7 @@ export async function renderServicePage(main) {
       summary,
       el('strong', { text: `${formatNanos(data.cpuNanos)} of CPU` }),
       ` · ${formatNanos(data.inSpansNanos)} (${formatPercent(data.inSpansNanos, data.cpuNanos)}) in ${data.rootSpans} request${data.rootSpans === 1 ? '' : 's'}`,
+      data.afterSpanEndedNanos > 0 ? ` · ${formatNanos(data.afterSpanEndedNanos)} after its span ended (the “(after its span ended)” block)` : '',
     );
     flame.draw(data.flame);
     replace(hottest, hottestTable(data.hottest, data.cpuNanos, (fn) => flame.search(fn.name)));

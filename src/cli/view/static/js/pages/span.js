@@ -19,7 +19,7 @@ export async function renderSpanPage(main, spanId) {
     ['Service', span?.service ?? root.service ?? '–'],
     ['Started', formatTime(span?.startMs ?? root.startMs)],
     ['Duration', formatMs(span?.durationMs ?? root.durationMs)],
-    ['CPU', formatNanos(data.cpuNanos)],
+    ['CPU', data.estimate ? `~${formatNanos(data.cpuNanos)} (an estimate: ${data.samples} sample${data.samples === 1 ? '' : 's'})` : formatNanos(data.cpuNanos)],
     ['Samples', String(data.samples)],
     ['Trace', span?.traceId ?? data.trace?.traceId ?? '–'],
   ];

@@ -1,0 +1,37 @@
+/**
+ * Whether a cut holds no work of the app: only the profiler's `(idle)` and `(program)` ticks, garbage
+ * collection, the agent's own work (cutting and writing the previous profile), and the count-0 "Non JS
+ * threads activity" sample pprof adds to every profile. An idle app would otherwise leave one file per
+ * upload interval in the store, each saying nothing.
+ */
+import * as path from 'node:path';
+import type { Profile } from 'pprof-format';
+import { cpuColumns } from './sampler-gaps';
+
+const IDLE_LEAVES = new Set(['(idle)', '(program)', '(garbage collector)', 'Garbage Collection']);
+
+/** The agent's compiled code: frames from here are the agent's own work. */
+const AGENT_DIST = path.resolve(__dirname, '..');
+
+export function isIdleProfile(raw: Profile): boolean {
+  const { count: countColumn } = cpuColumns(raw);
+  const strings = raw.stringTable.strings;
+  const functions = new Map<number, { name: string; agent: boolean }>();
+  for (const fn of raw.function) {
+    const file = strings[Number(fn.filename)] ?? '';
+    functions.set(Number(fn.id), { name: strings[Number(fn.name)] ?? '', agent: file !== '' && file.includes(AGENT_DIST) });
+  }
+  const locations = new Map<number, { name: string; agent: boolean }>();
+  for (const location of raw.location) {
+    const line = location.line[0];
+    locations.set(Number(location.id), (line && functions.get(Number(line.functionId))) || { name: '', agent: false });
+  }
+  for (const sample of raw.sample) {
+    if (countColumn >= 0 && Number(sample.value[countColumn] ?? 0) === 0) continue;
+    const frames = Array.from(sample.locationId, (id) => locations.get(Number(id)));
+    if (IDLE_LEAVES.has(frames[0]?.name ?? '')) continue;
+    if (frames.some((frame) => frame?.agent === true)) continue;
+    return false;
+  }
+  return true;
+}

@@ -1,0 +1,257 @@
+/**
+ * Pooled connections: the CPU spent handling a database reply is charged to the request whose query it
+ * answers.
+ *
+ * Why this is needed: a socket's `data` callbacks run in the async context of whoever created the socket.
+ * A pooled connection is opened during one request and then serves hundreds of others, so without help
+ * every reply's parsing (pg's `parseDataRowMessage`, `utf8Slice`, ioredis' decoder) runs, and is sampled,
+ * in the context of the request that happened to open the connection, long after that request ended.
+ *
+ * What it does: each driver already knows which operation a reply belongs to (pg's active query, the
+ * head of ioredis' command queue). We remember the OpenTelemetry context each operation was issued in,
+ * and run the socket's `data` listener (and ioredis' per-reply dispatch) in the context of the operation
+ * at the head of the queue. Entering the context goes through the context manager, so the profiler's
+ * sample context follows (context-binding.ts). Replies that answer no known operation (connection set-up,
+ * LISTEN notifications, pub/sub) keep the socket's context; the profiler's "after its span ended" guard
+ * keeps those from being charged to a finished request.
+ *
+ * Covered: `pg` 8 (including pg-pool, which uses pg's Client), `mysql2` 3, `ioredis` 5-6. Other drivers
+ * rely on the guard alone (see the README).
+ */
+import { context, type Context } from '@opentelemetry/api';
+import {
+  InstrumentationBase,
+  InstrumentationNodeModuleDefinition,
+  InstrumentationNodeModuleFile,
+  isWrapped,
+  type InstrumentationConfig,
+} from '@opentelemetry/instrumentation';
+import { AGENT_VERSION } from '../version';
+
+/** The short name doctor and the startup summary show. */
+export const CONNECTION_CONTEXT_INSTRUMENTATION = 'span-profiles-connection-context';
+
+type Listener = (this: unknown, ...args: unknown[]) => unknown;
+
+interface Emitter {
+  rawListeners(event: string): Function[];
+  removeListener(event: string, listener: Function): unknown;
+  on(event: string, listener: Function): unknown;
+}
+
+/** The context each in-flight operation (pg Query, ioredis Command) was issued in. */
+const issuedIn = new WeakMap<object, Context>();
+
+function remember(operation: unknown): void {
+  // First caller wins: ioredis re-sends queued commands from its connect handler, in the wrong context.
+  if (typeof operation === 'object' && operation !== null && !issuedIn.has(operation)) issuedIn.set(operation, context.active());
+}
+
+/** `listener` run in the context of the operation `current()` names, if it names one. */
+function inContextOf(listener: Listener, current: () => unknown): Listener {
+  return function (this: unknown, ...args: unknown[]): unknown {
+    const operation = current();
+    const ctx = typeof operation === 'object' && operation !== null ? issuedIn.get(operation) : undefined;
+    if (ctx === undefined) return listener.apply(this, args);
+    return context.with(ctx, listener, this, ...args);
+  };
+}
+
+/**
+ * Calls `attach` and rebinds the persistent `data` listeners it added to `stream` so they run in the
+ * context of `current()`'s operation.
+ */
+function bindNewDataListeners<R>(stream: Emitter | undefined, attach: () => R, current: () => unknown): R {
+  if (stream === undefined || typeof stream.rawListeners !== 'function') return attach();
+  const before = new Set(stream.rawListeners('data'));
+  const result = attach();
+  rebindDataListeners(stream, current, before);
+  return result;
+}
+
+/** Rebinds the persistent `data` listeners of `stream` not in `except` to the context of `current()`'s operation. */
+function rebindDataListeners(stream: Emitter, current: () => unknown, except: ReadonlySet<Function> = new Set()): void {
+  for (const listener of stream.rawListeners('data')) {
+    // `once` wrappers carry `.listener`; those are one-shot handshake steps, left alone.
+    if (except.has(listener) || (listener as { listener?: unknown }).listener !== undefined) continue;
+    stream.removeListener('data', listener);
+    stream.on('data', inContextOf(listener as Listener, current));
+  }
+}
+
+interface PgClient {
+  _queryQueue?: unknown[];
+  _activeQuery?: unknown;
+  _getActiveQuery?: () => unknown;
+}
+
+interface IoRedisHandler {
+  redis?: { commandQueue?: { peekFront(): { command?: unknown } | undefined } };
+  onData?: Listener;
+}
+
+/**
+ * Remembers the context of every query pushed on a pg client's queue. `Client.query` pushes synchronously
+ * in its caller's context; the queue is patched, not `query`, because pg's own instrumentation unwraps
+ * whatever wrapped `query` before it.
+ */
+function rememberQueued(queue: unknown[] | undefined): void {
+  if (!Array.isArray(queue) || Object.prototype.hasOwnProperty.call(queue, 'push')) return;
+  Object.defineProperty(queue, 'push', {
+    configurable: true,
+    writable: true,
+    value: function push(this: unknown[], ...items: unknown[]): number {
+      for (const item of items) remember(item);
+      return Array.prototype.push.apply(this, items);
+    },
+  });
+}
+
+/** Which pg Client a pg Connection belongs to. */
+const clientOfConnection = new WeakMap<object, PgClient>();
+
+function activePgQuery(client: PgClient | undefined): unknown {
+  if (client === undefined) return undefined;
+  return typeof client._getActiveQuery === 'function' ? client._getActiveQuery() : client._activeQuery;
+}
+
+function frontIoRedisCommand(handler: IoRedisHandler): unknown {
+  return handler.redis?.commandQueue?.peekFront()?.command;
+}
+
+/** See the module comment. Loaded with the profiler: it only changes which span CPU is charged to. */
+export class ConnectionContextInstrumentation extends InstrumentationBase {
+  constructor(config: InstrumentationConfig = {}) {
+    super(`@acme/span-profiles/${CONNECTION_CONTEXT_INSTRUMENTATION}`, AGENT_VERSION, config);
+  }
+
+  protected init(): InstrumentationNodeModuleDefinition[] {
+    return [
+      new InstrumentationNodeModuleDefinition('pg', ['>=8.0.0 <9'], undefined, undefined, [
+        new InstrumentationNodeModuleFile('pg/lib/client.js', ['>=8.0.0 <9'], (Client) => this.patchPgClient(Client), (Client) => this.unpatch(Client, ['_attachListeners'])),
+        new InstrumentationNodeModuleFile('pg/lib/connection.js', ['>=8.0.0 <9'], (Connection) => this.patchPgConnection(Connection), (Connection) => this.unpatch(Connection, ['attachListeners'])),
+      ]),
+      new InstrumentationNodeModuleDefinition('mysql2', ['>=3.0.0 <4'], undefined, undefined, [
+        new InstrumentationNodeModuleFile('mysql2/lib/base/connection.js', ['>=3.0.0 <4'], (Connection) => this.patchMysql2(Connection), (Connection) => this.unpatch(Connection, ['addCommand', 'handlePacket'])),
+        new InstrumentationNodeModuleFile('mysql2/lib/connection.js', ['>=3.0.0 <4'], (Connection) => this.patchMysql2(Connection), (Connection) => this.unpatch(Connection, ['addCommand', 'handlePacket'])),
+      ]),
+      new InstrumentationNodeModuleDefinition('ioredis', ['>=5.0.0 <7'], undefined, undefined, [
+        new InstrumentationNodeModuleFile('ioredis/built/Command.js', ['>=5.0.0 <7'], (exports) => this.patchIoRedisCommand(exports), (exports) => this.unpatch(exports?.default, ['initPromise'])),
+        new InstrumentationNodeModuleFile('ioredis/built/DataHandler.js', ['>=5.0.0 <7'], (exports) => this.patchIoRedisDataHandler(exports), (exports) => this.unpatch(exports?.default, ['rebind', 'dispatch'])),
+      ]),
+    ];
+  }
+
+  private unpatch(target: { prototype?: object } | undefined, methods: string[]): void {
+    const proto = target?.prototype as Record<string, unknown> | undefined;
+    if (proto === undefined) return;
+    for (const method of methods) if (isWrapped(proto[method])) this._unwrap(proto, method);
+  }
+
+  private patchPgClient<T extends { prototype?: Record<string, unknown> }>(Client: T): T {
+    const proto = Client?.prototype;
+    if (proto === undefined || typeof proto._attachListeners !== 'function') return Client;
+    this._wrap(proto, '_attachListeners', (original) =>
+      function (this: PgClient, con: unknown, ...rest: unknown[]) {
+        if (typeof con === 'object' && con !== null) clientOfConnection.set(con, this);
+        rememberQueued(this._queryQueue);
+        return (original as Listener).call(this, con, ...rest);
+      },
+    );
+    return Client;
+  }
+
+  private patchPgConnection<T extends { prototype?: Record<string, unknown> }>(Connection: T): T {
+    const proto = Connection?.prototype;
+    if (proto === undefined || typeof proto.attachListeners !== 'function') return Connection;
+    this._wrap(proto, 'attachListeners', (original) =>
+      function (this: object, stream: Emitter, ...rest: unknown[]) {
+        return bindNewDataListeners(
+          stream,
+          () => (original as Listener).call(this, stream, ...rest),
+          () => activePgQuery(clientOfConnection.get(this)),
+        );
+      },
+    );
+    return Connection;
+  }
+
+  /**
+   * mysql2: `addCommand` runs where the app calls `query`/`execute`, in its context. The socket's `data`
+   * listener (packet framing), made in the constructor, is rebound at the connection's first command (the
+   * handshake, also queued from the constructor); each packet is handled (rows decoded) in `handlePacket`
+   * for the command in `_command`, which may change within one chunk. Older 3.x keep both methods in
+   * lib/connection.js, newer ones in lib/base/connection.js: whichever file defines them is patched.
+   */
+  private patchMysql2<T extends { prototype?: Record<string, unknown> }>(Connection: T): T {
+    const proto = Connection?.prototype;
+    const own = (name: string): boolean => proto !== undefined && Object.prototype.hasOwnProperty.call(proto, name) && typeof proto[name] === 'function';
+    if (proto === undefined || !own('addCommand') || !own('handlePacket')) return Connection;
+    const rebound = new WeakSet<object>();
+    this._wrap(proto, 'addCommand', (original) =>
+      function (this: { _command?: unknown; stream?: Emitter }, command: unknown, ...rest: unknown[]) {
+        remember(command);
+        const stream = this.stream;
+        if (!rebound.has(this) && stream !== undefined && typeof stream.rawListeners === 'function') {
+          rebound.add(this);
+          rebindDataListeners(stream, () => this._command);
+        }
+        return (original as Listener).call(this, command, ...rest);
+      },
+    );
+    this._wrap(proto, 'handlePacket', (original) =>
+      function (this: { _command?: unknown }, ...args: unknown[]) {
+        const command = this._command;
+        const ctx = typeof command === 'object' && command !== null ? issuedIn.get(command) : undefined;
+        if (ctx === undefined || ctx === context.active()) return (original as Listener).apply(this, args);
+        return context.with(ctx, original as Listener, this, ...args);
+      },
+    );
+    return Connection;
+  }
+
+  /**
+   * A Command is made where the app calls `redis.get(...)`, in its context; its constructor calls
+   * `initPromise`. (Not `Redis.sendCommand`: ioredis' own instrumentation unwraps whatever wrapped it.)
+   */
+  private patchIoRedisCommand<T extends { default?: { prototype?: Record<string, unknown> } }>(exports: T): T {
+    const proto = exports?.default?.prototype;
+    if (proto === undefined || typeof proto.initPromise !== 'function') return exports;
+    this._wrap(proto, 'initPromise', (original) =>
+      function (this: unknown, ...args: unknown[]) {
+        remember(this);
+        return (original as Listener).apply(this, args);
+      },
+    );
+    return exports;
+  }
+
+  private patchIoRedisDataHandler<T extends { default?: { prototype?: Record<string, unknown> } }>(exports: T): T {
+    const proto = exports?.default?.prototype;
+    if (proto === undefined || typeof proto.rebind !== 'function' || typeof proto.dispatch !== 'function') return exports;
+    const bound = new WeakSet<Listener>();
+    // The decoder runs in onData, once per socket chunk: bound to the command at the head of the queue.
+    this._wrap(proto, 'rebind', (original) =>
+      function (this: IoRedisHandler, ...args: unknown[]) {
+        const onData = this.onData;
+        if (typeof onData === 'function' && !bound.has(onData)) {
+          const handler = this;
+          const wrapped = inContextOf(onData, () => frontIoRedisCommand(handler));
+          bound.add(wrapped);
+          this.onData = wrapped;
+        }
+        return (original as Listener).apply(this, args);
+      },
+    );
+    // Each reply of a pipelined chunk is dispatched in the context of the command it answers.
+    this._wrap(proto, 'dispatch', (original) =>
+      function (this: IoRedisHandler, fn: unknown) {
+        const command = frontIoRedisCommand(this);
+        const ctx = typeof command === 'object' && command !== null ? issuedIn.get(command) : undefined;
+        if (ctx === undefined) return (original as Listener).call(this, fn);
+        return context.with(ctx, original as Listener, this, fn);
+      },
+    );
+    return exports;
+  }
+}
