@@ -15,6 +15,7 @@ import { CpuProfiler } from './profiler/cpu-profiler';
 import { loadNativeProfiler } from './profiler/native-profiler';
 import { detectOtherProfiler, otherProfilerInModules } from './profiler/other-profilers';
 import { SpanLinker } from './profiler/span-linker';
+import { Symbolizer } from './profiler/symbolizer';
 
 /** What the profiler is doing, for the startup summary and `doctor`. */
 export type ProfilerState =
@@ -26,12 +27,15 @@ export class SpanProfiling {
   readonly spanProcessor: SpanLinker;
   private profiler: CpuProfiler | undefined;
   private stateValue: ProfilerState = { running: false, reason: 'not started' };
+  /** Shared by the CPU and heap profiles: one cache of maps. Undefined when source maps are off. */
+  readonly symbolizer: Symbolizer | undefined;
 
   constructor(
     private readonly config: AgentConfig,
     private readonly serviceNamespace?: string,
   ) {
     this.spanProcessor = new SpanLinker({ rootSpanOnly: config.profiling.rootSpanOnly });
+    this.symbolizer = config.profiling.sourceMaps ? new Symbolizer() : undefined;
   }
 
   get state(): ProfilerState {
@@ -79,6 +83,7 @@ export class SpanProfiling {
         wall: this.config.profiling.wall,
         addSpanName: this.config.profiling.addSpanName,
         exporters,
+        symbolizer: this.symbolizer,
         // A profiler the app loads after the agent started (e.g. @pyroscope/nodejs) would fight ours.
         stopIf: () => {
           const other = otherProfilerInModules(Object.keys(require.cache));

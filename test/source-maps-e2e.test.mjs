@@ -1,0 +1,146 @@
+// Issue 13, end to end: a TypeScript service compiled three ways (tsc with .js.map files, tsc with
+// inline maps, an esbuild bundle) runs under the agent; the CPU-heavy functions of hot.ts show up in the
+// profile uploaded to Pyroscope and in the one stored locally with their .ts file and a line inside the
+// function's .ts body. Decoded with `go tool pprof -raw`. With SPAN_PROFILES_SOURCE_MAPS=false the .js
+// locations come back; under `node --enable-source-maps` the result is the same as without.
+import assert from 'node:assert/strict';
+import { existsSync, readdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { goPprofRaw, goPprofSkipReason } from './helpers/go-pprof.mjs';
+import { startPyroscopeReceiver } from './helpers/pyroscope-receiver.mjs';
+import { killAllApps, spawnApp } from './helpers/spawn-app.mjs';
+import { buildTsFixture, cleanup, markedFunction, TS_BUILDS } from './helpers/ts-fixture.mjs';
+import { waitUntil } from './helpers/wait-for.mjs';
+
+after(killAllApps);
+
+const skip = goPprofSkipReason();
+const HOT = ['computeFibonacci', 'spinChecksum'];
+
+/** Every frame of the profile's samples named `name`: [{name, file, line}]. */
+function framesNamed(raw, name) {
+  const frames = [];
+  for (const location of raw.locations.values()) for (const frame of location) if (frame.name === name) frames.push(frame);
+  return frames;
+}
+
+/**
+ * Runs `build` under the agent with both destinations, loads it until an upload and a stored profile hold
+ * both hot functions, and returns both decoded by go tool pprof: { uploaded, stored, stderr }.
+ */
+async function profileOf(build, { env = {}, args = [] } = {}) {
+  const receiver = await startPyroscopeReceiver();
+  try {
+    const app = await spawnApp({
+      app: build.entry,
+      args,
+      env: {
+        PYROSCOPE_SERVER_ADDRESS: receiver.url,
+        SPAN_PROFILES_STORE: 'always',
+        PYROSCOPE_UPLOAD_INTERVAL: '2s',
+        OTEL_TRACES_EXPORTER: 'none',
+        OTEL_LOG_LEVEL: 'debug',
+        ...env,
+      },
+    });
+    const hasHot = (upload) => HOT.every((name) => upload.samples.some((s) => s.stack.includes(name)));
+    const load = setInterval(() => void app.request('/?ms=100').catch(() => undefined), 150);
+    let upload;
+    try {
+      upload = await receiver.waitForUploads((all) => all.find(hasHot), 30_000);
+    } finally {
+      clearInterval(load);
+    }
+    const serviceDir = path.join(app.storeDir, 'fixture-ts-app');
+    const storedFile = await waitUntil(
+      () => {
+        if (!existsSync(serviceDir)) return undefined;
+        const names = readdirSync(serviceDir).filter((n) => n.endsWith('.cpu.pb.gz')).sort();
+        return names.length > 0 && path.join(serviceDir, names[0]);
+      },
+      { timeoutMs: 20_000, what: `a stored profile in ${serviceDir}` },
+    );
+    const uploadFile = path.join(build.dir, 'upload.pb.gz');
+    writeFileSync(uploadFile, upload.body);
+    const [uploaded, stored] = await Promise.all([goPprofRaw(uploadFile), goPprofRaw(storedFile)]);
+    await app.dispose?.();
+    return { uploaded, stored, stderr: app.stderr() };
+  } finally {
+    await receiver.close();
+  }
+}
+
+function assertMappedToTs(raw, where) {
+  for (const name of HOT) {
+    const { file, first, last } = markedFunction(name);
+    const frames = framesNamed(raw, name);
+    assert.ok(frames.length > 0, `${where}: no ${name} frame`);
+    for (const frame of frames) {
+      assert.equal(frame.file, file, `${where}: ${name} at ${frame.file}:${frame.line}, expected ${file}`);
+      assert.ok(frame.line >= first && frame.line <= last, `${where}: ${name} at line ${frame.line}, outside its .ts body ${first}..${last}`);
+    }
+  }
+}
+
+for (const kind of TS_BUILDS) {
+  describe(`source maps, ${kind}`, { skip }, () => {
+    let build;
+    let run;
+    before(async () => {
+      build = await buildTsFixture(kind);
+      run = await profileOf(build);
+    });
+    after(() => build && cleanup(build));
+
+    test('the uploaded profile names the .ts file and a line inside each hot function', () => {
+      assertMappedToTs(run.uploaded, 'upload');
+    });
+
+    test('the stored profile does too', () => {
+      assertMappedToTs(run.stored, 'store');
+    });
+
+    test('no frame of the app points at its compiled .js any more', () => {
+      for (const raw of [run.uploaded, run.stored]) {
+        for (const location of raw.locations.values()) {
+          for (const frame of location) assert.ok(!frame.file.startsWith(build.outDir), `${frame.name} still at ${frame.file}:${frame.line}`);
+        }
+      }
+    });
+
+    test('nothing was reported as a broken or missing map', () => {
+      assert.doesNotMatch(run.stderr, /source maps: /);
+    });
+  });
+}
+
+describe('source maps turned off, and under node --enable-source-maps', { skip }, () => {
+  let build;
+  before(async () => {
+    build = await buildTsFixture('tsc-maps');
+  });
+  after(() => build && cleanup(build));
+
+  test('SPAN_PROFILES_SOURCE_MAPS=false brings the compiled .js locations back', async () => {
+    const { uploaded, stored } = await profileOf(build, { env: { SPAN_PROFILES_SOURCE_MAPS: 'false' } });
+    for (const raw of [uploaded, stored]) {
+      for (const name of HOT) {
+        const frames = framesNamed(raw, name);
+        assert.ok(frames.length > 0, `no ${name} frame`);
+        for (const frame of frames) assert.equal(frame.file, path.join(build.outDir, 'hot.js'));
+      }
+    }
+  });
+
+  test('node --enable-source-maps gives the same .ts locations', async () => {
+    const plain = await profileOf(build);
+    const withNodeMaps = await profileOf(build, { args: ['--enable-source-maps'] });
+    assertMappedToTs(withNodeMaps.uploaded, 'upload under --enable-source-maps');
+    assertMappedToTs(withNodeMaps.stored, 'store under --enable-source-maps');
+    const locationsOf = (raw) =>
+      HOT.flatMap((name) => framesNamed(raw, name).map((f) => `${f.name} ${f.file}:${f.line}`)).sort();
+    assert.deepEqual(locationsOf(withNodeMaps.stored), locationsOf(plain.stored));
+  });
+});
+
