@@ -7,6 +7,7 @@ import { defaultStoreDir } from '../config';
 import { hottestFunctions, loadStoreCpu, matchRoots, samplesBySpan, type CpuSample, type FunctionCpu, type RootSpanCpu, type StoreCpu } from '../store/span-cpu';
 import { EXIT_FAILURE, EXIT_OK, parseCommandArgs, parseIdPrefix, parsePositiveInt, parseTimeArg } from './args';
 import { describeStoreTrouble, displayLocation, formatMs, formatNanos, formatTime, printProblems, renderTable, truncateEnd } from './format';
+import { runHeapReport } from './heap-report';
 import type { Subcommand } from './main';
 
 const WIDTH = 80;
@@ -24,6 +25,7 @@ const OPTIONS = {
   limit: { type: 'string' },
   details: { type: 'string' },
   json: { type: 'boolean' },
+  heap: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -46,6 +48,8 @@ function usage(): string {
     '  --trace ID       only this trace (its id, or a prefix of 8+ hex digits)',
     `  --limit N        list N root spans (default ${DEFAULT_LIMIT})`,
     `  --details N      show the hottest functions of the top N (default ${DEFAULT_DETAILS})`,
+    '  --heap           instead: what holds the heap, by allocation site (the last',
+    '                   heap profile of each process in the range)',
     '  --json           everything as JSON, for scripts',
     '  -h, --help       this text',
     '',
@@ -76,6 +80,7 @@ async function run(argv: string[]): Promise<number> {
   const spanPrefix = str('span') === undefined ? undefined : parseIdPrefix('span', str('span')!, 16);
   const tracePrefix = str('trace') === undefined ? undefined : parseIdPrefix('trace', str('trace')!, 32);
   const dir = positionals[0] ?? defaultStoreDir();
+  if (values.heap) return runHeapReport({ dir, service: str('service'), fromMs, untilMs, limit, json: values.json === true });
 
   const store = await loadStoreCpu(dir, { service: str('service'), fromMs, untilMs });
   const trouble = describeStoreTrouble(dir, store, str('service'));

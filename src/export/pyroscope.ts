@@ -17,7 +17,8 @@ import { describeError, getLogger } from '../logger';
 import { credentialsOf, redactSecrets } from '../redact';
 import { formatIngestName } from './app-name';
 import { buildProfilesOfCut } from '../profiler/profile-builder';
-import type { EncodedProfile, ProfileCut, ProfileExporter } from './profile-exporter';
+import { encodeHeapCut } from '../profiler/heap-profiler';
+import type { EncodedProfile, HeapCut, ProfileCut, ProfileExporter } from './profile-exporter';
 import {
   DEFAULT_RETRY_POLICY,
   UploadQueue,
@@ -133,6 +134,23 @@ export class PyroscopeExporter implements ProfileExporter {
       (profiles) => {
         for (const profile of profiles) this.enqueue(profile);
       },
+      (err: unknown) => {
+        this.counters.dropped++;
+        getLogger().warnRateLimited('pyroscope-build', `could not build a profile for ${this.description}: ${describeError(err)}`);
+      },
+    );
+    this.building.add(work);
+    void work.finally(() => this.building.delete(work));
+  }
+
+  /** Encodes a heap profile in the background and queues it; Pyroscope names it `memory` from its sample types. */
+  exportHeap(cut: HeapCut): void {
+    if (this.shutDown) {
+      this.counters.dropped++;
+      return;
+    }
+    const work = encodeHeapCut(cut).then(
+      (profile) => this.enqueue(profile),
       (err: unknown) => {
         this.counters.dropped++;
         getLogger().warnRateLimited('pyroscope-build', `could not build a profile for ${this.description}: ${describeError(err)}`);
