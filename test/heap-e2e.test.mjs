@@ -57,6 +57,7 @@ async function runRetaining(build, env = {}) {
       SPAN_PROFILES_STORE: 'always',
       PYROSCOPE_UPLOAD_INTERVAL: '2s',
       OTEL_TRACES_EXPORTER: 'none',
+      SPAN_PROFILES_HEAP: undefined, // the agent's default: on
       ...env,
     },
   });

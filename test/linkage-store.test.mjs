@@ -16,8 +16,6 @@ after(killAllApps);
 
 const COMPACT_UTC = String.raw`\d{8}T\d{6}\.\d{3}Z`;
 const PROFILE_FILE = new RegExp(`^(${COMPACT_UTC})_(${COMPACT_UTC})_(\\d+)\\.cpu\\.pb\\.gz$`);
-// Heap profiles (issue 13) share the layout; heap-e2e checks their content.
-const HEAP_FILE = new RegExp(`^(${COMPACT_UTC})_(${COMPACT_UTC})_(\\d+)\\.heap\\.pb\\.gz$`);
 const SPANS_FILE = new RegExp(`^(${COMPACT_UTC})_(\\d+)\\.spans\\.jsonl$`);
 
 /** Finished files only: *.tmp are being written; a last line without '\n' is still being appended. */
@@ -68,7 +66,7 @@ describe('the local store, the default with no backend', () => {
   test('files follow the layout: <service>/<from>_<until>_<pid>.cpu.pb.gz and <start>_<pid>.spans.jsonl', () => {
     assert.deepEqual(readdirSync(run.app.storeDir), ['fixture-express-app']);
     for (const name of run.names) {
-      const match = PROFILE_FILE.exec(name) ?? HEAP_FILE.exec(name) ?? SPANS_FILE.exec(name);
+      const match = PROFILE_FILE.exec(name) ?? SPANS_FILE.exec(name);
       assert.ok(match, `unexpected file ${name}`);
       assert.equal(Number(match.at(-1)), run.app.pid, name);
     }

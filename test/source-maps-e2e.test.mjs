@@ -8,6 +8,7 @@ import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { goPprofRaw, goPprofSkipReason } from './helpers/go-pprof.mjs';
+import { readPprofFile } from './helpers/pprof-samples.mjs';
 import { startPyroscopeReceiver } from './helpers/pyroscope-receiver.mjs';
 import { killAllApps, spawnApp } from './helpers/spawn-app.mjs';
 import { buildTsFixture, cleanup, markedFunction, TS_BUILDS } from './helpers/ts-fixture.mjs';
@@ -57,9 +58,10 @@ async function profileOf(build, { env = {}, args = [] } = {}) {
       () => {
         if (!existsSync(serviceDir)) return undefined;
         const names = readdirSync(serviceDir).filter((n) => n.endsWith('.cpu.pb.gz')).sort();
-        return names.length > 0 && path.join(serviceDir, names[0]);
+        const found = names.map((n) => path.join(serviceDir, n)).find((file) => hasHot(readPprofFile(file)));
+        return found;
       },
-      { timeoutMs: 20_000, what: `a stored profile in ${serviceDir}` },
+      { timeoutMs: 20_000, what: `a stored profile with ${HOT.join(' and ')} in ${serviceDir}` },
     );
     const uploadFile = path.join(build.dir, 'upload.pb.gz');
     writeFileSync(uploadFile, upload.body);

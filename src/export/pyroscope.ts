@@ -149,8 +149,13 @@ export class PyroscopeExporter implements ProfileExporter {
       this.counters.dropped++;
       return;
     }
+    // A heap profile is a snapshot: while Pyroscope is unreachable only the newest waits, so heap
+    // profiles never push CPU profiles out of the queue.
     const work = encodeHeapCut(cut).then(
-      (profile) => this.enqueue(profile),
+      (profile) => {
+        if (this.shutDown) this.counters.dropped++;
+        else this.queue.enqueue(profile, (waiting) => waiting.kind === 'heap');
+      },
       (err: unknown) => {
         this.counters.dropped++;
         getLogger().warnRateLimited('pyroscope-build', `could not build a profile for ${this.description}: ${describeError(err)}`);
