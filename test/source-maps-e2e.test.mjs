@@ -4,7 +4,8 @@
 // function's .ts body. Decoded with `go tool pprof -raw`. With SPAN_PROFILES_SOURCE_MAPS=false the .js
 // locations come back; under `node --enable-source-maps` the result is the same as without.
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { goPprofRaw, goPprofSkipReason } from './helpers/go-pprof.mjs';
@@ -13,6 +14,7 @@ import { startPyroscopeReceiver } from './helpers/pyroscope-receiver.mjs';
 import { killAllApps, spawnApp } from './helpers/spawn-app.mjs';
 import { buildTsFixture, cleanup, markedFunction, TS_BUILDS } from './helpers/ts-fixture.mjs';
 import { waitUntil } from './helpers/wait-for.mjs';
+import { WORK_FUNCTION_LINE, writeManyModulesApp } from '../bench/workload/many-modules.mjs';
 
 after(killAllApps);
 
@@ -146,3 +148,56 @@ describe('source maps turned off, and under node --enable-source-maps', { skip }
   });
 });
 
+
+describe('an app of 2,000 compiled modules, each with its map', { skip }, () => {
+  const MODULES = 2000;
+  let dir;
+  let app;
+  before(async () => {
+    dir = mkdtempSync(path.join(os.tmpdir(), 'span-profiles-many-maps-'));
+    app = await writeManyModulesApp(dir, MODULES);
+  });
+  after(() => dir && rmSync(dir, { recursive: true, force: true }));
+
+  test('every module function the profile names is reported at its .ts line, none at its .js', async () => {
+    const running = await spawnApp({
+      app: app.entry,
+      env: { PYROSCOPE_UPLOAD_INTERVAL: '1s', PYROSCOPE_PROFILING_INTERVAL: '1ms', OTEL_TRACES_EXPORTER: 'none', OTEL_LOG_LEVEL: 'debug' },
+    });
+    for (let i = 0; i < 40; i++) await running.request('/?n=5000');
+    const serviceDir = path.join(running.storeDir, `many-modules-${MODULES}`);
+    // Wait for the cut after the load (a file whose interval ends after it), symbolized and stored.
+    const loadEnd = Date.now();
+    const files = await waitUntil(
+      () => {
+        if (!existsSync(serviceDir)) return undefined;
+        const names = readdirSync(serviceDir).filter((n) => n.endsWith('.cpu.pb.gz')).sort();
+        return names.length > 0 && Number(readPprofFile(path.join(serviceDir, names.at(-1))).timeNanos) / 1e6 >= loadEnd && names;
+      },
+      { timeoutMs: 30_000, what: `a profile cut after the load in ${serviceDir}` },
+    );
+    const ts = new Set();
+    const js = [];
+    for (const name of files) {
+      const { profile } = readPprofFile(path.join(serviceDir, name));
+      const str = (i) => profile.stringTable.strings[Number(i)];
+      const fns = new Map(profile.function.map((f) => [Number(f.id), f]));
+      for (const location of profile.location) {
+        for (const line of location.line) {
+          const fn = fns.get(Number(line.functionId));
+          const file = str(fn.filename);
+          // A module's top-level code (pprof's `(anonymous:L#1:C#1)`) runs at line 1 of the compiled file,
+          // which tsc's map does not cover: it keeps its compiled location, as in Node's stack traces.
+          if (/\/m\d+\.js$/.test(file) && /^work\d+$/.test(str(fn.name))) js.push(`${str(fn.name)} ${file}:${line.line}`);
+          if (/\/m\d+\.ts$/.test(file)) {
+            ts.add(file);
+            assert.equal(Number(line.line), WORK_FUNCTION_LINE, `${str(fn.name)} at ${file}:${line.line}`);
+          }
+        }
+      }
+    }
+    assert.deepEqual(js, []);
+    assert.ok(ts.size >= MODULES / 4, `only ${ts.size} modules in the profiles`);
+    assert.doesNotMatch(running.stderr(), /source maps: |\[span-profiles\] (warn|error)/);
+  });
+});
