@@ -286,6 +286,11 @@ function renderText(report: ConfigReport, checks: DoctorCheck[], all: boolean): 
   out.push('');
   out.push(`Service        ${config.serviceName} (from ${config.serviceNameSource})`);
   out.push(`Profiles       ${!config.profiling.enabled ? 'off' : config.pyroscope.serverAddress ? `Pyroscope ${stripUrlCredentials(config.pyroscope.serverAddress)}` : ''}${config.profiling.enabled && config.store.profiles ? `${config.pyroscope.serverAddress ? ' + ' : ''}local store` : ''}`);
+  if (config.profiling.enabled) {
+    const { heap, wall, sourceMaps } = config.profiling;
+    const kinds = ['cpu', wall && 'wall', heap.enabled && `heap (every ${Math.round(heap.samplingIntervalBytes / 1024)} KiB, ${heap.stackDepth} frames)`].filter(Boolean);
+    out.push(truncateEnd(`Profile kinds  ${kinds.join(', ')}; source maps ${sourceMaps ? 'on' : 'off'}`, WIDTH));
+  }
   out.push(`Spans          ${config.traces.exporters.length === 0 ? 'none' : config.traces.exporters.map((e) => (e === 'otlp' ? `otlp ${config.traces.otlpEndpoint ?? ''}`.trim() : e)).join(', ')}`);
   out.push(truncateEnd(`Store          ${config.store.dir}`, WIDTH));
   out.push('');
