@@ -76,3 +76,24 @@ test('while the server holds its answers, a newer heap profile replaces the wait
     server.close();
   }
 });
+
+test("a heap profile over Pyroscope's limits keeps its heaviest samples; the cut is not changed", async () => {
+  const { encodeHeapCut } = require('../dist/profiler/heap-profiler.js');
+  const cut = heapCut(1);
+  const strings = cut.raw.stringTable;
+  for (let i = 2; i <= 100; i++) {
+    const name = strings.dedup(`site${i}`);
+    cut.raw.function.push(new PprofFunction({ id: i, name, systemName: name, filename: strings.dedup('/app/a.ts') }));
+    cut.raw.location.push(new Location({ id: i, line: [new Line({ functionId: i, line: i })] }));
+    cut.raw.sample.push(new Sample({ locationId: [i], value: [1, i * 1000] }));
+  }
+  const bySamples = decodePprof((await encodeHeapCut(cut, { maxSamples: 10, maxBytes: 4 * 1024 * 1024 })).data);
+  assert.equal(bySamples.samples.length, 10);
+  assert.deepEqual(bySamples.samples.map((s) => s.values[1]).sort((a, b) => b - a), [100, 99, 98, 97, 96, 95, 94, 93, 92, 91].map((i) => i * 1000));
+  const full = await encodeHeapCut(cut, { maxSamples: 1000, maxBytes: 4 * 1024 * 1024 });
+  assert.equal(full.sampleCount, 100);
+  const tight = await encodeHeapCut(cut, { maxSamples: 1000, maxBytes: full.data.length > 0 ? decodePprof(full.data).uncompressedBytes - 1 : 0 });
+  assert.ok(tight.sampleCount < 100 && tight.sampleCount >= 1);
+  assert.ok(decodePprof(tight.data).uncompressedBytes < decodePprof(full.data).uncompressedBytes);
+  assert.equal(cut.raw.sample.length, 100, 'the shared cut keeps every sample');
+});

@@ -18,6 +18,7 @@ import { credentialsOf, redactSecrets } from '../redact';
 import { formatIngestName } from './app-name';
 import { buildProfilesOfCut } from '../profiler/profile-builder';
 import { encodeHeapCut } from '../profiler/heap-profiler';
+import { PYROSCOPE_PROFILE_LIMITS } from '../profiler/profile-limits';
 import type { EncodedProfile, HeapCut, ProfileCut, ProfileExporter } from './profile-exporter';
 import {
   DEFAULT_RETRY_POLICY,
@@ -151,7 +152,7 @@ export class PyroscopeExporter implements ProfileExporter {
     }
     // A heap profile is a snapshot: while Pyroscope is unreachable only the newest waits, so heap
     // profiles never push CPU profiles out of the queue.
-    const work = encodeHeapCut(cut).then(
+    const work = encodeHeapCut(cut, PYROSCOPE_PROFILE_LIMITS).then(
       (profile) => {
         if (this.shutDown) this.counters.dropped++;
         else this.queue.enqueue(profile, (waiting) => waiting.kind === 'heap');

@@ -10,11 +10,12 @@
 import { promisify } from 'node:util';
 import { gzip as gzipCallback } from 'node:zlib';
 import type { SourceMapper } from '@datadog/pprof';
-import { ValueType, type Profile } from 'pprof-format';
+import { Profile, ValueType } from 'pprof-format';
 import { withDeadline } from '../deadline';
 import { describeError, getLogger } from '../logger';
 import type { EncodedProfile, HeapCut, ProfileExporter } from '../export/profile-exporter';
 import type { PprofModule } from './native-profiler';
+import type { ProfileLimits } from './profile-limits';
 import type { Symbolizer } from './symbolizer';
 
 const gzip = promisify(gzipCallback);
@@ -139,8 +140,26 @@ function nameSampleTypes(raw: Profile): void {
   raw.periodType = new ValueType({ type: strings.dedup('space'), unit: strings.dedup('bytes') });
 }
 
-/** The gzipped pprof of a heap cut, the same for every destination. */
-export async function encodeHeapCut(cut: HeapCut): Promise<EncodedProfile> {
-  const data = await gzip(cut.raw.encode());
-  return { kind: 'heap', data, startMs: cut.startMs, endMs: cut.endMs, sampleCount: cut.raw.sample.length, intervalMicros: 0 };
+/**
+ * The gzipped pprof of a heap cut. With `limits` (Pyroscope's), a profile over them keeps its heaviest
+ * samples by in-use space (the server rejects an oversized profile whole); the cut itself is not changed.
+ */
+export async function encodeHeapCut(cut: HeapCut, limits?: Pick<ProfileLimits, 'maxSamples' | 'maxBytes'>): Promise<EncodedProfile> {
+  let profile = cut.raw;
+  let encoded = profile.encode();
+  if (limits !== undefined && (profile.sample.length > limits.maxSamples || encoded.length > limits.maxBytes)) {
+    const spaceAt = Math.max(0, profile.sampleType.findIndex((t) => profile.stringTable.strings[Number(t.type)] === 'inuse_space'));
+    const heaviest = [...profile.sample].sort((a, b) => Number(b.value[spaceAt] ?? 0) - Number(a.value[spaceAt] ?? 0));
+    let keep = Math.min(heaviest.length, limits.maxSamples);
+    for (;;) {
+      // Same tables, fewer samples: unused locations cost bytes, not correctness.
+      profile = new Profile({ ...cut.raw, sample: heaviest.slice(0, keep) });
+      encoded = profile.encode();
+      if (encoded.length <= limits.maxBytes || keep <= 1) break;
+      keep = Math.floor(keep / 2);
+    }
+    getLogger().debug(`heap profile: kept the ${keep} heaviest of ${cut.raw.sample.length} samples to stay within Pyroscope's limits`);
+  }
+  const data = await gzip(encoded);
+  return { kind: 'heap', data, startMs: cut.startMs, endMs: cut.endMs, sampleCount: profile.sample.length, intervalMicros: 0 };
 }
