@@ -313,3 +313,21 @@ describe('thousands of maps', () => {
     assert.equal(symbolizer.stats.mapsRead, 0);
   });
 });
+
+test('sources: sourceRoot, file: URLs, and webpack:// URLs (shown as the map names them, as Node does)', async () => {
+  const dir = mkdtempSync(path.join(tmp, 'sources-'));
+  const cases = [
+    [{ sourceRoot: '/build/', sources: ['src/a.ts'] }, '/build/src/a.ts'],
+    [{ sourceRoot: '../lib', sources: ['b.ts'] }, path.join(path.dirname(dir), 'lib', 'b.ts')],
+    [{ sources: ['file:///opt/app/src/c.ts'] }, '/opt/app/src/c.ts'],
+    [{ sources: ['webpack://shop/./src/d.ts'] }, 'webpack://shop/./src/d.ts'],
+  ];
+  for (const [i, [fields, expected]] of cases.entries()) {
+    const js = path.join(dir, `f${i}.js`);
+    writeFileSync(js, 'function work() {}\n');
+    writeFileSync(`${js}.map`, JSON.stringify({ version: 3, names: [], mappings: 'SAEA', ...fields }));
+    const profile = profileOf([[js, 1, 10, 'work']]);
+    await new Symbolizer().symbolize(profile);
+    assert.deepEqual(framesOf(profile)[0], { file: expected, line: 3, name: 'work', column: 0 }, JSON.stringify(fields));
+  }
+});
