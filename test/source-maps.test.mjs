@@ -87,7 +87,7 @@ async function debugLinesOf(fn) {
 describe('the decoder agrees with Node’s module.SourceMap', () => {
   const builds = [];
   after(() => builds.forEach(cleanup));
-  for (const kind of ['tsc-maps', 'esbuild']) {
+  for (const kind of ['tsc-maps', 'esbuild', 'esbuild-min']) {
     test(`every mapped position of the ${kind} build`, async () => {
       const build = await buildTsFixture(kind);
       builds.push(build);

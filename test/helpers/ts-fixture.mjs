@@ -1,6 +1,6 @@
 // Builds the TypeScript fixture (fixtures/ts-app) the way users ship TypeScript: `tsc --sourceMap`
 // (a .js.map beside each .js), `tsc --inlineSourceMap` (data: URL comments) or an esbuild bundle (one
-// file and its map). Each build goes to its own temp directory with the fixture's package.json, so
+// file and its map; also minified). Each build goes to its own temp directory with the fixture's package.json, so
 // the service name is the fixture's; the maps point back at fixtures/ts-app/src/*.ts.
 import { execFile } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -14,8 +14,8 @@ const run = promisify(execFile);
 export const TS_APP_DIR = fixturePath('ts-app');
 export const TS_SOURCES = path.join(TS_APP_DIR, 'src');
 
-/** The builds tests can ask for. */
-export const TS_BUILDS = ['tsc-maps', 'tsc-inline', 'esbuild'];
+/** The builds tests can ask for; esbuild-min is one minified line (names mangled, only the map has them). */
+export const TS_BUILDS = ['tsc-maps', 'tsc-inline', 'esbuild', 'esbuild-min'];
 
 /**
  * Compiles the fixture; returns { dir, entry, outDir } (dir: the temp root to remove with `cleanup`).
@@ -25,7 +25,7 @@ export async function buildTsFixture(kind, { sourcesDir = TS_SOURCES } = {}) {
   copyFileSync(path.join(TS_APP_DIR, 'package.json'), path.join(dir, 'package.json'));
   const outDir = path.join(dir, 'dist');
   mkdirSync(outDir);
-  if (kind === 'esbuild') {
+  if (kind === 'esbuild' || kind === 'esbuild-min') {
     const esbuild = path.join(repoRoot, 'node_modules', '.bin', 'esbuild');
     await run(esbuild, [
       path.join(sourcesDir, 'main.ts'),
@@ -36,6 +36,7 @@ export async function buildTsFixture(kind, { sourcesDir = TS_SOURCES } = {}) {
       '--sourcemap',
       `--outfile=${path.join(outDir, 'main.js')}`,
       '--log-level=warning',
+      ...(kind === 'esbuild-min' ? ['--minify'] : []),
     ]);
   } else {
     const tsc = path.join(repoRoot, 'node_modules', '.bin', 'tsc');
