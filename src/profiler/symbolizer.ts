@@ -14,7 +14,7 @@
  * when created, keeps all of them (as `source-map` consumers, which decode every segment into objects)
  * for the life of the process, and is consulted synchronously inside `time.stop()`.
  */
-import { Function as PprofFunction, type Profile } from 'pprof-format';
+import { Function as PprofFunction, type Line, type Profile } from 'pprof-format';
 import { describeError, getLogger } from '../logger';
 import { isMappableFile, readSourceMapOf } from './source-map-files';
 import { SourceMap, SourceMapError, type OriginalPosition } from './source-map';
@@ -117,7 +117,7 @@ export class Symbolizer {
       nextFunctionId = Math.max(nextFunctionId, Number(fn.id) + 1);
     }
     // Lines to map, by compiled file.
-    const byFile = new Map<string, { line: import('pprof-format').Line; fn: PprofFunction }[]>();
+    const byFile = new Map<string, { line: Line; fn: PprofFunction }[]>();
     for (const location of profile.location) {
       for (const line of location.line) {
         const fn = functions.get(Number(line.functionId));
