@@ -122,8 +122,8 @@ export class SourceMap {
       let fields = 0;
       let segmentName = -1;
       while (pos < end && s.charCodeAt(pos) !== COMMA) {
-        const [value, next] = decodeVlq(s, pos);
-        pos = next;
+        pos = decodeVlq(s, pos);
+        const value = vlqValue;
         switch (fields) {
           case 0: genColumn += value; break;
           case 1: source += value; break;
@@ -168,8 +168,11 @@ function resolveSource(source: string, sourceRoot: string, baseDir: string): str
   return path.resolve(baseDir, joined);
 }
 
-/** Reads one base64 VLQ value at `pos`; returns it and the position after it. */
-function decodeVlq(s: string, pos: number): [number, number] {
+/** The value {@link decodeVlq} read last (a module variable, so a lookup allocates nothing). */
+let vlqValue = 0;
+
+/** Reads one base64 VLQ value at `pos` into {@link vlqValue}; returns the position after it. */
+function decodeVlq(s: string, pos: number): number {
   let result = 0;
   let shift = 0;
   for (;;) {
@@ -181,9 +184,9 @@ function decodeVlq(s: string, pos: number): [number, number] {
     if ((digit & 32) === 0) break;
     if (shift > 35) throw new SourceMapError(`a VLQ value in "mappings" is too long at offset ${pos - 1}`);
   }
-  const negative = result % 2 === 1;
   const magnitude = Math.floor(result / 2);
-  return [negative ? -magnitude : magnitude, pos];
+  vlqValue = result % 2 === 1 ? -magnitude : magnitude;
+  return pos;
 }
 
 /**
