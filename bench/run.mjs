@@ -7,6 +7,8 @@
 //   overhead     throughput and latency of an HTTP fixture: bare, OpenTelemetry alone, this agent
 //   startup      `node -e 0` wall time and peak RSS, time to the fixture's first response
 //   memory       the fixture's RSS and heap after 10,000 and 100,000 requests (leak check)
+//   source-maps  start-up time and RSS of a 500-module TypeScript app, source maps on and off
+//   heap         CPU per request and RSS with the heap profiler on and off
 // --quick shortens everything to a smoke test (well under 90 s). Measurements only: nothing here
 // passes or fails on a number. Progress goes to stderr, tables to stdout. See bench/README.md.
 import { spawnSync } from 'node:child_process';
@@ -19,11 +21,13 @@ import { parseArgs } from 'node:util';
 import { LOAD_CORE, pinThisProcess, pinningSupport } from './lib/cores.mjs';
 import { AGENT_REGISTER, REPO_ROOT } from './lib/configurations.mjs';
 import * as attribution from './sections/attribution.mjs';
+import * as heap from './sections/heap.mjs';
 import * as memory from './sections/memory.mjs';
 import * as overhead from './sections/overhead.mjs';
+import * as sourceMaps from './sections/source-maps.mjs';
 import * as startup from './sections/startup.mjs';
 
-const SECTIONS = [attribution, overhead, startup, memory];
+const SECTIONS = [attribution, overhead, startup, memory, sourceMaps, heap];
 
 function usage() {
   return `usage: node bench/run.mjs [${SECTIONS.map((s) => s.name).join('|')}]... [--quick] [--out <file.json>]`;

@@ -150,7 +150,9 @@ function startupSummary(
   });
   const profiles = profiler.running
     ? `${profiler.destinations.join(', ')}; every ${config.profiling.samplingIntervalMicros / 1000} ms, ` +
-      `cut every ${config.profiling.uploadIntervalMs / 1000} s; context binding ${profiler.mode} (${profiler.reason})`
+      `cut every ${config.profiling.uploadIntervalMs / 1000} s; context binding ${profiler.mode} (${profiler.reason}); ` +
+      `heap ${config.profiling.heap.enabled ? `every ${Math.round(config.profiling.heap.samplingIntervalBytes / 1024)} KiB` : 'off'}; ` +
+      `source maps ${config.profiling.sourceMaps ? 'on' : 'off'}`
     : `off (${profiler.reason})`;
   return [
     `@acme/span-profiles ${AGENT_VERSION} on Node ${process.versions.node} (${process.platform}-${process.arch}), loaded with ${loadedVia}, pid ${process.pid}`,

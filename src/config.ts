@@ -77,6 +77,15 @@ export interface AgentConfig {
     samplingIntervalMicros: number;
     uploadIntervalMs: number;
     wall: boolean;
+    /** Map frames of compiled code to their original source through source maps. */
+    sourceMaps: boolean;
+    heap: {
+      enabled: boolean;
+      /** Average bytes allocated between two heap samples. */
+      samplingIntervalBytes: number;
+      /** Deepest stack recorded per heap sample. */
+      stackDepth: number;
+    };
   };
   /** Where profiles go (OTEL_PROFILES_EXPORTER), and the OTLP profiles exporter's settings. */
   profiles: {
@@ -831,6 +840,38 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): ConfigReport {
       defaultText: 'false',
       fallback: false,
     }),
+    sourceMaps: r.bool({
+      name: 'SPAN_PROFILES_SOURCE_MAPS',
+      description: "Report frames of compiled code (TypeScript, bundles) at their original file, line and function through the code's source maps. false keeps the compiled .js locations.",
+      defaultText: 'true',
+      fallback: true,
+    }),
+    heap: {
+      enabled: r.bool({
+        name: 'SPAN_PROFILES_HEAP',
+        description: "Run V8's sampling heap profiler and send heap profiles (Pyroscope types memory:inuse_space and memory:inuse_objects) every upload interval. false turns it off.",
+        defaultText: 'true',
+        fallback: true,
+      }),
+      samplingIntervalBytes: r.int({
+        name: 'PYROSCOPE_HEAP_SAMPLING_INTERVAL_BYTES',
+        description: 'Average bytes allocated between two heap samples. Smaller is more precise and costs more CPU.',
+        defaultText: '524288',
+        fallback: 512 * 1024,
+        min: 1024,
+        max: 1024 * 1024 * 1024,
+        unit: 'bytes',
+      }),
+      stackDepth: r.int({
+        name: 'PYROSCOPE_HEAP_STACK_DEPTH',
+        description: 'Deepest stack recorded per heap sample, frames.',
+        defaultText: '64',
+        fallback: 64,
+        min: 1,
+        max: 1024,
+        unit: 'frames',
+      }),
+    },
   };
 
   if (profiling.uploadIntervalMs > MAX_UPLOAD_INTERVAL_MS) {

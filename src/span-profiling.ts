@@ -13,9 +13,11 @@ import { sanitizeAppName } from './export/app-name';
 import type { ProfileExporter } from './export/profile-exporter';
 import { createContextBinding, detectBindingMode, type BindingMode } from './profiler/context-binding';
 import { CpuProfiler } from './profiler/cpu-profiler';
-import { loadNativeProfiler } from './profiler/native-profiler';
+import { HeapProfiler } from './profiler/heap-profiler';
+import { loadNativeProfiler, type PprofModule } from './profiler/native-profiler';
 import { detectOtherProfiler, otherProfilerInModules } from './profiler/other-profilers';
 import { SpanLinker } from './profiler/span-linker';
+import { Symbolizer } from './profiler/symbolizer';
 
 /** What the profiler is doing, for the startup summary and `doctor`. */
 export type ProfilerState =
@@ -26,7 +28,10 @@ export class SpanProfiling {
   /** Put this first in the tracer provider's span processors. */
   readonly spanProcessor: SpanLinker;
   private profiler: CpuProfiler | undefined;
+  private heap: HeapProfiler | undefined;
   private stateValue: ProfilerState = { running: false, reason: 'not started' };
+  /** Shared by the CPU and heap profiles: one cache of maps. Undefined when source maps are off. */
+  readonly symbolizer: Symbolizer | undefined;
 
   /**
    * `resource`: the Resource the traces carry, for destinations that send one (OTLP); built from the
@@ -38,6 +43,7 @@ export class SpanProfiling {
     private readonly resource?: Resource,
   ) {
     this.spanProcessor = new SpanLinker({ rootSpanOnly: config.profiling.rootSpanOnly });
+    this.symbolizer = config.profiling.sourceMaps ? new Symbolizer() : undefined;
   }
 
   get state(): ProfilerState {
@@ -47,6 +53,11 @@ export class SpanProfiling {
   /** The running profiler, for tests and diagnostics. */
   get cpuProfiler(): CpuProfiler | undefined {
     return this.profiler;
+  }
+
+  /** The running heap profiler, for tests and diagnostics. */
+  get heapProfiler(): HeapProfiler | undefined {
+    return this.heap;
   }
 
   /**
@@ -87,17 +98,20 @@ export class SpanProfiling {
         wall: this.config.profiling.wall,
         addSpanName: this.config.profiling.addSpanName,
         exporters,
+        symbolizer: this.symbolizer,
         // A profiler the app loads after the agent started (e.g. @pyroscope/nodejs) would fight ours.
         stopIf: () => {
           const other = otherProfilerInModules(Object.keys(require.cache));
           if (other === undefined) return undefined;
           this.spanProcessor.active = false;
+          this.heap?.stop();
           return `${other}, and two profilers in one process corrupt each other's samples`;
         },
       });
       profiler.start();
       this.profiler = profiler;
       this.spanProcessor.active = true;
+      this.startHeapProfiler(native.pprof, exporters);
       this.stateValue = {
         running: true,
         mode: binding.mode,
@@ -108,6 +122,28 @@ export class SpanProfiling {
     } catch (err) {
       for (const exporter of exporters) void exporter.shutdown(Date.now());
       return off(`the profiler did not start: ${describeError(err)}`, true);
+    }
+  }
+
+  /** The heap profiler beside the CPU profiler; if V8 refuses it, CPU profiling goes on without it. */
+  private startHeapProfiler(pprof: PprofModule, exporters: ProfileExporter[]): void {
+    const { heap, uploadIntervalMs } = this.config.profiling;
+    if (!heap.enabled) return;
+    const heapExporters = exporters.filter((e) => typeof e.exportHeap === 'function');
+    if (heapExporters.length === 0) return;
+    const profiler = new HeapProfiler({
+      pprof,
+      samplingIntervalBytes: heap.samplingIntervalBytes,
+      stackDepth: heap.stackDepth,
+      uploadIntervalMs,
+      exporters: heapExporters,
+      symbolizer: this.symbolizer,
+    });
+    try {
+      profiler.start();
+      this.heap = profiler;
+    } catch (err) {
+      getLogger().warn(`heap profiling is off: V8's sampling heap profiler did not start (${describeError(err)}); CPU profiling continues`);
     }
   }
 
@@ -190,7 +226,7 @@ export class SpanProfiling {
   async flush(): Promise<void> {
     const profiler = this.profiler;
     if (!profiler) return;
-    await profiler.collect(false);
+    await Promise.all([profiler.collect(false), this.heap?.collect(false)]);
   }
 
   /** Cuts the last profile, delivers what is pending, stops. Never rejects. */
@@ -199,6 +235,8 @@ export class SpanProfiling {
     if (!profiler) return;
     this.spanProcessor.active = false;
     try {
+      // The heap's last snapshot first, so it reaches the destinations before they shut down.
+      await this.heap?.shutdown(deadline);
       await profiler.shutdown(deadline);
     } catch {
       // Reported by the profiler; shutdown goes on.

@@ -14,6 +14,7 @@ import { parse as parseYaml } from 'yaml';
 import { startOtlpReceiver } from './helpers/otlp-receiver.mjs';
 import { startPyroscopeReceiver } from './helpers/pyroscope-receiver.mjs';
 import { fixturePath, nodeBinary, pinnedNode, repoRoot, spawnApp } from './helpers/spawn-app.mjs';
+import { buildTsFixture, cleanup, markedFunction } from './helpers/ts-fixture.mjs';
 
 const run = promisify(execFile);
 const MIB = 1024 * 1024;
@@ -323,4 +324,50 @@ describe('apps run with only NODE_OPTIONS=--require <tree>/autoinstrumentation.j
       });
     });
   }
+
+  // Issue 13: the source mapper and the heap profiler come from the same tree (the heap profiler is in
+  // the native addon): a TypeScript app's frames at its .ts lines, heap profiles as Pyroscope memory types.
+  test('a TypeScript app from the tree: CPU frames at their .ts lines, heap profiles on by default', async () => {
+    const build = await buildTsFixture('tsc-maps');
+    try {
+      const app = await spawnApp({
+        app: build.entry,
+        loader: 'none',
+        env: {
+          NODE_OPTIONS: `--require ${path.join(treeDir, ENTRY)}`,
+          NODE_PATH: undefined,
+          OTEL_SERVICE_NAME: 'image-tree-ts',
+          OTEL_TRACES_EXPORTER: 'none',
+          PYROSCOPE_SERVER_ADDRESS: pyroscope.url,
+          PYROSCOPE_UPLOAD_INTERVAL: '1s',
+          SPAN_PROFILES_HEAP: undefined, // the default
+        },
+      });
+      for (let i = 0; i < 4; i++) assert.equal((await app.request('/retain?count=20000')).status, 200);
+      for (let i = 0; i < 4; i++) assert.equal((await app.request('/?ms=100')).status, 200);
+      const mine = () => pyroscope.uploads.filter((u) => u.appName === 'image-tree-ts');
+      const heap = await pyroscope.waitForUploads(() => mine().find((u) => u.samples.some((s) => s.stack.includes('retainRecords'))));
+      // Pyroscope names these memory:inuse_objects:count:space:bytes and memory:inuse_space:bytes:space:bytes (heap-e2e).
+      assert.deepEqual(heap.sampleTypes, ['inuse_objects/count', 'inuse_space/bytes']);
+      assert.equal(heap.periodType, 'space/bytes');
+      await pyroscope.waitForUploads(() => mine().some((u) => u.samples.some((s) => s.stack.includes('computeFibonacci'))));
+      const { file, first, last } = markedFunction('computeFibonacci');
+      const frames = mine()
+        .filter((u) => u.sampleTypes.includes('cpu/nanoseconds'))
+        .flatMap((u) => {
+          const strings = u.profile.stringTable.strings;
+          const fns = new Map(u.profile.function.map((f) => [Number(f.id), f]));
+          return u.profile.location.flatMap((l) => l.line.map((line) => ({ fn: fns.get(Number(line.functionId)), line: Number(line.line), strings })));
+        })
+        .filter(({ fn, strings }) => strings[Number(fn.name)] === 'computeFibonacci');
+      assert.ok(frames.length > 0);
+      for (const { fn, line, strings } of frames) {
+        assert.equal(strings[Number(fn.filename)], file);
+        assert.ok(line >= first && line <= last, `line ${line} outside ${first}..${last}`);
+      }
+      assert.doesNotMatch(app.stderr(), /could not be loaded|agent failed to start|heap profiling is off/);
+    } finally {
+      cleanup(build);
+    }
+  });
 });

@@ -139,6 +139,7 @@ export async function startGuardedAppWithBackends(t, env = {}) {
       PYROSCOPE_SERVER_ADDRESS: pyroscope.url,
       OTEL_EXPORTER_OTLP_ENDPOINT: otlp.url,
       PYROSCOPE_UPLOAD_INTERVAL: '1s',
+      SPAN_PROFILES_HEAP: undefined, // the agent's default (heap profiles on): faults hit both kinds
       ...env,
     },
   });

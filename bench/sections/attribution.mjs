@@ -80,8 +80,10 @@ async function runVariant(variant, durationMs) {
     const groundTruth = await settledGroundTruth(server.port);
     const exit = await server.stop('SIGTERM');
     const stderr = server.stderr();
-    const samples = pyroscope.uploads.flatMap((upload) => upload.samples);
-    const sampleTypes = pyroscope.uploads[0]?.sampleTypes ?? [];
+    // Heap profiles (memory types) travel beside the CPU ones; attribution is about CPU samples.
+    const cpuUploads = pyroscope.uploads.filter((upload) => upload.sampleTypes.includes('cpu/nanoseconds'));
+    const samples = cpuUploads.flatMap((upload) => upload.samples);
+    const sampleTypes = cpuUploads[0]?.sampleTypes ?? [];
     const analysis = samples.length
       ? analyzeAttribution({ samples, sampleTypes, groundTruth, exportedSpans: otlp.spans })
       : { error: 'no profile was uploaded' };

@@ -344,6 +344,11 @@ function renderText(report: ConfigReport, checks: DoctorCheck[], all: boolean): 
   out.push('');
   out.push(`Service        ${config.serviceName} (from ${config.serviceNameSource})`);
   out.push(truncateEnd(`Profiles       ${!config.profiling.enabled ? 'off' : profileDestinations(config, ' + ')}`, WIDTH));
+  if (config.profiling.enabled) {
+    const { heap, wall, sourceMaps } = config.profiling;
+    const kinds = ['cpu', wall && 'wall', heap.enabled && `heap (every ${Math.round(heap.samplingIntervalBytes / 1024)} KiB, ${heap.stackDepth} frames)`].filter(Boolean);
+    out.push(truncateEnd(`Profile kinds  ${kinds.join(', ')}; source maps ${sourceMaps ? 'on' : 'off'}`, WIDTH));
+  }
   out.push(`Spans          ${config.traces.exporters.length === 0 ? 'none' : config.traces.exporters.map((e) => (e === 'otlp' ? `otlp ${config.traces.otlpEndpoint ?? ''}`.trim() : e)).join(', ')}`);
   out.push(truncateEnd(`Store          ${config.store.dir}`, WIDTH));
   out.push('');

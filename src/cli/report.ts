@@ -19,6 +19,7 @@ import {
 } from '../store/span-cpu';
 import { EXIT_FAILURE, EXIT_OK, UsageError, parseCommandArgs, parseIdPrefix, parsePositiveInt, parseTimeArg } from './args';
 import { describeStoreTrouble, displayLocation, formatMs, formatNanos, formatTime, printProblems, renderTable, truncateEnd } from './format';
+import { runHeapReport } from './heap-report';
 import type { Subcommand } from './main';
 
 /** Width when COLUMNS says nothing and stdout is a terminal that does not either. */
@@ -55,6 +56,7 @@ const OPTIONS = {
   limit: { type: 'string' },
   details: { type: 'string' },
   json: { type: 'boolean' },
+  heap: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -78,6 +80,8 @@ function usage(): string {
     `  --limit N        list N root spans (default ${DEFAULT_LIMIT})`,
     `  --details N      show the hottest functions of the top N (default ${DEFAULT_DETAILS};`,
     '                   0 for none)',
+    '  --heap           instead: what holds the heap, by allocation site (the last',
+    '                   heap profile of each process in the range)',
     '  --json           everything as JSON, for scripts',
     '  -h, --help       this text',
     '',
@@ -111,6 +115,7 @@ async function run(argv: string[]): Promise<number> {
   const spanPrefix = str('span') === undefined ? undefined : parseIdPrefix('span', str('span')!, 16);
   const tracePrefix = str('trace') === undefined ? undefined : parseIdPrefix('trace', str('trace')!, 32);
   const dir = positionals[0] ?? defaultStoreDir();
+  if (values.heap) return runHeapReport({ dir, service: str('service'), fromMs, untilMs, limit, json: values.json === true });
 
   const store = await loadStoreCpu(dir, { service: str('service'), fromMs, untilMs });
   const trouble = describeStoreTrouble(dir, store, str('service'));

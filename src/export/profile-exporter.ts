@@ -8,7 +8,7 @@
 import type { Profile } from 'pprof-format';
 
 /** The kind of data a profile holds; it decides how Pyroscope names the series. */
-export type ProfileKind = 'cpu' | 'wall';
+export type ProfileKind = 'cpu' | 'wall' | 'heap';
 
 /**
  * Numeric label on every raw sample: when the sample was taken, Unix nanoseconds. Destinations that
@@ -34,9 +34,31 @@ export interface ProfileCut {
   readonly wall: boolean;
 }
 
+/**
+ * One heap profile: what V8's sampling heap profiler holds live at the end of an interval. Heap samples
+ * carry no span labels (an allocation outlives the request that made it), so every destination sends
+ * it as it is: see `encodeHeapCut` in profiler/heap-profiler.ts.
+ */
+export interface HeapCut {
+  /**
+   * The @datadog/pprof heap profile, frames symbolized, sample types named as Pyroscope and Go name
+   * them: `inuse_objects/count`, `inuse_space/bytes`, period `space/bytes`. Shared: never change it.
+   */
+  readonly raw: Profile;
+  /** Start of the interval, Unix milliseconds. */
+  readonly startMs: number;
+  /** End of the interval (when the snapshot was taken), Unix milliseconds. */
+  readonly endMs: number;
+  /** Average bytes allocated between two samples. */
+  readonly intervalBytes: number;
+}
+
 /** One finished, serialized profile for one upload interval. */
 export interface EncodedProfile {
-  /** `cpu`: sample types samples/count + cpu/nanoseconds, period cpu/nanoseconds (Pyroscope: process_cpu). */
+  /**
+   * `cpu`: sample types samples/count + cpu/nanoseconds, period cpu/nanoseconds (Pyroscope: process_cpu).
+   * `heap`: inuse_objects/count + inuse_space/bytes, period space/bytes (Pyroscope: memory).
+   */
   readonly kind: ProfileKind;
   /** The gzipped pprof protobuf. */
   readonly data: Buffer;
@@ -46,7 +68,7 @@ export interface EncodedProfile {
   readonly endMs: number;
   /** Number of pprof samples in the profile (after merging). */
   readonly sampleCount: number;
-  /** The sampling interval the profile was taken at, microseconds. */
+  /** The sampling interval the profile was taken at, microseconds; 0 for heap profiles. */
   readonly intervalMicros: number;
 }
 
@@ -59,6 +81,11 @@ export interface ProfileExporter {
    * background and failures are reported through the agent's logger, never thrown to the caller.
    */
   export(cut: ProfileCut): void;
+  /**
+   * Accepts one heap profile, under the same rules as `export`. Optional: a destination without it
+   * receives no heap profiles.
+   */
+  exportHeap?(cut: HeapCut): void;
   /** Delivers what is pending, giving up at `deadline` (a `Date.now()` value). Never rejects. */
   flush(deadline: number): Promise<void>;
   /** Flushes, then releases resources. Never rejects. Further `export` calls are dropped. */

@@ -29,8 +29,9 @@ import { describeError, getLogger } from '../logger';
 import { credentialsOf, redactSecrets } from '../redact';
 import { formatIngestName } from './app-name';
 import { buildProfiles, buildProfilesOfCut } from '../profiler/profile-builder';
+import { encodeHeapCut } from '../profiler/heap-profiler';
 import { PYROSCOPE_INGEST_BURST_BYTES, PYROSCOPE_INGEST_RATE_BYTES_PER_SECOND, PYROSCOPE_PROFILE_LIMITS } from '../profiler/profile-limits';
-import type { EncodedProfile, ProfileCut, ProfileExporter } from './profile-exporter';
+import type { EncodedProfile, HeapCut, ProfileCut, ProfileExporter } from './profile-exporter';
 import { relabelForPyroscope, SpanNameGuard } from './pyroscope-labels';
 import { keepsTraceIdPerSample, probeServerVersion, PROBE_TIMEOUT_MS, type ServerVersion } from './server-version';
 import {
@@ -298,6 +299,28 @@ export class PyroscopeExporter implements ProfileExporter {
         'Spans still link by span_id',
     );
     return false;
+  }
+
+  /** Encodes a heap profile in the background and queues it; Pyroscope names it `memory` from its sample types. */
+  exportHeap(cut: HeapCut): void {
+    if (this.shutDown) {
+      this.counters.dropped++;
+      return;
+    }
+    // A heap profile is a snapshot: while Pyroscope is unreachable only the newest waits, so heap
+    // profiles never push CPU profiles out of the queue.
+    const work = encodeHeapCut(cut, { ...PYROSCOPE_PROFILE_LIMITS, maxBytes: Math.min(PYROSCOPE_PROFILE_LIMITS.maxBytes, this.profileByteBudget()) }).then(
+      (profile) => {
+        if (this.shutDown) this.counters.dropped++;
+        else this.queue.enqueue(profile, (waiting) => waiting.kind === 'heap');
+      },
+      (err: unknown) => {
+        this.counters.dropped++;
+        getLogger().warnRateLimited('pyroscope-build', `could not build a profile for ${this.description}: ${describeError(err)}`);
+      },
+    );
+    this.building.add(work);
+    void work.finally(() => this.building.delete(work));
   }
 
   /** Queues one built profile for upload. */

@@ -106,11 +106,21 @@ export class UploadQueue<T> {
     return this.waiting.length + (this.draining ? 1 : 0);
   }
 
-  /** Queues `item` and returns at once. When the queue is full the oldest waiting item is dropped. */
-  enqueue(item: T): void {
+  /**
+   * Queues `item` and returns at once. When the queue is full the oldest waiting item is dropped.
+   * `supersedes`: waiting items it returns true for are dropped first (a newer snapshot replaces them).
+   */
+  enqueue(item: T, supersedes?: (waiting: T) => boolean): void {
     if (this.closed) {
       this.counters.dropped++;
       return;
+    }
+    if (supersedes !== undefined) {
+      for (let i = this.waiting.length - 1; i >= 0; i--) {
+        if (!supersedes(this.waiting[i]!)) continue;
+        this.waiting.splice(i, 1);
+        this.counters.dropped++;
+      }
     }
     if (this.waiting.length >= this.capacity) {
       this.waiting.shift();

@@ -3,7 +3,7 @@
  * profiles we send (profile-builder.ts) and hand them to the destinations. Every call into the native
  * profiler is guarded: pprof stops itself on process exit and throws if touched afterwards.
  */
-import type { LabelSet } from '@datadog/pprof';
+import type { LabelSet, SourceMapper } from '@datadog/pprof';
 import type { Profile } from 'pprof-format';
 import { withDeadline } from '../deadline';
 import { describeError, getLogger } from '../logger';
@@ -13,6 +13,7 @@ import type { PprofModule } from './native-profiler';
 import { PendingSpanNames } from './late-span-names';
 import { separateUnsampledCpu } from './sampler-gaps';
 import { AFTER_SPAN_ENDED_MARK, SpansOfCut, capSpanCpu, isAfterSpanEnd, separateSamplesAfterSpanEnd } from './span-time-bounds';
+import type { Symbolizer } from './symbolizer';
 
 export interface CpuProfilerOptions {
   pprof: PprofModule;
@@ -24,6 +25,8 @@ export interface CpuProfilerOptions {
   /** Put the root span's name in the `span_name` label. */
   addSpanName: boolean;
   exporters: readonly ProfileExporter[];
+  /** Maps frames through source maps before the destinations see a cut; undefined: compiled locations. */
+  symbolizer?: Symbolizer;
   /**
    * Checked at every cut: a reason to stop for good (e.g. another profiler appeared in the process), or
    * undefined to go on.
@@ -65,6 +68,8 @@ export class CpuProfiler {
   private unnamed = new PendingSpanNames();
   /** The spans the cut being serialized has samples of. */
   private spansOfCut = new SpansOfCut();
+  /** Set at shutdown: the last cut reads source maps until then at most. */
+  private mapDeadline = Infinity;
 
   constructor(private readonly options: CpuProfilerOptions) {
     const { binding, addSpanName } = options;
@@ -115,6 +120,10 @@ export class CpuProfiler {
       useCPED: binding.useCPED,
       lineNumbers: false,
       workaroundV8Bug: true,
+      // With a symbolizer, pprof keeps each frame's column (see Symbolizer.columnKeeper): bundles need it.
+      ...(this.options.symbolizer
+        ? { sourceMapper: this.options.symbolizer.columnKeeper as unknown as SourceMapper, columnNumbers: 'emit' as const }
+        : {}),
     });
     this.intervalStart = Date.now();
     this.cpuAtIntervalStart = process.cpuUsage();
@@ -214,6 +223,7 @@ export class CpuProfiler {
         await unnamed.settle(nameWaitMs, () => !this.running);
         unnamed.applyTo(raw);
       }
+      await this.options.symbolizer?.symbolize(raw, this.mapDeadline);
       separateSamplesAfterSpanEnd(raw);
       separateUnsampledCpu(raw, this.options.samplingIntervalMicros);
       // After the wait: spans that ended meanwhile are capped at their real duration.
@@ -232,6 +242,8 @@ export class CpuProfiler {
 
   /** Cuts the last profile and delivers everything pending, giving up at `deadline`. */
   async shutdown(deadline: number): Promise<void> {
+    // Reading maps for the last cut gets half the time left; the rest is for delivering it.
+    this.mapDeadline = Date.now() + (deadline - Date.now()) / 2;
     await this.collect(true);
     await withDeadline(Promise.all(this.pending), deadline, false);
     await Promise.all(this.options.exporters.map((e) => e.shutdown(deadline).catch(() => undefined)));

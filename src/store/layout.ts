@@ -4,6 +4,7 @@
  *
  *     <dir>/<service>/<from>_<until>_<pid>.cpu.pb.gz     one gzipped pprof per upload interval
  *     <dir>/<service>/<from>_<until>_<pid>.wall.pb.gz    optional wall profile, same interval
+ *     <dir>/<service>/<from>_<until>_<pid>.heap.pb.gz    heap profile: what was live at <until>
  *     <dir>/<service>/<start>_<pid>.spans.jsonl          OTLP/JSON ExportTraceServiceRequest lines
  *
  * Times are UTC, compact, millisecond precision (`20261124T201530.123Z`) so names sort by time.
@@ -18,7 +19,7 @@ export const TEMP_SUFFIX = '.tmp';
 export const SPANS_FILE_MAX_BYTES = 16 * 1024 * 1024;
 
 const STAMP = String.raw`(\d{8}T\d{6}\.\d{3}Z)`;
-const PROFILE_FILE = new RegExp(`^${STAMP}_${STAMP}_(\\d+)\\.(cpu|wall)\\.pb\\.gz$`);
+const PROFILE_FILE = new RegExp(`^${STAMP}_${STAMP}_(\\d+)\\.(cpu|wall|heap)\\.pb\\.gz$`);
 const SPANS_FILE = new RegExp(`^${STAMP}_(\\d+)\\.spans\\.jsonl$`);
 const STAMP_PARTS = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})\.(\d{3})Z$/;
 

@@ -1,12 +1,13 @@
 /**
- * Writes each profile to the local store as `<dir>/<service>/<from>_<until>_<pid>.<kind>.pb.gz`:
+ * Writes each profile (cpu, wall, heap) to the local store as `<dir>/<service>/<from>_<until>_<pid>.<kind>.pb.gz`:
  * first to `<name>.tmp`, then renamed, so a reader never sees half a file under its final name.
  * Writes run one at a time in the background; the profiler never waits on the disk.
  */
 
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
-import type { EncodedProfile, ProfileCut, ProfileExporter } from '../export/profile-exporter';
+import type { EncodedProfile, HeapCut, ProfileCut, ProfileExporter } from '../export/profile-exporter';
+import { encodeHeapCut } from '../profiler/heap-profiler';
 import { isIdleProfile } from '../profiler/idle-profile';
 import { buildProfilesOfCut } from '../profiler/profile-builder';
 import { profileFileName, serviceDirName, TEMP_SUFFIX } from './layout';
@@ -58,6 +59,21 @@ export class ProfileStoreExporter implements ProfileExporter {
   /** Shapes `cut` for the store and writes it, in the background and in order. */
   export(cut: ProfileCut): void {
     this.schedule(() => this.writeCut(cut));
+  }
+
+  /** Writes a heap profile as `<from>_<until>_<pid>.heap.pb.gz`, in order with the cuts. */
+  exportHeap(cut: HeapCut): void {
+    this.schedule(async () => {
+      let profile: EncodedProfile;
+      try {
+        profile = await encodeHeapCut(cut);
+      } catch (error) {
+        this.counters.dropped++;
+        reportStoreWriteFailure(this.dir, 'a heap profile', error);
+        return;
+      }
+      await this.write(profile);
+    });
   }
 
   /** Writes one already built profile, in order with the cuts. */

@@ -8,8 +8,10 @@
  *     GET /api/span/<spanId>/pprof         the span's samples as a gzipped pprof download
  *     GET /api/flame?service&name&from&until                flame graph of a service (and range)
  *     GET /api/diff?a&b | ?nameA&nameB&service&from&until   diff flame graph of two spans or names
+ *     GET /api/heap?service&from&until                 heap flame graph (bytes in use) and top retainers
  */
 
+import * as path from 'node:path';
 import { serviceDirName } from '../../store/layout';
 import type { StoredSpan } from '../../store/reader';
 import {
@@ -24,7 +26,8 @@ import {
   type CpuSample,
   type FunctionCpu,
 } from '../../store/span-cpu';
-import { diffFlameJson, scaleFlameTree, toFlameJson, type DiffFlameJson, type FlameJson } from './flame-json';
+import { heapFlameTree, heapSites, loadStoreHeap, type HeapFlameNode } from '../../store/heap-reader';
+import { diffFlameJson, MIN_SHARE, scaleFlameTree, toFlameJson, type DiffFlameJson, type FlameJson } from './flame-json';
 import { ApiError, choiceParam, limitParam, spanIdParam, textParam, timeParam } from './query';
 import type { StoreSnapshot } from './store-cache';
 import { buildWaterfall, type Waterfall } from './waterfall';
@@ -86,6 +89,7 @@ export async function handleApi(snapshot: StoreSnapshot, route: string, params: 
   if (route === 'roots') return json(rootSpans(snapshot, params));
   if (route === 'flame') return json(serviceFlame(snapshot, params));
   if (route === 'diff') return json(diff(snapshot, params));
+  if (route === 'heap') return json(await serviceHeap(snapshot, params));
   const spanRoute = /^span\/([^/]*)(\/pprof)?$/.exec(route);
   if (spanRoute) {
     const id = spanIdParam(decodeSegment(spanRoute[1]!), 'the span id in the path');
@@ -310,6 +314,31 @@ async function spanPprof(snapshot: StoreSnapshot, id: string): Promise<ApiResult
   if (samples.length === 0) throw new ApiError(404, `no CPU samples of span ${id} in the store`);
   const data = await encodePprofGzip(buildPprof(samples, snapshot.periodNanos));
   return { type: 'download', fileName: `span-${labelId}.cpu.pb.gz`, contentType: 'application/octet-stream', data };
+}
+
+/**
+ * The heap of a service (or all) in a range: the last heap snapshot of each process in it, as a flame
+ * graph of bytes in use and the top allocation sites. Read from the files on each request: a range
+ * holds one snapshot per process.
+ */
+async function serviceHeap(snapshot: StoreSnapshot, params: URLSearchParams): Promise<object> {
+  const service = textParam(params, 'service');
+  const range = rangeOf(params);
+  const heap = await loadStoreHeap(snapshot.dir, { service, fromMs: range.fromMs, untilMs: range.untilMs });
+  const flame = heapFlameTree(heap, service ?? 'all services');
+  const min = flame.value * MIN_SHARE;
+  const prune = (node: HeapFlameNode): HeapFlameNode => ({ ...node, children: node.children.filter((c) => c.value >= min && c.value > 0).map(prune) });
+  return {
+    service,
+    inuseBytes: heap.bytes,
+    inuseObjects: heap.objects,
+    samplingIntervalBytes: heap.intervalBytes,
+    snapshots: heap.snapshots.map((s) => ({ service: s.service, pid: s.pid, takenAtMs: s.untilMs })),
+    flame: prune(flame),
+    retainers: heapSites(heap).slice(0, HOTTEST_LIMIT),
+    // Spans files' problems are in `problems` already; these are the heap files that could not be read.
+    heapProblems: heap.problems.filter((p) => p.path.endsWith('.heap.pb.gz')).map((p) => ({ path: path.relative(snapshot.dir, p.path), reason: p.reason })),
+  };
 }
 
 function serviceFlame(snapshot: StoreSnapshot, params: URLSearchParams): object {

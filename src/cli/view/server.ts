@@ -50,7 +50,7 @@ const CONTENT_TYPES: Record<string, string> = {
 };
 
 /** The page's URLs: all answered with the same page, which renders by its path. */
-const PAGE_PATHS = [/^\/$/, /^\/span\/[0-9a-fA-F]{16}$/, /^\/service$/, /^\/diff$/];
+const PAGE_PATHS = [/^\/$/, /^\/span\/[0-9a-fA-F]{16}$/, /^\/service$/, /^\/heap$/, /^\/diff$/];
 
 const SECURITY_HEADERS: Record<string, string> = {
   // d3-flame-graph injects its own <style> element, hence 'unsafe-inline' for styles only.

@@ -44,6 +44,16 @@ export function formatMs(ms) {
   return `${(ms * 1000).toFixed(0)} µs`;
 }
 
+/** Bytes as a short size: 41.2 MiB, 512 KiB, 900 B. */
+export function formatBytes(bytes) {
+  if (bytes === undefined || bytes === null || Number.isNaN(bytes)) return '–';
+  const abs = Math.abs(bytes);
+  if (abs >= 1024 ** 3) return `${(bytes / 1024 ** 3).toFixed(2)} GiB`;
+  if (abs >= 1024 ** 2) return `${(bytes / 1024 ** 2).toFixed(1)} MiB`;
+  if (abs >= 1024) return `${(bytes / 1024).toFixed(abs >= 10 * 1024 ? 0 : 1)} KiB`;
+  return `${Math.round(bytes)} B`;
+}
+
 /** A share as a percentage with sensible precision. */
 export function formatPercent(part, whole) {
   if (!whole) return '–';

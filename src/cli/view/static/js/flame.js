@@ -87,7 +87,7 @@ const rootOf = (node) => {
   return root;
 };
 
-function describeFrame(node) {
+function describeFrame(node, format = formatNanos) {
   const data = node.data;
   const total = rootOf(node).data.value;
   const location = formatLocation(data.file, data.line);
@@ -97,8 +97,8 @@ function describeFrame(node) {
     el(
       'table',
       { class: 'tip-values' },
-      el('tr', {}, el('th', { text: 'Self' }), el('td', { text: formatNanos(data.self) }), el('td', { class: 'muted', text: formatPercent(data.self, total) })),
-      el('tr', {}, el('th', { text: 'Total' }), el('td', { text: formatNanos(data.value) }), el('td', { class: 'muted', text: formatPercent(data.value, total) })),
+      el('tr', {}, el('th', { text: 'Self' }), el('td', { text: format(data.self) }), el('td', { class: 'muted', text: formatPercent(data.self, total) })),
+      el('tr', {}, el('th', { text: 'Total' }), el('td', { text: format(data.value) }), el('td', { class: 'muted', text: formatPercent(data.value, total) })),
     ),
     el('div', { class: 'tip-hint', text: 'Click to zoom in' }),
   ];
@@ -132,9 +132,11 @@ function describeDiffFrame(node) {
 /**
  * Draws `data` (from the API: {name, value, self, file, line, children}) into `container`.
  * `options.diff`: data is a diff tree (value = self width, delta, a/b totals).
+ * `options.format`: how values read (default durations in nanoseconds; the heap graph shows bytes);
+ * `options.emptyText`: what to say when there is nothing to draw.
  * Returns { search(term), resetZoom(), destroy() }.
  */
-export function renderFlameGraph(container, data, { diff = false, details } = {}) {
+export function renderFlameGraph(container, data, { diff = false, details, format = formatNanos, emptyText } = {}) {
   const flamegraphLib = window.flamegraph;
   if (!flamegraphLib || typeof flamegraphLib.default !== 'function') {
     replace(container, el('div', { class: 'error-box', text: 'The flame graph library did not load (vendor/flamegraph.js). Rebuild with npm run build:view.' }));
@@ -143,10 +145,10 @@ export function renderFlameGraph(container, data, { diff = false, details } = {}
   replace(container);
   const total = diff ? undefined : data.value;
   if (!diff && !total) {
-    replace(container, el('p', { class: 'empty', text: 'No CPU samples here. The profiler records one sample per few milliseconds of CPU, so a short request, or one that mostly waited, often has none.' }));
+    replace(container, el('p', { class: 'empty', text: emptyText ?? 'No CPU samples here. The profiler records one sample per few milliseconds of CPU, so a short request, or one that mostly waited, often has none.' }));
     return { search() {}, resetZoom() {}, destroy() {} };
   }
-  const tooltip = createTooltip(diff ? describeDiffFrame : describeFrame);
+  const tooltip = createTooltip(diff ? describeDiffFrame : (node) => describeFrame(node, format));
   const chart = flamegraphLib
     .default()
     .width(Math.max(320, container.clientWidth))
@@ -163,7 +165,7 @@ export function renderFlameGraph(container, data, { diff = false, details } = {}
       const d = node.data;
       const where = formatLocation(d.file, d.line);
       if (diff) return `${d.name}${where ? ` (${where})` : ''}  A ${formatNanos(d.a)} · B ${formatNanos(d.b)}`;
-      return `${d.name}${where ? ` (${where})` : ''}  self ${formatNanos(d.self)} · total ${formatNanos(d.value)} (${formatPercent(d.value, total)})`;
+      return `${d.name}${where ? ` (${where})` : ''}  self ${format(d.self)} · total ${format(d.value)} (${formatPercent(d.value, total)})`;
     });
   if (diff) chart.computeDelta(true);
   chart.setColorMapper((node) => (node.highlight ? 'hsl(300, 85%, 58%)' : diff ? diffColorOf(node) : colorOf(node)));
@@ -172,7 +174,7 @@ export function renderFlameGraph(container, data, { diff = false, details } = {}
     chart.setSearchHandler((results, sum, rootValue) => {
       const term = container.dataset.searchTerm;
       details.textContent = term
-        ? `Search “${term}”: ${results.length} frames, ${formatNanos(sum)} of ${formatNanos(rootValue)} (${formatPercent(sum, rootValue)})`
+        ? `Search “${term}”: ${results.length} frames, ${format(sum)} of ${format(rootValue)} (${formatPercent(sum, rootValue)})`
         : '';
     });
   }
@@ -234,7 +236,7 @@ function swatch(kind, label) {
 }
 
 /** A card with toolbar, hover details line and the graph; returns { element, draw(data) }. */
-export function flameCard({ title, diff = false, subtitle } = {}) {
+export function flameCard({ title, diff = false, subtitle, format, emptyText } = {}) {
   const graph = el('div', { class: 'flame-graph', 'data-testid': 'flame-graph' });
   const details = el('div', { class: 'flame-details', 'aria-live': 'polite', text: 'Hover a frame for details; click to zoom; search to highlight.' });
   let handle = { search() {}, resetZoom() {}, destroy() {} };
@@ -251,7 +253,7 @@ export function flameCard({ title, diff = false, subtitle } = {}) {
     element,
     draw(data) {
       handle.destroy();
-      handle = renderFlameGraph(graph, data, { diff, details });
+      handle = renderFlameGraph(graph, data, { diff, details, format, emptyText });
     },
     search(term) {
       const input = toolbar.querySelector('input');
