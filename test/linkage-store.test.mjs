@@ -17,6 +17,7 @@ after(killAllApps);
 const COMPACT_UTC = String.raw`\d{8}T\d{6}\.\d{3}Z`;
 const PROFILE_FILE = new RegExp(`^(${COMPACT_UTC})_(${COMPACT_UTC})_(\\d+)\\.cpu\\.pb\\.gz$`);
 const SPANS_FILE = new RegExp(`^(${COMPACT_UTC})_(\\d+)\\.spans\\.jsonl$`);
+const LOOP_FILE = new RegExp(`^(${COMPACT_UTC})_(${COMPACT_UTC})_(\\d+)\\.loop\\.json\\.gz$`);
 
 /** Finished files only: *.tmp are being written; a last line without '\n' is still being appended. */
 function readStore(serviceDir) {
@@ -63,10 +64,11 @@ describe('the local store, the default with no backend', () => {
     assert.match(stderr, new RegExp(`profiles: local store ${run.serviceDir};`));
   });
 
-  test('files follow the layout: <service>/<from>_<until>_<pid>.cpu.pb.gz and <start>_<pid>.spans.jsonl', () => {
+  test('files follow the layout: <service>/<from>_<until>_<pid>.cpu.pb.gz, .loop.json.gz and <start>_<pid>.spans.jsonl', () => {
     assert.deepEqual(readdirSync(run.app.storeDir), ['fixture-express-app']);
+    assert.ok(run.names.some((n) => LOOP_FILE.test(n)), `an event-loop delay file among ${run.names}`);
     for (const name of run.names) {
-      const match = PROFILE_FILE.exec(name) ?? SPANS_FILE.exec(name);
+      const match = PROFILE_FILE.exec(name) ?? SPANS_FILE.exec(name) ?? LOOP_FILE.exec(name);
       assert.ok(match, `unexpected file ${name}`);
       assert.equal(Number(match.at(-1)), run.app.pid, name);
     }

@@ -5,6 +5,9 @@
  *     <dir>/<service>/<from>_<until>_<pid>.cpu.pb.gz     one gzipped pprof per upload interval
  *     <dir>/<service>/<from>_<until>_<pid>.wall.pb.gz    optional wall profile, same interval
  *     <dir>/<service>/<start>_<pid>.spans.jsonl          OTLP/JSON ExportTraceServiceRequest lines
+ *     <dir>/<service>/<from>_<until>_<pid>.loop.json.gz  the event-loop delay of the interval (OTLP/JSON metrics)
+ *
+ * Profile kinds other than cpu and wall (e.g. heap) are listed too: readers pick the kinds they know.
  *
  * Times are UTC, compact, millisecond precision (`20261124T201530.123Z`) so names sort by time.
  */
@@ -18,7 +21,8 @@ export const TEMP_SUFFIX = '.tmp';
 export const SPANS_FILE_MAX_BYTES = 16 * 1024 * 1024;
 
 const STAMP = String.raw`(\d{8}T\d{6}\.\d{3}Z)`;
-const PROFILE_FILE = new RegExp(`^${STAMP}_${STAMP}_(\\d+)\\.(cpu|wall)\\.pb\\.gz$`);
+const PROFILE_FILE = new RegExp(`^${STAMP}_${STAMP}_(\\d+)\\.([a-z][a-z0-9]*)\\.pb\\.gz$`);
+const LOOP_FILE = new RegExp(`^${STAMP}_${STAMP}_(\\d+)\\.loop\\.json\\.gz$`);
 const SPANS_FILE = new RegExp(`^${STAMP}_(\\d+)\\.spans\\.jsonl$`);
 const STAMP_PARTS = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})\.(\d{3})Z$/;
 
@@ -51,9 +55,15 @@ export function spansFileName(startMs: number, pid: number): string {
   return `${formatStamp(startMs)}_${pid}.spans.jsonl`;
 }
 
+/** The file name of the event-loop delay points of one interval. */
+export function loopFileName(fromMs: number, untilMs: number, pid: number): string {
+  return `${formatStamp(fromMs)}_${formatStamp(untilMs)}_${pid}.loop.json.gz`;
+}
+
 /** What a store file name says about its content. */
 export type StoreFileName =
   | { type: 'profile'; kind: ProfileKind; fromMs: number; untilMs: number; pid: number }
+  | { type: 'loop'; fromMs: number; untilMs: number; pid: number }
   | { type: 'spans'; startMs: number; pid: number };
 
 /** Parses a store file name; `undefined` for anything else (temp files included). */
@@ -64,6 +74,13 @@ export function parseStoreFileName(name: string): StoreFileName | undefined {
     const untilMs = parseStamp(profile[2]!);
     if (fromMs === undefined || untilMs === undefined) return undefined;
     return { type: 'profile', kind: profile[4] as ProfileKind, fromMs, untilMs, pid: Number(profile[3]) };
+  }
+  const loop = LOOP_FILE.exec(name);
+  if (loop) {
+    const fromMs = parseStamp(loop[1]!);
+    const untilMs = parseStamp(loop[2]!);
+    if (fromMs === undefined || untilMs === undefined) return undefined;
+    return { type: 'loop', fromMs, untilMs, pid: Number(loop[3]) };
   }
   const spans = SPANS_FILE.exec(name);
   if (spans) {
@@ -76,5 +93,5 @@ export function parseStoreFileName(name: string): StoreFileName | undefined {
 
 /** The time a store file is ordered by for the size cap: when its data begins. */
 export function storeFileTime(parsed: StoreFileName): number {
-  return parsed.type === 'profile' ? parsed.fromMs : parsed.startMs;
+  return parsed.type === 'spans' ? parsed.startMs : parsed.fromMs;
 }

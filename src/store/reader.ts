@@ -10,6 +10,7 @@ import { promisify } from 'node:util';
 import * as zlib from 'node:zlib';
 import { Profile } from 'pprof-format';
 import type { ProfileKind } from '../export/profile-exporter';
+import { eventLoopDelayFromOtlpJson, type EventLoopDelayPoint } from './event-loop-delay';
 import { parseStoreFileName, serviceDirName } from './layout';
 
 const gunzip = promisify(zlib.gunzip);
@@ -50,6 +51,15 @@ export interface StoredProfileFile {
   path: string;
 }
 
+/** One event-loop delay file of the store. */
+export interface StoredLoopFile {
+  service: string;
+  fromMs: number;
+  untilMs: number;
+  pid: number;
+  path: string;
+}
+
 /** Something in the store that could not be read, and why. */
 export interface StoreProblem {
   path: string;
@@ -61,6 +71,8 @@ export interface StoreContents {
   spans: StoredSpan[];
   /** All profile files found, ordered by start of interval. */
   profiles: StoredProfileFile[];
+  /** Event-loop delay files (not yet read; see {@link readEventLoopDelay}), ordered by start of interval. */
+  loopFiles: StoredLoopFile[];
   problems: StoreProblem[];
 }
 
@@ -79,7 +91,7 @@ export interface StoreFilter {
  */
 export async function readStore(dir: string, filter: StoreFilter = {}): Promise<StoreContents> {
   const root = path.resolve(dir);
-  const contents: StoreContents = { spans: [], profiles: [], problems: [] };
+  const contents: StoreContents = { spans: [], profiles: [], loopFiles: [], problems: [] };
   let serviceDirs: string[];
   try {
     const entries = await fsp.readdir(root, { withFileTypes: true });
@@ -107,6 +119,9 @@ export async function readStore(dir: string, filter: StoreFilter = {}): Promise<
       if (parsed.type === 'profile') {
         if (!overlaps(parsed.fromMs, parsed.untilMs, filter)) continue;
         contents.profiles.push({ service, kind: parsed.kind, fromMs: parsed.fromMs, untilMs: parsed.untilMs, pid: parsed.pid, path: filePath });
+      } else if (parsed.type === 'loop') {
+        if (!overlaps(parsed.fromMs, parsed.untilMs, filter)) continue;
+        contents.loopFiles.push({ service, fromMs: parsed.fromMs, untilMs: parsed.untilMs, pid: parsed.pid, path: filePath });
       } else {
         const file = await readSpansFile(filePath, service);
         for (const span of file.spans) if (spanInRange(span, filter)) contents.spans.push(span);
@@ -116,7 +131,25 @@ export async function readStore(dir: string, filter: StoreFilter = {}): Promise<
   }
   contents.spans.sort((a, b) => a.startMs - b.startMs);
   contents.profiles.sort((a, b) => a.fromMs - b.fromMs || a.path.localeCompare(b.path));
+  contents.loopFiles.sort((a, b) => a.fromMs - b.fromMs || a.path.localeCompare(b.path));
   return contents;
+}
+
+/** The event-loop delay points of `files`, oldest first, with the pid they belong to. Never rejects. */
+export async function readEventLoopDelay(files: readonly StoredLoopFile[]): Promise<{ points: Array<EventLoopDelayPoint & { pid: number; service: string }>; problems: StoreProblem[] }> {
+  const points: Array<EventLoopDelayPoint & { pid: number; service: string }> = [];
+  const problems: StoreProblem[] = [];
+  for (const file of files) {
+    try {
+      const raw = await fsp.readFile(file.path);
+      const text = (raw[0] === 0x1f && raw[1] === 0x8b ? await gunzip(raw) : raw).toString('utf8');
+      for (const point of eventLoopDelayFromOtlpJson(text)) points.push({ ...point, pid: file.pid, service: file.service });
+    } catch (error) {
+      problems.push({ path: file.path, reason: `not an OTLP/JSON metrics file: ${describeFsError(error)}` });
+    }
+  }
+  points.sort((a, b) => a.timeMs - b.timeMs);
+  return { points, problems };
 }
 
 /**

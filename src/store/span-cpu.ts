@@ -10,6 +10,7 @@
 import { promisify } from 'node:util';
 import * as zlib from 'node:zlib';
 import { Function as PprofFunction, Label, Line, Location, Profile, Sample, StringTable, ValueType } from 'pprof-format';
+import { SAMPLE_TIME_LABEL } from '../export/profile-exporter';
 import { readProfile, readStore, type StoreContents, type StoredProfileFile, type StoredSpan, type StoreProblem } from './reader';
 
 const gzip = promisify(zlib.gzip);
@@ -40,6 +41,13 @@ export interface CpuSample {
   service: string;
   fromMs: number;
   untilMs: number;
+  /** The pid of the process that took it (from the file name). */
+  pid: number;
+  /**
+   * When the tick was taken (label `end_timestamp_ns`), Unix ms with microsecond precision; undefined
+   * in profiles written without per-sample times (then `count` ticks may be merged in one sample).
+   */
+  timeMs: number | undefined;
 }
 
 export interface CpuSamples {
@@ -161,9 +169,14 @@ function addProfileSamples(profile: Profile, file: StoredProfileFile, frames: Ma
     let spanId: string | undefined;
     let traceId: string | undefined;
     let spanName: string | undefined;
+    let timeMs: number | undefined;
     for (const label of sample.label) {
       const key = str(label.key);
-      if (key === 'span_id') spanId = str(label.str) || undefined;
+      if (key === SAMPLE_TIME_LABEL) {
+        // Unix ns passes 2^53: whole microseconds first, so the ms value keeps µs precision.
+        const ns = typeof label.num === 'bigint' ? label.num : BigInt(Math.round(Number(label.num)));
+        if (ns > 0n) timeMs = Number(ns / 1000n) / 1000;
+      } else if (key === 'span_id') spanId = str(label.str) || undefined;
       else if (key === 'trace_id') traceId = str(label.str) || undefined;
       else if (key === 'span_name') spanName = str(label.str) || undefined;
     }
@@ -172,7 +185,7 @@ function addProfileSamples(profile: Profile, file: StoredProfileFile, frames: Ma
       const located = locations.get(Number(id));
       if (located !== undefined) stack.push(...located);
     }
-    out.push({ spanId, traceId, spanName, cpuNanos, count, stack, service: file.service, fromMs: file.fromMs, untilMs: file.untilMs });
+    out.push({ spanId, traceId, spanName, cpuNanos, count, stack, service: file.service, fromMs: file.fromMs, untilMs: file.untilMs, pid: file.pid, timeMs });
   }
   return undefined;
 }

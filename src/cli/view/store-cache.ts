@@ -7,7 +7,7 @@
 
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
-import { parseStoreFileName } from '../../store/layout';
+import { parseStoreFileName, type StoreFileName } from '../../store/layout';
 import { describeFsError, readSpansFile, type SpansFileContents, type StoredProfileFile, type StoredSpan, type StoreProblem } from '../../store/reader';
 import { loadCpuSamples, type CodeFrame, type CpuSample } from '../../store/span-cpu';
 
@@ -33,6 +33,7 @@ interface ListedFile {
   service: string;
   /** Inode, times and size: a file whose stamp is unchanged is not read again. */
   stamp: string;
+  type: StoreFileName['type'];
   profile: StoredProfileFile | undefined;
 }
 
@@ -117,7 +118,7 @@ export class StoreCache {
     let changed = false;
     const present = new Set<string>();
     for (const file of listed) {
-      if (file.profile !== undefined) continue;
+      if (file.type !== 'spans') continue;
       present.add(file.path);
       let cached = this.spansFiles.get(file.path);
       if (cached === undefined || cached.stamp !== file.stamp) {
@@ -200,7 +201,7 @@ export class StoreCache {
           parsed.type === 'profile'
             ? { service, kind: parsed.kind, fromMs: parsed.fromMs, untilMs: parsed.untilMs, pid: parsed.pid, path: filePath }
             : undefined;
-        files.push({ path: filePath, service, stamp, profile });
+        files.push({ path: filePath, service, stamp, type: parsed.type, profile });
       }
     }
     return { files, problems };
