@@ -37,6 +37,8 @@ export interface StoredSpan {
   statusCode: number;
   /** Attribute `pyroscope.profile.id`: set on local root spans, the `span_id` label of their samples. */
   profileId: string | undefined;
+  /** The process that ran it: resource `process.pid`, else the pid in the spans file's name. */
+  pid: number | undefined;
 }
 
 /** One profile file of the store (not yet read; see {@link readProfile}). */
@@ -221,6 +223,8 @@ export async function readSpansFile(file: string, serviceDir: string): Promise<S
     contents.problems.push({ path: file, reason: describeFsError(error) });
     return contents;
   }
+  const parsedName = parseStoreFileName(path.basename(file));
+  const filePid = parsedName?.pid;
   // A last line without '\n' is still being appended (or was cut short): not ours to judge yet.
   const complete = text.slice(0, text.lastIndexOf('\n') + 1);
   const lines = complete.split('\n');
@@ -229,7 +233,7 @@ export async function readSpansFile(file: string, serviceDir: string): Promise<S
     const line = lines[i]!;
     if (line.trim() === '') continue;
     try {
-      collectSpans(JSON.parse(line) as unknown, serviceDir, contents.spans);
+      collectSpans(JSON.parse(line) as unknown, serviceDir, filePid, contents.spans);
     } catch (error) {
       bad++;
       if (bad <= PROBLEMS_PER_FILE) contents.problems.push({ path: `${file}:${i + 1}`, reason: `not an OTLP/JSON trace request: ${(error as Error).message}` });
@@ -247,17 +251,19 @@ interface OtlpKeyValue {
 }
 
 /** Adds the spans of one ExportTraceServiceRequest; throws on a shape that is not one. */
-function collectSpans(request: unknown, serviceDir: string, out: StoredSpan[]): void {
+function collectSpans(request: unknown, serviceDir: string, filePid: number | undefined, out: StoredSpan[]): void {
   const resourceSpans = (request as { resourceSpans?: unknown })?.resourceSpans;
   if (!Array.isArray(resourceSpans)) throw new Error('no resourceSpans array');
   for (const rs of resourceSpans as Array<{ resource?: { attributes?: unknown }; scopeSpans?: unknown }>) {
     const resource = attributesOf(rs?.resource?.attributes);
     const serviceName = typeof resource['service.name'] === 'string' ? (resource['service.name'] as string) : serviceDir;
+    const resourcePid = resource['process.pid'];
+    const pid = typeof resourcePid === 'number' && Number.isSafeInteger(resourcePid) ? resourcePid : filePid;
     const scopeSpans = Array.isArray(rs?.scopeSpans) ? (rs.scopeSpans as Array<{ spans?: unknown }>) : [];
     for (const ss of scopeSpans) {
       if (!Array.isArray(ss?.spans)) continue;
       for (const raw of ss.spans as Array<Record<string, unknown>>) {
-        const span = toStoredSpan(raw, serviceName, resource);
+        const span = toStoredSpan(raw, serviceName, resource, pid);
         if (span === undefined) throw new Error('a span without valid ids or times');
         out.push(span);
       }
@@ -265,7 +271,7 @@ function collectSpans(request: unknown, serviceDir: string, out: StoredSpan[]): 
   }
 }
 
-function toStoredSpan(raw: Record<string, unknown>, service: string, resource: Record<string, unknown>): StoredSpan | undefined {
+function toStoredSpan(raw: Record<string, unknown>, service: string, resource: Record<string, unknown>, pid: number | undefined): StoredSpan | undefined {
   const traceId = hexId(raw.traceId, 16);
   const spanId = hexId(raw.spanId, 8);
   const startMs = nanosToMs(raw.startTimeUnixNano);
@@ -288,6 +294,7 @@ function toStoredSpan(raw: Record<string, unknown>, service: string, resource: R
     resource,
     statusCode: typeof status?.code === 'number' ? status.code : 0,
     profileId: typeof profileId === 'string' && profileId !== '' ? profileId : undefined,
+    pid,
   };
 }
 
