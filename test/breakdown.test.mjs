@@ -195,3 +195,10 @@ test('stalls: the longest runs of one span\'s CPU, with how many other requests 
   assert.equal(stalls[0].othersOpen, 2);
   assert.equal(stalls[1].durationNanos, 10 * MS);
 });
+
+test('ticks that found the thread idle are not work: they neither block nor count as CPU', () => {
+  const req = span('GET /a', 0, 50);
+  const b = breakdownOf(req, analyze([req], [sample(10, undefined, '(idle)'), sample(20, req, '(idle)')]));
+  assertSums(b);
+  assert.equal(b.waitingNanos, 50 * MS);
+});

@@ -4,8 +4,10 @@
  */
 
 import { defaultStoreDir } from '../config';
+import { breakdownOf, findStalls, ProcessTimelines, RootResolver, type DurationBreakdown, type Stall } from '../store/breakdown';
+import type { StoredSpan } from '../store/reader';
 import { hottestFunctions, loadStoreCpu, matchRoots, samplesBySpan, type CpuSample, type FunctionCpu, type RootSpanCpu, type StoreCpu } from '../store/span-cpu';
-import { EXIT_FAILURE, EXIT_OK, parseCommandArgs, parseIdPrefix, parsePositiveInt, parseTimeArg } from './args';
+import { EXIT_FAILURE, EXIT_OK, parseCommandArgs, parseIdPrefix, parsePositiveInt, parseTimeArg, UsageError } from './args';
 import { describeStoreTrouble, displayLocation, formatMs, formatNanos, formatTime, printProblems, renderTable, truncateEnd } from './format';
 import type { Subcommand } from './main';
 
@@ -23,6 +25,8 @@ const OPTIONS = {
   trace: { type: 'string' },
   limit: { type: 'string' },
   details: { type: 'string' },
+  sort: { type: 'string' },
+  stalls: { type: 'boolean' },
   json: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
@@ -46,6 +50,12 @@ function usage(): string {
     '  --trace ID       only this trace (its id, or a prefix of 8+ hex digits)',
     `  --limit N        list N root spans (default ${DEFAULT_LIMIT})`,
     `  --details N      show the hottest functions of the top N (default ${DEFAULT_DETAILS})`,
+    '  --sort KEY       cpu (default): most CPU first; duration: slowest first, every',
+    '                   root span (also those with no CPU), with its time split into',
+    '                   own CPU, blocked (the thread ran other work) and waiting;',
+    '                   blocked: most blocked first',
+    '  --stalls         the longest stretches of CPU by one span (event-loop stalls),',
+    '                   with their functions and the requests open meanwhile',
     '  --json           everything as JSON, for scripts',
     '  -h, --help       this text',
     '',
@@ -75,6 +85,8 @@ async function run(argv: string[]): Promise<number> {
   const details = str('details') === undefined ? DEFAULT_DETAILS : parsePositiveInt('details', str('details')!);
   const spanPrefix = str('span') === undefined ? undefined : parseIdPrefix('span', str('span')!, 16);
   const tracePrefix = str('trace') === undefined ? undefined : parseIdPrefix('trace', str('trace')!, 32);
+  const sort = str('sort') ?? 'cpu';
+  if (!SORT_KEYS.includes(sort as SortKey)) throw new UsageError(`--sort '${sort}' is not one of ${SORT_KEYS.join(', ')}`);
   const dir = positionals[0] ?? defaultStoreDir();
 
   const store = await loadStoreCpu(dir, { service: str('service'), fromMs, untilMs });
@@ -84,21 +96,234 @@ async function run(argv: string[]): Promise<number> {
     return EXIT_FAILURE;
   }
   printProblems('report', store.problems);
+  const analysis = analyze(store);
 
-  const roots = matchRoots(store.roots, { name: str('name'), spanPrefix, tracePrefix });
+  if (values.stalls) {
+    const stalls = findStalls(analysis.timelines, store.contents.spans, { maxGapNanos: stallGapNanos(store), limit })
+      .filter((stall) => (fromMs === undefined || stall.startMs + stall.durationNanos / 1e6 >= fromMs) && (untilMs === undefined || stall.startMs <= untilMs));
+    if (values.json) process.stdout.write(JSON.stringify({ dir, stalls: stalls.map(stallJson), problems: store.problems }, null, 2) + '\n');
+    else process.stdout.write(renderStalls(dir, stalls, analysis).join('\n') + '\n');
+    return EXIT_OK;
+  }
+
+  const candidates = sort === 'cpu' ? store.roots : allRootSpans(store, analysis, fromMs, untilMs);
+  const roots = matchRoots(candidates, { name: str('name'), spanPrefix, tracePrefix });
+  if (sort === 'duration') roots.sort((a, b) => (b.durationMs ?? -1) - (a.durationMs ?? -1) || a.spanId.localeCompare(b.spanId));
+  if (sort === 'blocked') {
+    roots.sort((a, b) => (analysis.breakdown(b)?.blockedNanos ?? -1) - (analysis.breakdown(a)?.blockedNanos ?? -1) || a.spanId.localeCompare(b.spanId));
+  }
   if (roots.length === 0) {
-    process.stderr.write(`span-profiles report: no root span with CPU samples matches ${describeFilter(values)} in ${dir}\n`);
+    const what = sort === 'cpu' ? 'no root span with CPU samples' : 'no root span';
+    process.stderr.write(`span-profiles report: ${what} matches ${describeFilter(values)} in ${dir}\n`);
     const names = [...new Set(store.roots.map((r) => r.name))].slice(0, 8);
     if (str('name') !== undefined && names.length > 0) process.stderr.write(`Span names seen: ${names.map((n) => JSON.stringify(n)).join(', ')}\n`);
     return EXIT_FAILURE;
   }
   const bySpan = samplesBySpan(store.cpu.samples);
   if (values.json) {
-    process.stdout.write(JSON.stringify(toJson(dir, store, roots, bySpan, limit), null, 2) + '\n');
-  } else {
+    process.stdout.write(JSON.stringify(toJson(dir, store, roots, bySpan, limit, analysis, sort as SortKey), null, 2) + '\n');
+  } else if (sort === 'cpu') {
     process.stdout.write(renderReport(dir, store, roots, bySpan, limit, details).join('\n') + '\n');
+  } else {
+    process.stdout.write(renderSlowest(dir, roots, bySpan, limit, details, analysis, sort as SortKey).join('\n') + '\n');
   }
   return EXIT_OK;
+}
+
+const SORT_KEYS = ['cpu', 'duration', 'blocked'] as const;
+type SortKey = (typeof SORT_KEYS)[number];
+
+/** The samples placed on each process's time line, and each root's breakdown computed once. */
+interface Analysis {
+  resolver: RootResolver;
+  timelines: ProcessTimelines;
+  breakdown(root: RootSpanCpu): DurationBreakdown | undefined;
+}
+
+function analyze(store: StoreCpu): Analysis {
+  const resolver = new RootResolver(store.contents.spans);
+  const timelines = new ProcessTimelines(store.cpu.samples, resolver);
+  const cache = new Map<StoredSpan, DurationBreakdown>();
+  return {
+    resolver,
+    timelines,
+    breakdown(root) {
+      if (root.span === undefined) return undefined;
+      const span = resolver.root(root.span);
+      let b = cache.get(span);
+      if (b === undefined) cache.set(span, (b = breakdownOf(span, timelines)));
+      return b;
+    },
+  };
+}
+
+/** Samples of one span further apart than this (end of one stretch to start of the next) end a stall. */
+function stallGapNanos(store: StoreCpu): number {
+  return Math.max(1_000_000, (store.cpu.periodNanos || 10_000_000) / 2);
+}
+
+/**
+ * Every stored local root span overlapping the time range, with its CPU (zero when it has no samples:
+ * a request that only waited is the interesting case).
+ */
+function allRootSpans(store: StoreCpu, analysis: Analysis, fromMs: number | undefined, untilMs: number | undefined): RootSpanCpu[] {
+  const cpu = new Map<StoredSpan, { cpuNanos: number; samples: number }>();
+  for (const r of store.roots) {
+    if (r.span === undefined) continue;
+    const root = analysis.resolver.root(r.span);
+    const entry = cpu.get(root) ?? { cpuNanos: 0, samples: 0 };
+    entry.cpuNanos += r.cpuNanos;
+    entry.samples += r.samples;
+    cpu.set(root, entry);
+  }
+  const out: RootSpanCpu[] = [];
+  for (const span of store.contents.spans) {
+    if (!analysis.resolver.isLocalRoot(span)) continue;
+    if ((fromMs !== undefined && span.endMs < fromMs) || (untilMs !== undefined && span.startMs > untilMs)) continue;
+    const c = cpu.get(span);
+    out.push({
+      spanId: span.profileId ?? span.spanId,
+      traceId: span.traceId,
+      name: span.name,
+      service: span.service,
+      startMs: span.startMs,
+      durationMs: span.durationMs,
+      cpuNanos: c?.cpuNanos ?? 0,
+      samples: c?.samples ?? 0,
+      span,
+    });
+  }
+  return out;
+}
+
+function percentOf(part: number, whole: number): string {
+  return whole > 0 ? `${Math.round((100 * part) / whole)}%` : '-';
+}
+
+function renderSlowest(
+  dir: string,
+  roots: RootSpanCpu[],
+  bySpan: Map<string, CpuSample[]>,
+  limit: number,
+  details: number,
+  analysis: Analysis,
+  sort: SortKey,
+): string[] {
+  const out: string[] = [];
+  out.push(truncateEnd(`Store ${dir}`, WIDTH));
+  const shown = roots.slice(0, limit);
+  const title = sort === 'duration' ? 'Root spans, slowest first' : 'Root spans, most blocked first';
+  out.push(roots.length > shown.length ? `${title} (top ${shown.length} of ${roots.length})` : title);
+  out.push(
+    ...renderTable(
+      [
+        { header: 'DURATION', width: 9, right: true },
+        { header: 'CPU', width: 9, right: true },
+        { header: 'BLOCKED', width: 9, right: true },
+        { header: 'WAITING', width: 9, right: true },
+        { header: 'TRACE', width: 8 },
+        { header: 'NAME', minWidth: 12 },
+      ],
+      shown.map((r) => {
+        const b = analysis.breakdown(r);
+        return [
+          r.durationMs === undefined ? '-' : formatMs(r.durationMs),
+          b === undefined ? formatNanos(r.cpuNanos) : formatNanos(b.cpuNanos),
+          b === undefined ? '-' : formatNanos(b.blockedNanos),
+          b === undefined ? '-' : formatNanos(b.waitingNanos),
+          (r.traceId ?? '-').slice(0, 8),
+          displayName(r),
+        ];
+      }),
+      WIDTH,
+    ),
+  );
+  if (analysis.timelines.untimedSamples > 0) {
+    const n = analysis.timelines.untimedSamples;
+    out.push(`(${n} sample${n === 1 ? '' : 's'} without a time (older store files) not in the breakdown)`);
+  }
+  shown.slice(0, details).forEach((root, i) => {
+    const b = analysis.breakdown(root);
+    out.push('');
+    const head = `#${i + 1} `;
+    const tail = root.durationMs === undefined ? '' : `: took ${formatMs(root.durationMs)}`;
+    out.push(head + truncateEnd(displayName(root), Math.max(12, WIDTH - head.length - tail.length)) + tail);
+    out.push(`   trace ${root.traceId ?? '-'}  span ${root.spanId}`);
+    if (b === undefined) return;
+    out.push(
+      `   own CPU ${formatNanos(b.cpuNanos)} (${percentOf(b.cpuNanos, b.durationNanos)}), blocked ${formatNanos(b.blockedNanos)} ` +
+        `(${percentOf(b.blockedNanos, b.durationNanos)}), waiting ${formatNanos(b.waitingNanos)} (${percentOf(b.waitingNanos, b.durationNanos)})`,
+    );
+    if (b.blockedBy.length > 0) {
+      out.push('   blocked by:');
+      out.push(
+        ...renderTable(
+          [
+            { header: 'CPU', width: 9, right: true },
+            { header: 'SPANS', width: 5, right: true },
+            { header: 'NAME', minWidth: 12 },
+            { header: 'FUNCTIONS', minWidth: 14 },
+          ],
+          b.blockedBy.slice(0, FUNCTIONS_PER_SPAN).map((x) => [formatNanos(x.cpuNanos), String(x.spans), x.name, x.functions.join(', ')]),
+          WIDTH,
+          '   ',
+        ),
+      );
+    }
+    const functions = hottestFunctions(bySpan.get(root.spanId) ?? [], 3);
+    if (functions.length > 0) out.push(truncateEnd(`   own hottest: ${functions.map((f) => `${f.name} ${formatNanos(f.selfNanos)}`).join(', ')}`, WIDTH));
+  });
+  out.push('');
+  out.push(truncateEnd(`More: span-profiles report --stalls | report --span <id> | view`, WIDTH));
+  return out;
+}
+
+function renderStalls(dir: string, stalls: Stall[], analysis: Analysis): string[] {
+  const out: string[] = [truncateEnd(`Store ${dir}`, WIDTH)];
+  if (stalls.length === 0) {
+    out.push('No CPU samples with times in the range (stores written before per-sample times have none).');
+    return out;
+  }
+  out.push('Longest stretches of CPU by one span (event-loop stalls)');
+  out.push(
+    ...renderTable(
+      [
+        { header: 'STALL', width: 9, right: true },
+        { header: 'AT', width: 12 },
+        { header: 'OPEN', width: 4, right: true },
+        { header: 'TRACE', width: 8 },
+        { header: 'NAME', minWidth: 12 },
+        { header: 'FUNCTIONS', minWidth: 12 },
+      ],
+      stalls.map((s) => [
+        formatNanos(s.durationNanos),
+        new Date(s.startMs).toISOString().slice(11, 23),
+        String(s.othersOpen),
+        (s.traceId ?? '-').slice(0, 8),
+        s.name,
+        s.functions.join(', '),
+      ]),
+      WIDTH,
+    ),
+  );
+  out.push('OPEN: other requests of the process that were open (and could not run) meanwhile.');
+  if (analysis.timelines.untimedSamples > 0) out.push(`(${analysis.timelines.untimedSamples} sample(s) without a time left out)`);
+  return out;
+}
+
+function stallJson(s: Stall): unknown {
+  return {
+    name: s.name,
+    spanId: s.spanId ?? null,
+    traceId: s.traceId ?? null,
+    service: s.service,
+    pid: s.pid,
+    startTime: new Date(s.startMs).toISOString(),
+    durationNanos: s.durationNanos,
+    cpuNanos: s.cpuNanos,
+    functions: s.functions,
+    othersOpen: s.othersOpen,
+  };
 }
 
 /**
@@ -217,8 +442,9 @@ function renderReport(dir: string, store: StoreCpu, roots: RootSpanCpu[], bySpan
   return out;
 }
 
-function toJson(dir: string, store: StoreCpu, roots: RootSpanCpu[], bySpan: Map<string, CpuSample[]>, limit: number): unknown {
+function toJson(dir: string, store: StoreCpu, roots: RootSpanCpu[], bySpan: Map<string, CpuSample[]>, limit: number, analysis: Analysis, sort: SortKey): unknown {
   return {
+    sort,
     dir,
     profiles: store.contents.profiles.filter((p) => p.kind === 'cpu').length,
     spans: store.contents.spans.length,
@@ -235,7 +461,9 @@ function toJson(dir: string, store: StoreCpu, roots: RootSpanCpu[], bySpan: Map<
       cpuNanos: r.cpuNanos,
       samples: r.samples,
       hottestFunctions: hottestFunctions(bySpan.get(r.spanId) ?? [], FUNCTIONS_PER_SPAN),
+      breakdown: analysis.breakdown(r) ?? null,
     })),
+    samplesWithoutTime: analysis.timelines.untimedSamples,
     byName: byName(roots, bySpan).map((n) => ({ name: n.name, spans: n.spans, cpuNanos: n.cpuNanos, samples: n.samples, hottestFunction: n.hottest ?? null })),
     problems: store.problems,
   };

@@ -46,6 +46,9 @@ export const OUTSIDE_SPANS = '(outside any span)';
 
 const FUNCTIONS_PER_BLOCKER = 5;
 
+/** The frame V8 reports when the thread waits in the event loop. */
+const IDLE_FRAME = '(idle)';
+
 /** Key of one process's sample stream. */
 function processKey(serviceDir: string, pid: number | undefined): string {
   return `${serviceDir}/${pid ?? '?'}`;
@@ -121,6 +124,8 @@ export class ProcessTimelines {
         untimed++;
         continue;
       }
+      // A tick that found the thread idle: whatever CPU it carries ran before, unplaceable; not work.
+      if (sample.stack[0]?.name === IDLE_FRAME) continue;
       const key = processKey(sample.service, sample.pid);
       let list = grouped.get(key);
       if (list === undefined) grouped.set(key, (list = []));
