@@ -8,6 +8,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { zstdText } from './helpers/zstd.mjs';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { runCli } from './cli-run.mjs';
@@ -149,8 +150,8 @@ test('the checkout\'s call to /inventory/:sku nests: client span under POST /che
   if (run.code !== 0) return t.skip('the demo failed (see the first test)');
   const dir = path.join(store, 'shop');
   const spans = [];
-  for (const name of readdirSync(dir).filter((f) => f.endsWith('.spans.jsonl'))) {
-    for (const line of readFileSync(path.join(dir, name), 'utf8').split('\n')) {
+  for (const name of readdirSync(dir).filter((f) => f.endsWith('.spans.jsonl.zst'))) {
+    for (const line of zstdText(path.join(dir, name)).split('\n')) {
       if (line === '') continue;
       for (const resourceSpans of JSON.parse(line).resourceSpans) for (const scope of resourceSpans.scopeSpans) spans.push(...scope.spans);
     }

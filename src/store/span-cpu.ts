@@ -410,7 +410,7 @@ export interface StoreCpu {
 
 /** Reads the store at `dir` and joins its CPU samples with its spans. Never rejects; see `problems`. */
 export async function loadStoreCpu(dir: string, query: StoreCpuQuery = {}): Promise<StoreCpu> {
-  const contents = await readStore(dir, { service: query.service });
+  const contents = await readStore(dir, { service: query.service, rootsOnly: true });
   const inRange = (fromMs: number, untilMs: number): boolean =>
     (query.fromMs === undefined || untilMs >= query.fromMs) && (query.untilMs === undefined || fromMs <= query.untilMs);
   contents.profiles = contents.profiles.filter((p) => inRange(p.fromMs, p.untilMs));
