@@ -81,9 +81,10 @@ test('overlapping spans: a waiting request is blocked by the other one\'s CPU, w
   assertSums(b);
   assert.equal(b.durationNanos, 100 * MS);
   assert.equal(b.cpuNanos, 20 * MS);
-  assert.equal(b.blockedNanos, 40 * MS);
-  assert.equal(b.waitingNanos, 40 * MS);
-  assert.deepEqual(b.blockedBy, [{ name: 'GET /loop', cpuNanos: 40 * MS, spans: 1, functions: ['spin'] }]);
+  // The loop's first tick comes 20 ms after the previous one: it claims 1.5 periods, [15, 30].
+  assert.equal(b.blockedNanos, 45 * MS);
+  assert.equal(b.waitingNanos, 35 * MS);
+  assert.deepEqual(b.blockedBy, [{ name: 'GET /loop', cpuNanos: 45 * MS, spans: 1, functions: ['spin'] }]);
 
   const own = breakdownOf(loop, lines);
   assertSums(own);
@@ -106,14 +107,14 @@ test('unlabelled work (GC, code outside any request) counts as blocked under its
 test('samples at the span\'s edges count only for the part inside it', () => {
   const req = span('GET /edge', 5, 47.5);
   const other = span('GET /other', 0, 100);
-  // [0,10] half inside, [40,50] 7.5 ms inside, [50,60] outside.
+  // [-5,10] 5 ms inside, [35,50] (after a gap: 1.5 periods) 12.5 ms inside, [50,60] outside.
   const samples = [sample(10, req, 'a'), sample(50, other, 'b'), sample(60, req, 'c')];
   const b = breakdownOf(req, analyze([req, other], samples));
   assertSums(b);
   assert.equal(b.durationNanos, 42.5 * MS);
   assert.equal(b.cpuNanos, 5 * MS);
-  assert.equal(b.blockedNanos, 7.5 * MS);
-  assert.equal(b.waitingNanos, 30 * MS);
+  assert.equal(b.blockedNanos, 12.5 * MS);
+  assert.equal(b.waitingNanos, 25 * MS);
 });
 
 test('stretches never overlap: a tick with more CPU than the time since the previous one is shortened', () => {
@@ -134,9 +135,9 @@ test('profile cuts: samples of consecutive profiles form one time line; the gap 
   const cut2 = [15_010, 15_020, 15_030].map((t) => ({ ...sample(t, loop, 'parse'), fromMs: T + 15_000, untilMs: T + 30_000 }));
   const b = breakdownOf(req, analyze([req, loop], [...cut2, ...cut1])); // files in any order
   assertSums(b);
-  assert.equal(b.cpuNanos, 10 * MS);
-  assert.equal(b.blockedNanos, 40 * MS);
-  assert.deepEqual(b.blockedBy.map((x) => [x.name, x.cpuNanos]), [['POST /import', 40 * MS]]);
+  assert.equal(b.cpuNanos, 15 * MS); // a tick after a gap claims 1.5 periods
+  assert.equal(b.blockedNanos, 45 * MS); // [14985, 15000] then three whole periods
+  assert.deepEqual(b.blockedBy.map((x) => [x.name, x.cpuNanos]), [['POST /import', 45 * MS]]);
 });
 
 test('children: samples labelled with a span under the root (OTEL_PYROSCOPE_ROOT_SPAN_ONLY=false) are the root\'s CPU', () => {
@@ -144,7 +145,7 @@ test('children: samples labelled with a span under the root (OTEL_PYROSCOPE_ROOT
   const child = span('render', 10, 40, { parent: root });
   const b = breakdownOf(root, analyze([root, child], [sample(20, child, 'render'), sample(30, root, 'handle')]));
   assertSums(b);
-  assert.equal(b.cpuNanos, 20 * MS);
+  assert.equal(b.cpuNanos, 25 * MS); // [5, 20] and [20, 30]
   assert.equal(b.blockedNanos, 0);
 });
 
@@ -190,10 +191,10 @@ test('stalls: the longest runs of one span\'s CPU, with how many other requests 
   assert.equal(stalls.length, 2);
   assert.equal(stalls[0].name, 'GET /loop');
   assert.equal(stalls[0].spanId, loop.spanId);
-  assert.equal(stalls[0].durationNanos, 100 * MS);
+  assert.equal(stalls[0].durationNanos, 105 * MS); // [15, 120]: its first tick follows a 20 ms gap
   assert.deepEqual(stalls[0].functions, ['spin']);
   assert.equal(stalls[0].othersOpen, 2);
-  assert.equal(stalls[1].durationNanos, 10 * MS);
+  assert.equal(stalls[1].durationNanos, 15 * MS);
 });
 
 test('ticks that found the thread idle are not work: they neither block nor count as CPU', () => {
@@ -201,4 +202,17 @@ test('ticks that found the thread idle are not work: they neither block nor coun
   const b = breakdownOf(req, analyze([req], [sample(10, undefined, '(idle)'), sample(20, req, '(idle)')]));
   assertSums(b);
   assert.equal(b.waitingNanos, 50 * MS);
+});
+
+test('a busy thread the OS ran only part of the time (ticks late, little CPU each) still holds the event loop', () => {
+  const waiting = span('GET /wait', 0, 100);
+  const loop = span('GET /spin', 0, 100);
+  // Ticks every 14 ms (descheduled between), each with 4 ms of CPU: the loop never returned to the event loop.
+  const samples = [];
+  for (let t = 14; t <= 98; t += 14) samples.push(sample(t, loop, 'spin', { cpuMs: 4 }));
+  const b = breakdownOf(waiting, analyze([waiting, loop], samples));
+  assertSums(b);
+  assert.equal(b.blockedNanos, 98 * MS); // [0, 98]: the first tick claims 14 of the 15 ms it may, then each gap whole
+  const own = breakdownOf(loop, analyze([waiting, loop], samples));
+  assert.equal(own.cpuNanos, 98 * MS);
 });

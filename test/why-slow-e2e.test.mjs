@@ -23,6 +23,8 @@ before(async () => {
   const [w, s] = await Promise.all([waiting, spinning]);
   assert.equal(w.status, 200);
   assert.equal(s.status, 200);
+  // Requests that only wait, with nobody else running: almost surely not one CPU sample between them.
+  await Promise.all([app.request('/wait?ms=300'), app.request('/wait?ms=250')]);
   app.kill('SIGTERM'); // flushes the last profile and the spans to the store
   const exit = await app.waitForExit(20_000);
   assert.equal(exit.signal ?? exit.code, exit.signal ? 'SIGTERM' : 143);

@@ -4,11 +4,11 @@
  */
 
 import { defaultStoreDir } from '../config';
-import { breakdownOf, findStalls, ProcessTimelines, RootResolver, type DurationBreakdown, type Stall } from '../store/breakdown';
-import type { StoredSpan } from '../store/reader';
-import { hottestFunctions, loadStoreCpu, matchRoots, samplesBySpan, type CpuSample, type FunctionCpu, type RootSpanCpu, type StoreCpu } from '../store/span-cpu';
+import type { Stall } from '../store/breakdown';
+import type { RootSpanCpu } from '../store/span-cpu';
+import { loadReportData, SORT_KEYS, type ReportData, type SortKey } from './report-data';
 import { EXIT_FAILURE, EXIT_OK, parseCommandArgs, parseIdPrefix, parsePositiveInt, parseTimeArg, UsageError } from './args';
-import { describeStoreTrouble, displayLocation, formatMs, formatNanos, formatTime, printProblems, renderTable, truncateEnd } from './format';
+import { displayLocation, formatMs, formatNanos, formatTime, printProblems, renderTable, truncateEnd } from './format';
 import type { Subcommand } from './main';
 
 const WIDTH = 80;
@@ -63,14 +63,6 @@ function usage(): string {
   ].join('\n');
 }
 
-interface NameCpu {
-  name: string;
-  spans: number;
-  cpuNanos: number;
-  samples: number;
-  hottest: FunctionCpu | undefined;
-}
-
 async function run(argv: string[]): Promise<number> {
   const { values, positionals } = parseCommandArgs(argv, OPTIONS, 1);
   if (values.help) {
@@ -89,110 +81,126 @@ async function run(argv: string[]): Promise<number> {
   if (!SORT_KEYS.includes(sort as SortKey)) throw new UsageError(`--sort '${sort}' is not one of ${SORT_KEYS.join(', ')}`);
   const dir = positionals[0] ?? defaultStoreDir();
 
-  const store = await loadStoreCpu(dir, { service: str('service'), fromMs, untilMs });
-  const trouble = describeStoreTrouble(dir, store, str('service'));
-  if (trouble !== undefined) {
-    process.stderr.write(`span-profiles report: ${trouble}\n`);
+  const data = await loadReportData(dir, { service: str('service'), fromMs, untilMs, name: str('name'), spanPrefix, tracePrefix, sort: sort as SortKey, limit });
+  if (data.trouble !== undefined) {
+    process.stderr.write(`span-profiles report: ${data.trouble}\n`);
     return EXIT_FAILURE;
   }
-  printProblems('report', store.problems);
-  const analysis = analyze(store);
+  printProblems('report', data.problems);
 
   if (values.stalls) {
-    const stalls = findStalls(analysis.timelines, store.contents.spans, { maxGapNanos: stallGapNanos(store), limit })
-      .filter((stall) => (fromMs === undefined || stall.startMs + stall.durationNanos / 1e6 >= fromMs) && (untilMs === undefined || stall.startMs <= untilMs));
-    if (values.json) process.stdout.write(JSON.stringify({ dir, stalls: stalls.map(stallJson), problems: store.problems }, null, 2) + '\n');
-    else process.stdout.write(renderStalls(dir, stalls, analysis).join('\n') + '\n');
+    const stalls = data.stalls(limit);
+    if (values.json) process.stdout.write(JSON.stringify({ dir, stalls: stalls.map(stallJson), problems: data.problems }, null, 2) + '\n');
+    else process.stdout.write(renderStalls(dir, stalls, data).join('\n') + '\n');
     return EXIT_OK;
   }
 
-  const candidates = sort === 'cpu' ? store.roots : allRootSpans(store, analysis, fromMs, untilMs);
-  const roots = matchRoots(candidates, { name: str('name'), spanPrefix, tracePrefix });
-  if (sort === 'duration') roots.sort((a, b) => (b.durationMs ?? -1) - (a.durationMs ?? -1) || a.spanId.localeCompare(b.spanId));
-  if (sort === 'blocked') {
-    roots.sort((a, b) => (analysis.breakdown(b)?.blockedNanos ?? -1) - (analysis.breakdown(a)?.blockedNanos ?? -1) || a.spanId.localeCompare(b.spanId));
-  }
-  if (roots.length === 0) {
+  if (data.roots.length === 0) {
     const what = sort === 'cpu' ? 'no root span with CPU samples' : 'no root span';
     process.stderr.write(`span-profiles report: ${what} matches ${describeFilter(values)} in ${dir}\n`);
-    const names = [...new Set(store.roots.map((r) => r.name))].slice(0, 8);
-    if (str('name') !== undefined && names.length > 0) process.stderr.write(`Span names seen: ${names.map((n) => JSON.stringify(n)).join(', ')}\n`);
+    if (str('name') !== undefined && data.namesSeen.length > 0) process.stderr.write(`Span names seen: ${data.namesSeen.map((n) => JSON.stringify(n)).join(', ')}\n`);
     return EXIT_FAILURE;
   }
-  const bySpan = samplesBySpan(store.cpu.samples);
   if (values.json) {
-    process.stdout.write(JSON.stringify(toJson(dir, store, roots, bySpan, limit, analysis, sort as SortKey), null, 2) + '\n');
+    process.stdout.write(JSON.stringify(toJson(dir, data, sort as SortKey), null, 2) + '\n');
   } else if (sort === 'cpu') {
-    process.stdout.write(renderReport(dir, store, roots, bySpan, limit, details).join('\n') + '\n');
+    process.stdout.write(renderReport(dir, data, details, limit).join('\n') + '\n');
   } else {
-    process.stdout.write(renderSlowest(dir, roots, bySpan, limit, details, analysis, sort as SortKey).join('\n') + '\n');
+    process.stdout.write(renderSlowest(dir, data, details, sort as SortKey).join('\n') + '\n');
   }
   return EXIT_OK;
 }
 
-const SORT_KEYS = ['cpu', 'duration', 'blocked'] as const;
-type SortKey = (typeof SORT_KEYS)[number];
-
-/** The samples placed on each process's time line, and each root's breakdown computed once. */
-interface Analysis {
-  resolver: RootResolver;
-  timelines: ProcessTimelines;
-  breakdown(root: RootSpanCpu): DurationBreakdown | undefined;
-}
-
-function analyze(store: StoreCpu): Analysis {
-  const resolver = new RootResolver(store.contents.spans);
-  const timelines = new ProcessTimelines(store.cpu.samples, resolver);
-  const cache = new Map<StoredSpan, DurationBreakdown>();
-  return {
-    resolver,
-    timelines,
-    breakdown(root) {
-      if (root.span === undefined) return undefined;
-      const span = resolver.root(root.span);
-      let b = cache.get(span);
-      if (b === undefined) cache.set(span, (b = breakdownOf(span, timelines)));
-      return b;
-    },
-  };
-}
-
-/** Samples of one span further apart than this (end of one stretch to start of the next) end a stall. */
-function stallGapNanos(store: StoreCpu): number {
-  return Math.max(1_000_000, (store.cpu.periodNanos || 10_000_000) / 2);
-}
-
 /**
- * Every stored local root span overlapping the time range, with its CPU (zero when it has no samples:
- * a request that only waited is the interesting case).
+ * The name to show for one span: a server span named only by its method (plain node:http, no route)
+ * gets its request path, so the rows say which request it was. Grouping still uses the real name.
  */
-function allRootSpans(store: StoreCpu, analysis: Analysis, fromMs: number | undefined, untilMs: number | undefined): RootSpanCpu[] {
-  const cpu = new Map<StoredSpan, { cpuNanos: number; samples: number }>();
-  for (const r of store.roots) {
-    if (r.span === undefined) continue;
-    const root = analysis.resolver.root(r.span);
-    const entry = cpu.get(root) ?? { cpuNanos: 0, samples: 0 };
-    entry.cpuNanos += r.cpuNanos;
-    entry.samples += r.samples;
-    cpu.set(root, entry);
+function displayName(root: RootSpanCpu): string {
+  if (root.span === undefined || !/^[A-Z]+$/.test(root.name)) return root.name;
+  const target = root.span.attributes['url.path'] ?? root.span.attributes['http.target'];
+  return typeof target === 'string' && target !== '' ? `${root.name} ${target.split('?')[0]}` : root.name;
+}
+
+function describeFilter(values: Record<string, unknown>): string {
+  const parts = ['service', 'name', 'since', 'until', 'span', 'trace']
+    .filter((k) => values[k] !== undefined)
+    .map((k) => `--${k} ${JSON.stringify(values[k])}`);
+  return parts.length === 0 ? 'the store' : parts.join(' ');
+}
+
+function renderReport(dir: string, data: ReportData, details: number, limit: number): string[] {
+  const out: string[] = [];
+  const h = data.header;
+  out.push(truncateEnd(`Store ${dir}`, WIDTH));
+  out.push(
+    truncateEnd(
+      `${h.services.join(', ')}: ${h.cpuProfiles} CPU profile${h.cpuProfiles === 1 ? '' : 's'}, ${formatTime(h.fromMs)} to ${formatTime(h.untilMs)}`,
+      WIDTH,
+    ),
+  );
+  const percent = h.cpuNanos > 0 ? Math.round((100 * h.cpuInSpansNanos) / h.cpuNanos) : 0;
+  out.push(`CPU sampled ${formatNanos(h.cpuNanos)}, ${percent}% of it in ${h.rootsWithCpu} root span${h.rootsWithCpu === 1 ? '' : 's'}`);
+  out.push('');
+
+  const shown = data.roots;
+  out.push(data.matching > shown.length ? `Root spans by CPU time (top ${shown.length} of ${data.matching})` : 'Root spans by CPU time');
+  out.push(
+    ...renderTable(
+      [
+        { header: 'CPU', width: 9, right: true },
+        { header: 'SAMPLES', width: 7, right: true },
+        { header: 'DURATION', width: 9, right: true },
+        { header: 'TRACE', width: 8 },
+        { header: 'NAME', minWidth: 12 },
+      ],
+      shown.map((r) => [formatNanos(r.cpuNanos), String(r.samples), r.durationMs === undefined ? '-' : formatMs(r.durationMs), (r.traceId ?? '-').slice(0, 8), displayName(r)]),
+      WIDTH,
+    ),
+  );
+
+  const names = data.byName;
+  if (names.length > 1 || (names[0] && names[0].spans > 1)) {
+    out.push('');
+    out.push('CPU by span name');
+    out.push(
+      ...renderTable(
+        [
+          { header: 'CPU', width: 9, right: true },
+          { header: 'SPANS', width: 6, right: true },
+          { header: 'NAME', minWidth: 12 },
+          { header: 'HOTTEST FUNCTION', minWidth: 12 },
+        ],
+        names.slice(0, limit).map((n) => [formatNanos(n.cpuNanos), String(n.spans), n.name, n.hottest?.name ?? '-']),
+        WIDTH,
+      ),
+    );
   }
-  const out: RootSpanCpu[] = [];
-  for (const span of store.contents.spans) {
-    if (!analysis.resolver.isLocalRoot(span)) continue;
-    if ((fromMs !== undefined && span.endMs < fromMs) || (untilMs !== undefined && span.startMs > untilMs)) continue;
-    const c = cpu.get(span);
-    out.push({
-      spanId: span.profileId ?? span.spanId,
-      traceId: span.traceId,
-      name: span.name,
-      service: span.service,
-      startMs: span.startMs,
-      durationMs: span.durationMs,
-      cpuNanos: c?.cpuNanos ?? 0,
-      samples: c?.samples ?? 0,
-      span,
-    });
-  }
+
+  shown.slice(0, details).forEach((root, i) => {
+    out.push('');
+    const duration = root.durationMs === undefined ? '' : `, took ${formatMs(root.durationMs)}`;
+    // The numbers stay whole; a long name gives way.
+    const head = `#${i + 1} `;
+    const tail = `: ${formatNanos(root.cpuNanos)} CPU${duration}, ${root.samples} sample${root.samples === 1 ? '' : 's'}`;
+    out.push(head + truncateEnd(displayName(root), Math.max(12, WIDTH - head.length - tail.length)) + tail);
+    out.push(`   trace ${root.traceId ?? '-'}  span ${root.spanId}`);
+    const functions = data.functions(root, FUNCTIONS_PER_SPAN);
+    out.push(
+      ...renderTable(
+        [
+          { header: 'SELF', width: 9, right: true },
+          { header: 'TOTAL', width: 9, right: true },
+          { header: 'FUNCTION', minWidth: 14 },
+          { header: 'LOCATION', minWidth: 16, cut: 'start' },
+        ],
+        functions.map((f) => [formatNanos(f.selfNanos), formatNanos(f.totalNanos), f.name, displayLocation(f.file, f.line)]),
+        WIDTH,
+        '   ',
+      ),
+    );
+  });
+  out.push('');
+  out.push(truncateEnd(`More: span-profiles report --span <id> | pprof --span <id> -o span.pb.gz | view`, WIDTH));
   return out;
 }
 
@@ -200,20 +208,12 @@ function percentOf(part: number, whole: number): string {
   return whole > 0 ? `${Math.round((100 * part) / whole)}%` : '-';
 }
 
-function renderSlowest(
-  dir: string,
-  roots: RootSpanCpu[],
-  bySpan: Map<string, CpuSample[]>,
-  limit: number,
-  details: number,
-  analysis: Analysis,
-  sort: SortKey,
-): string[] {
+function renderSlowest(dir: string, data: ReportData, details: number, sort: SortKey): string[] {
   const out: string[] = [];
   out.push(truncateEnd(`Store ${dir}`, WIDTH));
-  const shown = roots.slice(0, limit);
+  const shown = data.roots;
   const title = sort === 'duration' ? 'Root spans, slowest first' : 'Root spans, most blocked first';
-  out.push(roots.length > shown.length ? `${title} (top ${shown.length} of ${roots.length})` : title);
+  out.push(data.matching > shown.length ? `${title} (top ${shown.length} of ${data.matching})` : title);
   out.push(
     ...renderTable(
       [
@@ -225,7 +225,7 @@ function renderSlowest(
         { header: 'NAME', minWidth: 12 },
       ],
       shown.map((r) => {
-        const b = analysis.breakdown(r);
+        const b = data.breakdown(r);
         return [
           r.durationMs === undefined ? '-' : formatMs(r.durationMs),
           b === undefined ? formatNanos(r.cpuNanos) : formatNanos(b.cpuNanos),
@@ -238,12 +238,12 @@ function renderSlowest(
       WIDTH,
     ),
   );
-  if (analysis.timelines.untimedSamples > 0) {
-    const n = analysis.timelines.untimedSamples;
+  if (data.untimedSamples > 0) {
+    const n = data.untimedSamples;
     out.push(`(${n} sample${n === 1 ? '' : 's'} without a time (older store files) not in the breakdown)`);
   }
   shown.slice(0, details).forEach((root, i) => {
-    const b = analysis.breakdown(root);
+    const b = data.breakdown(root);
     out.push('');
     const head = `#${i + 1} `;
     const tail = root.durationMs === undefined ? '' : `: took ${formatMs(root.durationMs)}`;
@@ -270,7 +270,7 @@ function renderSlowest(
         ),
       );
     }
-    const functions = hottestFunctions(bySpan.get(root.spanId) ?? [], 3);
+    const functions = data.functions(root, 3);
     if (functions.length > 0) out.push(truncateEnd(`   own hottest: ${functions.map((f) => `${f.name} ${formatNanos(f.selfNanos)}`).join(', ')}`, WIDTH));
   });
   out.push('');
@@ -278,7 +278,7 @@ function renderSlowest(
   return out;
 }
 
-function renderStalls(dir: string, stalls: Stall[], analysis: Analysis): string[] {
+function renderStalls(dir: string, stalls: Stall[], data: ReportData): string[] {
   const out: string[] = [truncateEnd(`Store ${dir}`, WIDTH)];
   if (stalls.length === 0) {
     out.push('No CPU samples with times in the range (stores written before per-sample times have none).');
@@ -307,7 +307,7 @@ function renderStalls(dir: string, stalls: Stall[], analysis: Analysis): string[
     ),
   );
   out.push('OPEN: other requests of the process that were open (and could not run) meanwhile.');
-  if (analysis.timelines.untimedSamples > 0) out.push(`(${analysis.timelines.untimedSamples} sample(s) without a time left out)`);
+  if (data.untimedSamples > 0) out.push(`(${data.untimedSamples} sample(s) without a time left out)`);
   return out;
 }
 
@@ -326,132 +326,16 @@ function stallJson(s: Stall): unknown {
   };
 }
 
-/**
- * The name to show for one span: a server span named only by its method (plain node:http, no route)
- * gets its request path, so the rows say which request it was. Grouping still uses the real name.
- */
-function displayName(root: RootSpanCpu): string {
-  if (root.span === undefined || !/^[A-Z]+$/.test(root.name)) return root.name;
-  const target = root.span.attributes['url.path'] ?? root.span.attributes['http.target'];
-  return typeof target === 'string' && target !== '' ? `${root.name} ${target.split('?')[0]}` : root.name;
-}
-
-function describeFilter(values: Record<string, unknown>): string {
-  const parts = ['service', 'name', 'since', 'until', 'span', 'trace']
-    .filter((k) => values[k] !== undefined)
-    .map((k) => `--${k} ${JSON.stringify(values[k])}`);
-  return parts.length === 0 ? 'the store' : parts.join(' ');
-}
-
-function byName(roots: RootSpanCpu[], bySpan: Map<string, CpuSample[]>): NameCpu[] {
-  const groups = new Map<string, RootSpanCpu[]>();
-  for (const root of roots) {
-    const group = groups.get(root.name);
-    if (group === undefined) groups.set(root.name, [root]);
-    else group.push(root);
-  }
-  return [...groups]
-    .map(([name, group]) => ({
-      name,
-      spans: group.length,
-      cpuNanos: group.reduce((sum, r) => sum + r.cpuNanos, 0),
-      samples: group.reduce((sum, r) => sum + r.samples, 0),
-      hottest: hottestFunctions(group.flatMap((r) => bySpan.get(r.spanId) ?? []), 1)[0],
-    }))
-    .sort((a, b) => b.cpuNanos - a.cpuNanos);
-}
-
-function renderReport(dir: string, store: StoreCpu, roots: RootSpanCpu[], bySpan: Map<string, CpuSample[]>, limit: number, details: number): string[] {
-  const out: string[] = [];
-  const profiles = store.contents.profiles.filter((p) => p.kind === 'cpu');
-  const totalNanos = store.cpu.samples.reduce((sum, s) => sum + s.cpuNanos, 0);
-  const inSpansNanos = store.roots.reduce((sum, r) => sum + r.cpuNanos, 0);
-  const from = Math.min(...profiles.map((p) => p.fromMs));
-  const until = Math.max(...profiles.map((p) => p.untilMs));
-  const services = [...new Set(profiles.map((p) => p.service))];
-  out.push(truncateEnd(`Store ${dir}`, WIDTH));
-  out.push(
-    truncateEnd(
-      `${services.join(', ')}: ${profiles.length} CPU profile${profiles.length === 1 ? '' : 's'}, ${formatTime(from)} to ${formatTime(until)}`,
-      WIDTH,
-    ),
-  );
-  const percent = totalNanos > 0 ? Math.round((100 * inSpansNanos) / totalNanos) : 0;
-  out.push(`CPU sampled ${formatNanos(totalNanos)}, ${percent}% of it in ${store.roots.length} root span${store.roots.length === 1 ? '' : 's'}`);
-  out.push('');
-
-  const shown = roots.slice(0, limit);
-  out.push(roots.length > shown.length ? `Root spans by CPU time (top ${shown.length} of ${roots.length})` : 'Root spans by CPU time');
-  out.push(
-    ...renderTable(
-      [
-        { header: 'CPU', width: 9, right: true },
-        { header: 'SAMPLES', width: 7, right: true },
-        { header: 'DURATION', width: 9, right: true },
-        { header: 'TRACE', width: 8 },
-        { header: 'NAME', minWidth: 12 },
-      ],
-      shown.map((r) => [formatNanos(r.cpuNanos), String(r.samples), r.durationMs === undefined ? '-' : formatMs(r.durationMs), (r.traceId ?? '-').slice(0, 8), displayName(r)]),
-      WIDTH,
-    ),
-  );
-
-  const names = byName(roots, bySpan);
-  if (names.length > 1 || (names[0] && names[0].spans > 1)) {
-    out.push('');
-    out.push('CPU by span name');
-    out.push(
-      ...renderTable(
-        [
-          { header: 'CPU', width: 9, right: true },
-          { header: 'SPANS', width: 6, right: true },
-          { header: 'NAME', minWidth: 12 },
-          { header: 'HOTTEST FUNCTION', minWidth: 12 },
-        ],
-        names.slice(0, limit).map((n) => [formatNanos(n.cpuNanos), String(n.spans), n.name, n.hottest?.name ?? '-']),
-        WIDTH,
-      ),
-    );
-  }
-
-  shown.slice(0, details).forEach((root, i) => {
-    out.push('');
-    const duration = root.durationMs === undefined ? '' : `, took ${formatMs(root.durationMs)}`;
-    // The numbers stay whole; a long name gives way.
-    const head = `#${i + 1} `;
-    const tail = `: ${formatNanos(root.cpuNanos)} CPU${duration}, ${root.samples} sample${root.samples === 1 ? '' : 's'}`;
-    out.push(head + truncateEnd(displayName(root), Math.max(12, WIDTH - head.length - tail.length)) + tail);
-    out.push(`   trace ${root.traceId ?? '-'}  span ${root.spanId}`);
-    const functions = hottestFunctions(bySpan.get(root.spanId) ?? [], FUNCTIONS_PER_SPAN);
-    out.push(
-      ...renderTable(
-        [
-          { header: 'SELF', width: 9, right: true },
-          { header: 'TOTAL', width: 9, right: true },
-          { header: 'FUNCTION', minWidth: 14 },
-          { header: 'LOCATION', minWidth: 16, cut: 'start' },
-        ],
-        functions.map((f) => [formatNanos(f.selfNanos), formatNanos(f.totalNanos), f.name, displayLocation(f.file, f.line)]),
-        WIDTH,
-        '   ',
-      ),
-    );
-  });
-  out.push('');
-  out.push(truncateEnd(`More: span-profiles report --span <id> | pprof --span <id> -o span.pb.gz | view`, WIDTH));
-  return out;
-}
-
-function toJson(dir: string, store: StoreCpu, roots: RootSpanCpu[], bySpan: Map<string, CpuSample[]>, limit: number, analysis: Analysis, sort: SortKey): unknown {
+function toJson(dir: string, data: ReportData, sort: SortKey): unknown {
   return {
-    sort,
     dir,
-    profiles: store.contents.profiles.filter((p) => p.kind === 'cpu').length,
-    spans: store.contents.spans.length,
-    cpuNanos: store.cpu.samples.reduce((sum, s) => sum + s.cpuNanos, 0),
-    cpuInSpansNanos: store.roots.reduce((sum, r) => sum + r.cpuNanos, 0),
-    matchingRootSpans: roots.length,
-    rootSpans: roots.slice(0, limit).map((r) => ({
+    sort,
+    profiles: data.header.cpuProfiles,
+    spans: data.header.spans,
+    cpuNanos: data.header.cpuNanos,
+    cpuInSpansNanos: data.header.cpuInSpansNanos,
+    matchingRootSpans: data.matching,
+    rootSpans: data.roots.map((r) => ({
       spanId: r.spanId,
       traceId: r.traceId ?? null,
       name: r.name,
@@ -460,12 +344,12 @@ function toJson(dir: string, store: StoreCpu, roots: RootSpanCpu[], bySpan: Map<
       durationMs: r.durationMs ?? null,
       cpuNanos: r.cpuNanos,
       samples: r.samples,
-      hottestFunctions: hottestFunctions(bySpan.get(r.spanId) ?? [], FUNCTIONS_PER_SPAN),
-      breakdown: analysis.breakdown(r) ?? null,
+      hottestFunctions: data.functions(r, FUNCTIONS_PER_SPAN),
+      breakdown: data.breakdown(r) ?? null,
     })),
-    samplesWithoutTime: analysis.timelines.untimedSamples,
-    byName: byName(roots, bySpan).map((n) => ({ name: n.name, spans: n.spans, cpuNanos: n.cpuNanos, samples: n.samples, hottestFunction: n.hottest ?? null })),
-    problems: store.problems,
+    samplesWithoutTime: data.untimedSamples,
+    byName: data.byName.map((n) => ({ name: n.name, spans: n.spans, cpuNanos: n.cpuNanos, samples: n.samples, hottestFunction: n.hottest ?? null })),
+    problems: data.problems,
   };
 }
 

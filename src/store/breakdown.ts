@@ -5,9 +5,9 @@
  * idle). Also the event-loop stalls: the longest stretches of CPU by one span.
  *
  * The method: a process has one JavaScript thread, and the store keeps every CPU sample with its time.
- * A sample taken at `t` with `c` ns of CPU stands for the thread running that sample's code during
- * `[t - c, t]` (shortened so it never reaches back past the previous sample of the process: stretches
- * never overlap). The span's lifetime `[start, end]` is cut by those stretches: a stretch of this span
+ * A sample taken at `t` stands for the thread running that sample's code since the previous sample of
+ * the process, at most `max(c, 1.5 × period)` back (`c` its CPU time): stretches never overlap, and a tick
+ * after an idle gap claims no more than it can have run. The span's lifetime `[start, end]` is cut by those stretches: a stretch of this span
  * (or a span under it) is CPU, a stretch of anything else is blocked, the rest is waiting. All arithmetic
  * is in whole microseconds, so the three parts add up to the duration exactly. What it cannot know: where
  * within a tick the CPU ran (10 ms resolution by default), and whether a callback of this span was
@@ -116,7 +116,10 @@ export class ProcessTimelines {
   constructor(
     samples: readonly CpuSample[],
     readonly resolver: RootResolver,
+    /** The profiler's sampling period, ns (PYROSCOPE_PROFILING_INTERVAL). */
+    periodNanos = 10_000_000,
   ) {
+    const periodUs = Math.max(1, Math.round(periodNanos / 1000));
     let untimed = 0;
     const grouped = new Map<string, CpuSample[]>();
     for (const sample of samples) {
@@ -138,7 +141,11 @@ export class ProcessTimelines {
       let previousUs = -Infinity;
       for (const sample of list) {
         const untilUs = Math.round(sample.timeMs! * 1000);
-        const fromUs = Math.max(untilUs - Math.round(sample.cpuNanos / 1000), previousUs, -Infinity);
+        // The code on the stack at this tick held the thread since the previous tick when that was
+        // recent (a busy thread is sampled every period; the OS may have run another process meanwhile,
+        // which does not free the event loop); after a longer gap (idle ticks are not stored), only
+        // its CPU time, or one and a half periods.
+        const fromUs = Math.max(untilUs - Math.max(Math.round(sample.cpuNanos / 1000), Math.round(1.5 * periodUs)), previousUs);
         previousUs = untilUs;
         if (fromUs >= untilUs) continue; // a duplicate time: nothing left to stand for
         const root = resolver.rootOfLabel(sample.spanId);
