@@ -240,7 +240,7 @@ function renderSlowest(dir: string, data: ReportData, details: number, sort: Sor
   );
   if (data.untimedSamples > 0) {
     const n = data.untimedSamples;
-    out.push(`(${n} sample${n === 1 ? '' : 's'} without a time (older store files) not in the breakdown)`);
+    out.push(`(${n} sample${n === 1 ? '' : 's'} without a time, not in the breakdown)`);
   }
   shown.slice(0, details).forEach((root, i) => {
     const b = data.breakdown(root);
@@ -261,7 +261,7 @@ function renderSlowest(dir: string, data: ReportData, details: number, sort: Sor
           [
             { header: 'CPU', width: 9, right: true },
             { header: 'SPANS', width: 5, right: true },
-            { header: 'NAME', minWidth: 12 },
+            { header: 'NAME', minWidth: 20 },
             { header: 'FUNCTIONS', minWidth: 14 },
           ],
           b.blockedBy.slice(0, FUNCTIONS_PER_SPAN).map((x) => [formatNanos(x.cpuNanos), String(x.spans), x.name, x.functions.join(', ')]),
