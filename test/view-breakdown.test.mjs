@@ -20,6 +20,7 @@ const missingBrowser = existsSync(CHROMIUM) ? undefined : `${CHROMIUM} is missin
 if (missingBrowser && process.env.CI === 'true') throw new Error(`view browser tests need a browser under CI: ${missingBrowser}`);
 
 let server;
+let indexedServer;
 let ids;
 before(async () => {
   const dir = path.join(scratch, 'store');
@@ -38,15 +39,21 @@ before(async () => {
   const profile = buildCpuProfile(samples, { startMs: T0, endMs: T0 + 1000 });
   await writeStore(dir, { service: 'shop', spans, profiles: [{ data: profile, startMs: T0, endMs: T0 + 1000 }] });
   server = await startViewServer({ dir, host: '127.0.0.1', port: 0 });
+  // The same store answered from its SQLite index, as a large store is.
+  indexedServer = await startViewServer({ dir, host: '127.0.0.1', port: 0, indexAboveBytes: 0 });
 });
-after(() => server?.close());
+after(async () => {
+  await server?.close();
+  await indexedServer?.close();
+});
 
+for (const mode of ['whole store', 'index']) {
 const api = async (pathAndQuery) => {
-  const response = await fetch(`${server.url}api/${pathAndQuery}`);
+  const response = await fetch(`${(mode === 'index' ? indexedServer : server).url}api/${pathAndQuery}`);
   return { status: response.status, headers: response.headers, text: await response.text() };
 };
 
-describe('view API', () => {
+describe(`view API (${mode})`, () => {
   test('the span page has the breakdown and the CPU lane of the waiting request', async () => {
     const { status, text } = await api(`span/${ids.slow}`);
     assert.equal(status, 200);
@@ -102,7 +109,24 @@ describe('view API', () => {
     assert.deepEqual(instants.map((e) => [e.name, e.ts]), [['handleSlow', 10_000], ['handleSlow', 395_000]]);
     assert.ok(trace.traceEvents.some((e) => e.ph === 'M' && e.name === 'process_name' && e.args.name === 'shop'));
   });
+
+  test('the list by duration and by CPU, and the store summary', async () => {
+    const byDuration = JSON.parse((await api('roots?sort=duration')).text);
+    assert.deepEqual(byDuration.roots.map((r) => [r.name, r.durationMs, r.cpuNanos]), [
+      ['GET /slow', 400, 20e6],
+      ['POST /import', 320, 300e6],
+      ['GET /health', 2, 0],
+    ]);
+    assert.equal(byDuration.total, 3);
+    const byCpu = JSON.parse((await api('roots?sort=cpu&name=import')).text);
+    assert.deepEqual(byCpu.roots.map((r) => r.name), ['POST /import']);
+    const summary = JSON.parse((await api('store')).text);
+    assert.deepEqual(summary.services, ['shop']);
+    assert.deepEqual(summary.rootSpanNames.map((n) => n.name).sort(), ['GET /health', 'GET /slow', 'POST /import']);
+    assert.equal((await api('span/0123456789abcdef')).status, 404);
+  });
 });
+}
 
 describe('view in a browser: the CPU lane and the blocked-by panel', { skip: missingBrowser ? `skipped: ${missingBrowser}` : false }, () => {
   test('the lane shows who ran, links to the blocker, and the panel names it with its function', async () => {

@@ -16,8 +16,6 @@ export type SortKey = (typeof SORT_KEYS)[number];
 
 /** Root spans considered by `--sort blocked` (the slowest ones: a fast request cannot be blocked long). */
 const BLOCKED_CANDIDATES = 300;
-/** Samples this far around a span are read to place its stretches. */
-const WINDOW_US = 1_000_000;
 
 export interface ReportQuery {
   service?: string;
@@ -389,29 +387,8 @@ function fromIndex(dir: string, index: StoreIndex, query: ReportQuery, problems:
     if (span === undefined) return undefined;
     let b = breakdowns.get(root.spanId);
     if (b !== undefined) return b;
-    const startUs = Math.round(span.startMs * 1000);
-    const endUs = Math.round(span.endMs * 1000);
-    const pidClause = span.pid === undefined ? '' : 'AND s.pid = ?';
-    const rows = index.all(
-      `SELECT s.*, f.from_ms, f.until_ms FROM samples s JOIN files f ON f.id = s.file_id
-       WHERE s.service = ? ${pidClause} AND s.time_us BETWEEN ? AND ? ORDER BY s.time_us`,
-      ...([serviceDirName(span.service), ...(span.pid === undefined ? [] : [span.pid]), startUs - WINDOW_US, endUs + WINDOW_US] as Param[]),
-    );
-    const samples = rows.map((row) => index.sampleOf(row));
-    const spans = new Map<string, StoredSpan>([[span.spanId, span]]);
-    for (const label of new Set(samples.map((s) => s.spanId))) {
-      if (label === undefined) continue;
-      let current = spanOfLabel(label);
-      // Up the links (spans with their own profile id) to their local root.
-      for (let depth = 0; current !== undefined && depth < 50 && !spans.has(current.spanId); depth++) {
-        spans.set(current.spanId, current);
-        if (current.parentSpanId === undefined) break;
-        const parent = index.get('SELECT * FROM roots WHERE trace_id = ? AND span_id = ? LIMIT 1', current.traceId, current.parentSpanId);
-        current = parent === undefined ? undefined : StoreIndex.spanOf(parent);
-      }
-    }
-    const resolver = new RootResolver([...spans.values()]);
-    b = breakdownOf(resolver.root(span), new ProcessTimelines(samples, resolver, periodNanos || undefined));
+    const around = index.timelinesAround(span, periodNanos);
+    b = breakdownOf(around.root, around.timelines);
     breakdowns.set(root.spanId, b);
     return b;
   };

@@ -13,7 +13,7 @@
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { findStalls, ProcessTimelines, RootResolver } from './breakdown';
-import { parseStoreFileName, rootsFileName, storeFileTime, type StoreFileName } from './layout';
+import { parseStoreFileName, rootsFileName, serviceDirName, storeFileTime, type StoreFileName } from './layout';
 import { describeFsError, readRootsFile, readSpansFile, type StoredProfileFile, type StoredSpan, type StoreProblem } from './reader';
 import { loadCpuSamples, type CodeFrame, type CpuSample } from './span-cpu';
 
@@ -369,6 +369,54 @@ export class StoreIndex {
 
   get(sql: string, ...params: Array<string | number | null>): Row | undefined {
     return this.db.prepare(sql).get(...params) as Row | undefined;
+  }
+
+  /** The local root span a `span_id` label belongs to (its own row, or up the links); undefined when not stored. */
+  spanOfLabel(label: string): StoredSpan | undefined {
+    const row = this.get('SELECT * FROM roots WHERE profile_id = ? ORDER BY is_link LIMIT 1', label);
+    return row === undefined ? undefined : StoreIndex.spanOf(row);
+  }
+
+  /** The CPU samples labelled `label`, as {@link CpuSample}s. */
+  samplesOfLabel(label: string): CpuSample[] {
+    return this.all('SELECT s.*, f.from_ms, f.until_ms FROM samples s JOIN files f ON f.id = s.file_id WHERE s.label = ?', label).map((row) => this.sampleOf(row));
+  }
+
+  /** The sampling period of the profiles, ns (0 when none). */
+  periodNanos(): number {
+    return Number(this.get("SELECT MAX(period_ns) AS p FROM files WHERE type = 'profile'")?.p ?? 0);
+  }
+
+  /**
+   * The time line of `span`'s process around its lifetime (a second either side), with a resolver of
+   * the spans its samples carry: enough for its breakdown and its CPU lane.
+   */
+  timelinesAround(span: StoredSpan, periodNanos = this.periodNanos()): { timelines: ProcessTimelines; resolver: RootResolver; root: StoredSpan } {
+    const startUs = Math.round(span.startMs * 1000);
+    const endUs = Math.round(span.endMs * 1000);
+    const params: Array<string | number> = [serviceDirName(span.service)];
+    if (span.pid !== undefined) params.push(span.pid);
+    params.push(startUs - 1_000_000, endUs + 1_000_000);
+    const rows = this.all(
+      `SELECT s.*, f.from_ms, f.until_ms FROM samples s JOIN files f ON f.id = s.file_id
+       WHERE s.service = ? ${span.pid === undefined ? '' : 'AND s.pid = ?'} AND s.time_us BETWEEN ? AND ? ORDER BY s.time_us`,
+      ...params,
+    );
+    const samples = rows.map((row) => this.sampleOf(row));
+    const spans = new Map<string, StoredSpan>([[span.spanId, span]]);
+    for (const label of new Set(samples.map((s) => s.spanId))) {
+      if (label === undefined) continue;
+      let current = this.spanOfLabel(label);
+      // Up the links (spans with their own profile id) to their local root.
+      for (let depth = 0; current !== undefined && depth < 50 && !spans.has(current.spanId); depth++) {
+        spans.set(current.spanId, current);
+        if (current.parentSpanId === undefined) break;
+        const parent = this.get('SELECT * FROM roots WHERE trace_id = ? AND span_id = ? LIMIT 1', current.traceId, current.parentSpanId);
+        current = parent === undefined ? undefined : StoreIndex.spanOf(parent);
+      }
+    }
+    const resolver = new RootResolver([...spans.values()]);
+    return { timelines: new ProcessTimelines(samples, resolver, periodNanos || undefined), resolver, root: resolver.root(span) };
   }
 
   /** A roots row as a {@link StoredSpan}. */

@@ -308,8 +308,7 @@ function withBreakdown(snapshot: StoreSnapshot, row: RootSpanRow): void {
 }
 
 /** The stretches of the root's process while it was open, adjacent ones of the same owner merged. */
-function laneOf(snapshot: StoreSnapshot, root: StoredSpan): CpuLane {
-  const { timelines } = indexes(snapshot);
+export function laneOf(timelines: ProcessTimelines, root: StoredSpan): CpuLane {
   const startUs = Math.round(root.startMs * 1000);
   const endUs = Math.round(root.endMs * 1000);
   const segments: LaneSegment[] = [];
@@ -369,7 +368,7 @@ function spanDetail(snapshot: StoreSnapshot, id: string): SpanDetail {
     hottest: hottestFunctions(samples, HOTTEST_LIMIT),
     periodNanos: snapshot.periodNanos,
     breakdown: rootSpan === undefined ? undefined : breakdownOfSpan(snapshot, rootSpan),
-    lane: rootSpan === undefined ? undefined : laneOf(snapshot, indexes(snapshot).resolver.root(rootSpan)),
+    lane: rootSpan === undefined ? undefined : laneOf(indexes(snapshot).timelines, indexes(snapshot).resolver.root(rootSpan)),
   };
 }
 
@@ -383,6 +382,15 @@ function chromeTraceOf(snapshot: StoreSnapshot, id: string): ApiResult {
   const span = byId.get(id) ?? spanIndex.get(id);
   if (span === undefined) throw new ApiError(404, `no span ${id} in the store`);
   const spans = byTrace.get(span.traceId) ?? [span];
+  const labels = new Set(spans.map((s) => s.profileId).filter((p): p is string => p !== undefined));
+  const samples = snapshot.samples.filter((s) => s.spanId !== undefined && labels.has(s.spanId));
+  return chromeTrace(span.traceId, spans, samples);
+}
+
+/** The Chrome trace-event file of a trace's `spans` and the CPU `samples` of its local roots. */
+export function chromeTrace(traceId: string, spans: readonly StoredSpan[], samples: readonly CpuSample[]): ApiResult {
+  const serviceOfLabel = new Map<string, string>();
+  for (const s of spans) if (s.profileId !== undefined) serviceOfLabel.set(s.profileId, s.service);
   const t0 = Math.min(...spans.map((s) => s.startMs));
   const us = (ms: number): number => Math.round((ms - t0) * 1000);
   const pids = new Map<string, number>();
@@ -412,23 +420,21 @@ function chromeTraceOf(snapshot: StoreSnapshot, id: string): ApiResult {
     events.push({ ph: 'M', name: 'process_name', pid, tid: 0, args: { name: service } });
     events.push({ ph: 'M', name: 'thread_name', pid, tid: 1, args: { name: 'CPU samples' } });
   }
-  const labels = new Set(spans.map((s) => s.profileId).filter((p): p is string => p !== undefined));
-  for (const sample of snapshot.samples) {
-    if (sample.spanId === undefined || !labels.has(sample.spanId) || sample.timeMs === undefined) continue;
-    const owner = spanIndex.get(sample.spanId);
+  for (const sample of samples) {
+    if (sample.spanId === undefined || sample.timeMs === undefined) continue;
     events.push({
       ph: 'i',
       s: 't',
       name: sample.stack[0]?.name ?? '(unknown)',
       cat: 'cpu-sample',
       ts: us(sample.timeMs),
-      pid: pidOf(owner?.service ?? sample.service),
+      pid: pidOf(serviceOfLabel.get(sample.spanId) ?? sample.service),
       tid: 1,
       args: { spanId: sample.spanId, cpuNanos: sample.cpuNanos, stack: sample.stack.slice(0, 30).map((f) => `${f.name} ${f.file}:${f.line}`) },
     });
   }
-  const body = { traceEvents: events, displayTimeUnit: 'ms', otherData: { traceId: span.traceId, startTime: new Date(t0).toISOString() } };
-  return { type: 'download', fileName: `trace-${span.traceId}.json`, contentType: 'application/json', data: Buffer.from(JSON.stringify(body)) };
+  const body = { traceEvents: events, displayTimeUnit: 'ms', otherData: { traceId, startTime: new Date(t0).toISOString() } };
+  return { type: 'download', fileName: `trace-${traceId}.json`, contentType: 'application/json', data: Buffer.from(JSON.stringify(body)) };
 }
 
 /** The `span_id` label the samples of `span` carry: that of its local root. */
