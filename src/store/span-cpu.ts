@@ -15,6 +15,8 @@ import { readProfile, readStore, type StoreContents, type StoredProfileFile, typ
 
 const gzip = promisify(zlib.gzip);
 
+const DAY_MS = 86_400_000;
+
 /** One frame of code; interned, so equal frames are the same object within one {@link CpuSamples}. */
 export interface CodeFrame {
   /** Function name; `(anonymous)` when V8 has none. */
@@ -176,6 +178,8 @@ function addProfileSamples(profile: Profile, file: StoredProfileFile, frames: Ma
         // Unix ns passes 2^53: whole microseconds first, so the ms value keeps µs precision.
         const ns = typeof label.num === 'bigint' ? label.num : BigInt(Math.round(Number(label.num)));
         if (ns > 0n) timeMs = Number(ns / 1000n) / 1000;
+        // A time far outside the profile's own interval is not one (a damaged or foreign file): no time.
+        if (timeMs !== undefined && (timeMs < file.fromMs - DAY_MS || timeMs > file.untilMs + DAY_MS)) timeMs = undefined;
       } else if (key === 'span_id') spanId = str(label.str) || undefined;
       else if (key === 'trace_id') traceId = str(label.str) || undefined;
       else if (key === 'span_name') spanName = str(label.str) || undefined;

@@ -20,7 +20,7 @@ import { loadCpuSamples, type CodeFrame, type CpuSample } from './span-cpu';
 /** The index file inside the store directory. */
 export const INDEX_FILE_NAME = '.span-profiles-index.sqlite';
 /** Bump when the schema or what is ingested changes: an index of another version is rebuilt. */
-const SCHEMA_VERSION = '2';
+const SCHEMA_VERSION = '3';
 
 type Sqlite = typeof import('node:sqlite');
 type Database = import('node:sqlite').DatabaseSync;
