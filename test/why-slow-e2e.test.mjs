@@ -49,6 +49,8 @@ test('the waiting request is blamed on the loop: span name and function, most of
   assert.equal(top.functions[0], 'spinEventLoop');
   assert.ok(top.cpuNanos > 0.5 * b.durationNanos, `blocked by the loop ${top.cpuNanos / 1e6} ms of ${b.durationNanos / 1e6} ms`);
   assert.ok(b.cpuNanos < 0.1 * b.durationNanos, 'the waiting request itself hardly ran');
+  // The event-loop delay the agent measured independently (perf_hooks) confirms the stall.
+  assert.ok(wait.loopDelayMaxNanos > 300e6, `event-loop delay while it was open: ${wait.loopDelayMaxNanos / 1e6} ms`);
 });
 
 test('the loop\'s own CPU is its CPU, not "blocked"', () => {
@@ -77,4 +79,5 @@ test('--stalls: the loop is the longest stall, with the waiting request open mea
   assert.equal(longest.functions[0], 'spinEventLoop');
   assert.ok(longest.durationNanos > 300e6, `${longest.durationNanos / 1e6} ms`);
   assert.ok(longest.othersOpen >= 1);
+  assert.ok(longest.loopDelayMaxNanos > 300e6, `event-loop delay in those seconds: ${longest.loopDelayMaxNanos / 1e6} ms`);
 });

@@ -6,7 +6,8 @@
 
 import { breakdownOf, findStalls, OUTSIDE_SPANS, ProcessTimelines, RootResolver, type DurationBreakdown, type Stall } from '../store/breakdown';
 import { serviceDirName } from '../store/layout';
-import type { StoredSpan, StoreProblem } from '../store/reader';
+import type { EventLoopDelayPoint } from '../store/event-loop-delay';
+import { readEventLoopDelay, type StoredSpan, type StoreProblem } from '../store/reader';
 import { hottestFunctions, loadStoreCpu, matchRoots, samplesBySpan, type CpuSample, type FunctionCpu, type RootSpanCpu, type StoreCpu } from '../store/span-cpu';
 import { StoreIndex } from '../store/store-index';
 import { describeStoreTrouble } from './format';
@@ -63,12 +64,18 @@ export interface ReportData {
   /** Samples without a time (older store files), left out of breakdowns and stalls. */
   untimedSamples: number;
   stalls(limit: number): Stall[];
+  /** The largest event-loop delay the process recorded in the seconds overlapping the range, ns. */
+  loopDelayMax(service: string, pid: number | undefined, fromMs: number, untilMs: number): number | undefined;
 }
 
 /** The report's data from the index when this Node has `node:sqlite`, else from the store read whole. */
 export async function loadReportData(dir: string, query: ReportQuery): Promise<ReportData> {
   const index = StoreIndex.open(dir);
-  if (index === undefined) return fromStore(dir, await loadStoreCpu(dir, query), query);
+  if (index === undefined) {
+    const store = await loadStoreCpu(dir, query);
+    const loop = await readEventLoopDelay(store.contents.loopFiles);
+    return fromStore(dir, store, query, loop.points);
+  }
   try {
     const problems = await index.update();
     return fromIndex(dir, index, query, problems);
@@ -81,7 +88,7 @@ export async function loadReportData(dir: string, query: ReportQuery): Promise<R
 // ---------------------------------------------------------------------------------------------------
 // From the store read whole
 
-function fromStore(dir: string, store: StoreCpu, query: ReportQuery): ReportData {
+function fromStore(dir: string, store: StoreCpu, query: ReportQuery, loopPoints: Array<EventLoopDelayPoint & { pid: number; service: string }>): ReportData {
   const resolver = new RootResolver(store.contents.spans);
   const timelines = new ProcessTimelines(store.cpu.samples, resolver, store.cpu.periodNanos || undefined);
   const cache = new Map<StoredSpan, DurationBreakdown>();
@@ -123,6 +130,15 @@ function fromStore(dir: string, store: StoreCpu, query: ReportQuery): ReportData
         (stall) =>
           (query.fromMs === undefined || stall.startMs + stall.durationNanos / 1e6 >= query.fromMs) && (query.untilMs === undefined || stall.startMs <= query.untilMs),
       ),
+    loopDelayMax: (service, pid, fromMs, untilMs) => {
+      const dir = serviceDirName(service);
+      let max: number | undefined;
+      for (const p of loopPoints) {
+        if (p.service !== dir || (pid !== undefined && p.pid !== pid) || p.timeMs < fromMs || p.startMs > untilMs) continue;
+        max = Math.max(max ?? 0, p.maxNanos);
+      }
+      return max;
+    },
   };
 }
 
@@ -421,6 +437,7 @@ function fromIndex(dir: string, index: StoreIndex, query: ReportQuery, problems:
     breakdown,
     untimedSamples: Number(totals.untimed ?? 0),
     stalls: (limit) => stallsOfIndex(index, query, fileWhere, fileParams, limit),
+    loopDelayMax: (service, pid, fromMs, untilMs) => index.loopDelayMax(service, pid, fromMs, untilMs),
   };
 }
 

@@ -90,7 +90,7 @@ async function run(argv: string[]): Promise<number> {
 
   if (values.stalls) {
     const stalls = data.stalls(limit);
-    if (values.json) process.stdout.write(JSON.stringify({ dir, stalls: stalls.map(stallJson), problems: data.problems }, null, 2) + '\n');
+    if (values.json) process.stdout.write(JSON.stringify({ dir, stalls: stalls.map((s) => stallJson(s, data)), problems: data.problems }, null, 2) + '\n');
     else process.stdout.write(renderStalls(dir, stalls, data).join('\n') + '\n');
     return EXIT_OK;
   }
@@ -254,6 +254,8 @@ function renderSlowest(dir: string, data: ReportData, details: number, sort: Sor
       `   own CPU ${formatNanos(b.cpuNanos)} (${percentOf(b.cpuNanos, b.durationNanos)}), blocked ${formatNanos(b.blockedNanos)} ` +
         `(${percentOf(b.blockedNanos, b.durationNanos)}), waiting ${formatNanos(b.waitingNanos)} (${percentOf(b.waitingNanos, b.durationNanos)})`,
     );
+    const delay = loopDelayOf(data, root);
+    if (delay !== undefined) out.push(`   event-loop delay while it was open: up to ${formatNanos(delay)}`);
     if (b.blockedBy.length > 0) {
       out.push('   blocked by:');
       out.push(
@@ -290,6 +292,7 @@ function renderStalls(dir: string, stalls: Stall[], data: ReportData): string[] 
       [
         { header: 'STALL', width: 9, right: true },
         { header: 'AT', width: 12 },
+        { header: 'DELAY', width: 8, right: true },
         { header: 'OPEN', width: 4, right: true },
         { header: 'TRACE', width: 8 },
         { header: 'NAME', minWidth: 12 },
@@ -298,6 +301,7 @@ function renderStalls(dir: string, stalls: Stall[], data: ReportData): string[] 
       stalls.map((s) => [
         formatNanos(s.durationNanos),
         new Date(s.startMs).toISOString().slice(11, 23),
+        delayText(data.loopDelayMax(s.service, s.pid, s.startMs, s.startMs + s.durationNanos / 1e6)),
         String(s.othersOpen),
         (s.traceId ?? '-').slice(0, 8),
         s.name,
@@ -306,12 +310,23 @@ function renderStalls(dir: string, stalls: Stall[], data: ReportData): string[] 
       WIDTH,
     ),
   );
+  out.push('DELAY: the largest event-loop delay the process measured in those seconds.');
   out.push('OPEN: other requests of the process that were open (and could not run) meanwhile.');
   if (data.untimedSamples > 0) out.push(`(${data.untimedSamples} sample(s) without a time left out)`);
   return out;
 }
 
-function stallJson(s: Stall): unknown {
+function delayText(nanos: number | undefined): string {
+  return nanos === undefined ? '-' : formatNanos(nanos);
+}
+
+/** The largest event-loop delay recorded while `root` was open, ns. */
+function loopDelayOf(data: ReportData, root: RootSpanCpu): number | undefined {
+  if (root.span === undefined) return undefined;
+  return data.loopDelayMax(root.span.service, root.span.pid, root.span.startMs, root.span.endMs);
+}
+
+function stallJson(s: Stall, data: ReportData): unknown {
   return {
     name: s.name,
     spanId: s.spanId ?? null,
@@ -323,6 +338,7 @@ function stallJson(s: Stall): unknown {
     cpuNanos: s.cpuNanos,
     functions: s.functions,
     othersOpen: s.othersOpen,
+    loopDelayMaxNanos: data.loopDelayMax(s.service, s.pid, s.startMs, s.startMs + s.durationNanos / 1e6) ?? null,
   };
 }
 
@@ -346,6 +362,7 @@ function toJson(dir: string, data: ReportData, sort: SortKey): unknown {
       samples: r.samples,
       hottestFunctions: data.functions(r, FUNCTIONS_PER_SPAN),
       breakdown: data.breakdown(r) ?? null,
+      loopDelayMaxNanos: loopDelayOf(data, r) ?? null,
     })),
     samplesWithoutTime: data.untimedSamples,
     byName: data.byName.map((n) => ({ name: n.name, spans: n.spans, cpuNanos: n.cpuNanos, samples: n.samples, hottestFunction: n.hottest ?? null })),

@@ -14,13 +14,13 @@ import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { findStalls, ProcessTimelines, RootResolver } from './breakdown';
 import { parseStoreFileName, rootsFileName, serviceDirName, storeFileTime, type StoreFileName } from './layout';
-import { describeFsError, readRootsFile, readSpansFile, type StoredProfileFile, type StoredSpan, type StoreProblem } from './reader';
+import { describeFsError, readEventLoopDelay, readRootsFile, readSpansFile, type StoredProfileFile, type StoredSpan, type StoreProblem } from './reader';
 import { loadCpuSamples, type CodeFrame, type CpuSample } from './span-cpu';
 
 /** The index file inside the store directory. */
 export const INDEX_FILE_NAME = '.span-profiles-index.sqlite';
 /** Bump when the schema or what is ingested changes: an index of another version is rebuilt. */
-const SCHEMA_VERSION = '3';
+const SCHEMA_VERSION = '4';
 
 type Sqlite = typeof import('node:sqlite');
 type Database = import('node:sqlite').DatabaseSync;
@@ -109,7 +109,7 @@ export class StoreIndex {
     if (version !== SCHEMA_VERSION) {
       db.exec(
         'DROP TABLE IF EXISTS files; DROP TABLE IF EXISTS roots; DROP TABLE IF EXISTS samples; DROP TABLE IF EXISTS stacks; ' +
-          'DROP TABLE IF EXISTS label_cpu; DROP TABLE IF EXISTS file_labels; DROP TABLE IF EXISTS runs;',
+          'DROP TABLE IF EXISTS label_cpu; DROP TABLE IF EXISTS file_labels; DROP TABLE IF EXISTS runs; DROP TABLE IF EXISTS loop_delay;',
       );
     }
     db.exec(`
@@ -138,6 +138,9 @@ export class StoreIndex {
       CREATE INDEX IF NOT EXISTS samples_label ON samples(label);
       CREATE INDEX IF NOT EXISTS samples_name ON samples(span_name);
       CREATE TABLE IF NOT EXISTS stacks(id INTEGER PRIMARY KEY, frames TEXT UNIQUE);
+      CREATE TABLE IF NOT EXISTS loop_delay(file_id INTEGER, service TEXT, pid INTEGER, from_ms REAL, until_ms REAL, max_ns INTEGER, p99_ns INTEGER, mean_ns INTEGER);
+      CREATE INDEX IF NOT EXISTS loop_delay_time ON loop_delay(service, pid, until_ms);
+      CREATE INDEX IF NOT EXISTS loop_delay_file ON loop_delay(file_id);
     `);
     db.prepare("INSERT OR REPLACE INTO meta(key, value) VALUES ('schema', ?)").run(SCHEMA_VERSION);
   }
@@ -182,6 +185,7 @@ export class StoreIndex {
     this.db.prepare('DELETE FROM label_cpu WHERE n <= 0').run();
     this.db.prepare('DELETE FROM file_labels WHERE file_id = ?').run(id);
     this.db.prepare('DELETE FROM runs WHERE file_id = ?').run(id);
+    this.db.prepare('DELETE FROM loop_delay WHERE file_id = ?').run(id);
     this.db.prepare('DELETE FROM roots WHERE file_id = ?').run(id);
     this.db.prepare('DELETE FROM samples WHERE file_id = ?').run(id);
     this.db.prepare('DELETE FROM files WHERE id = ?').run(id);
@@ -201,7 +205,12 @@ export class StoreIndex {
   private async ingest(file: ListedFile): Promise<void> {
     const p = file.parsed;
     if (p.type === 'loop') {
-      this.insertFile(file, true, undefined);
+      const { points, problems } = await readEventLoopDelay([{ service: file.service, fromMs: p.fromMs, untilMs: p.untilMs, pid: p.pid, path: file.path }]);
+      this.transaction(() => {
+        const id = this.insertFile(file, problems.length === 0, problems[0]?.reason);
+        const insert = this.db.prepare('INSERT INTO loop_delay(file_id, service, pid, from_ms, until_ms, max_ns, p99_ns, mean_ns) VALUES (?,?,?,?,?,?,?,?)');
+        for (const point of points) insert.run(id, file.service, p.pid, point.startMs, point.timeMs, point.maxNanos, point.p99Nanos, point.meanNanos);
+      });
       return;
     }
     if (p.type === 'profile') {
@@ -380,6 +389,18 @@ export class StoreIndex {
   /** The CPU samples labelled `label`, as {@link CpuSample}s. */
   samplesOfLabel(label: string): CpuSample[] {
     return this.all('SELECT s.*, f.from_ms, f.until_ms FROM samples s JOIN files f ON f.id = s.file_id WHERE s.label = ?', label).map((row) => this.sampleOf(row));
+  }
+
+  /**
+   * The largest event-loop delay measured by the process in the seconds overlapping `[fromMs, untilMs]`,
+   * ns; undefined when none was recorded then.
+   */
+  loopDelayMax(service: string, pid: number | undefined, fromMs: number, untilMs: number): number | undefined {
+    const row = this.get(
+      `SELECT MAX(max_ns) AS m FROM loop_delay WHERE service = ? ${pid === undefined ? '' : 'AND pid = ?'} AND until_ms >= ? AND from_ms <= ?`,
+      ...([serviceDirName(service), ...(pid === undefined ? [] : [pid]), fromMs, untilMs] as Array<string | number>),
+    );
+    return row?.m === null || row?.m === undefined ? undefined : Number(row.m);
   }
 
   /** The sampling period of the profiles, ns (0 when none). */
