@@ -515,6 +515,18 @@ function stallsOfIndex(index: StoreIndex, query: ReportQuery, fileWhere: string[
   });
 }
 
+/** Why there is nothing to analyze in an indexed store (the messages of a store read whole); undefined when there is. */
+export function indexTrouble(dir: string, index: StoreIndex, problems: StoreProblem[], service: string | undefined): string | undefined {
+  const where = ["type = 'profile'", "kind = 'cpu'"];
+  const params: string[] = [];
+  if (service !== undefined) {
+    where.push('service = ?');
+    params.push(serviceDirName(service));
+  }
+  const row = index.get(`SELECT COUNT(*) AS n, SUM(read_ok) AS ok, SUM(samples) AS samples FROM files WHERE ${where.join(' AND ')}`, ...params);
+  return troubleOf(dir, index, problems, service, Number(row?.n ?? 0), Number(row?.ok ?? 0), Number(row?.samples ?? 0));
+}
+
 function troubleOf(dir: string, index: StoreIndex, problems: StoreProblem[], service: string | undefined, cpuFiles: number, readable: number, samples: number): string | undefined {
   // The same messages as for a store read whole, from the index's counts.
   const rootProblem = problems.find((p) => p.path === index.dir);
