@@ -72,9 +72,10 @@ export class ProfileStoreExporter implements ProfileExporter {
   export(cut: ProfileCut): void {
     // Taken now, on the cut's turn: the points belong to the interval just cut.
     const loopPoints = this.loopDelay?.drain() ?? [];
+    // The delay first: a reader that sees the cut's profile sees its delay file complete too.
     this.schedule(async () => {
-      await this.writeCut(cut);
       if (loopPoints.length > 0) await this.writeLoopDelay(loopPoints, cut.startMs, cut.endMs);
+      await this.writeCut(cut);
     });
   }
 
