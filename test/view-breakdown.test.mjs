@@ -3,7 +3,8 @@
 // time, and the trace as a Chrome trace-event file; over a store written by the store's writers with
 // timed samples: GET /slow waits on a timer while POST /import runs a 300 ms loop.
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { gzipSync } from 'node:zlib';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
@@ -12,6 +13,8 @@ import { buildCpuProfile, labelsOf, makeSpans, T0, writeStore } from './store-fi
 
 const require = createRequire(import.meta.url);
 const { startViewServer } = require('../dist/cli/view/server.js');
+const { loopFileName } = require('../dist/store/layout.js');
+const { eventLoopDelayToOtlpJson } = require('../dist/store/event-loop-delay.js');
 const scratch = mkdtempSync(path.join(os.tmpdir(), 'view-breakdown-'));
 after(() => rmSync(scratch, { recursive: true, force: true }));
 
@@ -38,6 +41,9 @@ before(async () => {
   samples.push({ stack: [['handleSlow', '/app/slow.js', 5]], cpuMs: 10, labels: labelsOf(slow), timeMs: T0 + 395 });
   const profile = buildCpuProfile(samples, { startMs: T0, endMs: T0 + 1000 });
   await writeStore(dir, { service: 'shop', spans, profiles: [{ data: profile, startMs: T0, endMs: T0 + 1000 }] });
+  // The event-loop delay the agent measured in that second: 290 ms, the loop's stall.
+  const points = [{ startMs: T0, timeMs: T0 + 1000, maxNanos: 290e6, p99Nanos: 290e6, meanNanos: 20e6 }];
+  writeFileSync(path.join(dir, 'shop', loopFileName(T0, T0 + 1000, process.pid)), gzipSync(eventLoopDelayToOtlpJson(points, 'shop', process.pid)));
   server = await startViewServer({ dir, host: '127.0.0.1', port: 0 });
   // The same store answered from its SQLite index, as a large store is.
   indexedServer = await startViewServer({ dir, host: '127.0.0.1', port: 0, indexAboveBytes: 0 });
@@ -67,6 +73,7 @@ describe(`view API (${mode})`, () => {
     assert.equal(b.blockedBy[1].name, '(outside any span)');
     assert.equal(b.cpuNanos, 25e6);
 
+    assert.equal(detail.loopDelayMaxNanos, 290e6);
     const lane = detail.lane;
     assert.equal(lane.startMs, T0);
     assert.equal(lane.endMs, T0 + 400);
@@ -160,6 +167,7 @@ describe('view in a browser: the CPU lane and the blocked-by panel', { skip: mis
       const firstRow = panel.locator('tbody tr').first();
       assert.match(await firstRow.innerText(), /POST \/import\s+305 ms\s+1\s+parseCsv/);
       assert.match(await page.getByTestId('breakdown').innerText(), /Blocked 320 ms \(80%\)/);
+      assert.equal(await page.getByTestId('loop-delay').innerText(), 'event-loop delay up to 290 ms');
 
       await other.click();
       await page.waitForURL(`**/span/${ids.importing}`);

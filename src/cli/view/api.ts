@@ -271,6 +271,8 @@ export interface SpanDetail {
   breakdown: DurationBreakdown | undefined;
   /** The CPU lane under the waterfall: who held the event loop while the request was open. */
   lane: CpuLane | undefined;
+  /** The largest event-loop delay its process measured while it was open, ns (undefined: none recorded). */
+  loopDelayMaxNanos: number | undefined;
 }
 
 /** One stretch of the CPU lane. */
@@ -369,7 +371,18 @@ function spanDetail(snapshot: StoreSnapshot, id: string): SpanDetail {
     periodNanos: snapshot.periodNanos,
     breakdown: rootSpan === undefined ? undefined : breakdownOfSpan(snapshot, rootSpan),
     lane: rootSpan === undefined ? undefined : laneOf(indexes(snapshot).timelines, indexes(snapshot).resolver.root(rootSpan)),
+    loopDelayMaxNanos: rootSpan === undefined ? undefined : loopDelayMax(snapshot, rootSpan),
   };
+}
+
+function loopDelayMax(snapshot: StoreSnapshot, span: StoredSpan): number | undefined {
+  const dir = serviceDirName(span.service);
+  let max: number | undefined;
+  for (const p of snapshot.loopDelay) {
+    if (p.service !== dir || (span.pid !== undefined && p.pid !== span.pid) || p.timeMs < span.startMs || p.startMs > span.endMs) continue;
+    max = Math.max(max ?? 0, p.maxNanos);
+  }
+  return max;
 }
 
 /**

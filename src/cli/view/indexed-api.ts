@@ -264,6 +264,7 @@ function spanDetail(index: StoreIndex, found: FoundSpan): SpanDetail {
     periodNanos,
     breakdown,
     lane: laneOf(around.timelines, around.root),
+    loopDelayMaxNanos: index.loopDelayMax(span.service, span.pid, span.startMs, span.endMs),
   };
 }
 

@@ -178,7 +178,15 @@ function breakdownCard(data) {
   return el(
     'section',
     { class: 'card', 'data-testid': 'breakdown' },
-    el('div', { class: 'card-head' }, el('h2', { text: 'Where the time went' }), el('span', { class: 'card-sub', text: `${formatNanos(b.durationNanos)} from CPU samples with their times` })),
+    el(
+      'div',
+      { class: 'card-head' },
+      el('h2', { text: 'Where the time went' }),
+      el('span', { class: 'card-sub', text: `${formatNanos(b.durationNanos)} from CPU samples with their times` }),
+      data.loopDelayMaxNanos !== undefined && data.loopDelayMaxNanos !== null
+        ? el('span', { class: 'chip delay', 'data-testid': 'loop-delay', title: 'The largest event-loop delay the process measured (perf_hooks) while this request was open', text: `event-loop delay up to ${formatNanos(data.loopDelayMaxNanos)}` })
+        : null,
+    ),
     stack,
     el('div', { class: 'bd-facts' }, facts),
     blockers,
