@@ -49,8 +49,13 @@ export async function renderSpanPage(main, spanId) {
         el('a', { class: 'button', href: `/service?${new URLSearchParams({ name: root.name })}`, text: `Flame graph of all “${root.name}”` }),
       ),
     ),
-    data.trace ? waterfallCard(data, spanId) : el('section', { class: 'card muted-card', text: 'The spans of this trace are not in the store; only its CPU samples are.' }),
-    data.breakdown ? breakdownCard(data) : null,
+    // The waterfall with its CPU lane, and beside it (on a wide screen) where the request's time went.
+    el(
+      'div',
+      { class: data.breakdown ? 'trace-row' : '' },
+      data.trace ? waterfallCard(data, spanId) : el('section', { class: 'card muted-card', text: 'The spans of this trace are not in the store; only its CPU samples are.' }),
+      data.breakdown ? breakdownCard(data) : null,
+    ),
     flame.element,
     el('section', { class: 'card' }, el('div', { class: 'card-head' }, el('h2', { text: 'Hottest functions' }), el('span', { class: 'card-sub', text: 'click one to find it in the flame graph' })), hottestTable(data.hottest, data.cpuNanos, (fn) => flame.search(fn.name))),
   );
@@ -159,7 +164,7 @@ function breakdownCard(data) {
     : el(
         'table',
         { class: 'data-table blocked-by', 'data-testid': 'blocked-by' },
-        el('thead', {}, el('tr', {}, el('th', { text: 'Blocked by' }), el('th', { class: 'num', text: 'Time' }), el('th', { class: 'num', text: 'Requests' }), el('th', { text: 'Functions' }))),
+        el('thead', {}, el('tr', {}, el('th', { text: 'Blocked by' }), el('th', { class: 'num', text: 'Time' }), el('th', { class: 'num', title: 'Requests', text: 'Req.' }), el('th', { text: 'Functions' }))),
         el(
           'tbody',
           {},
