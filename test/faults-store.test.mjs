@@ -51,7 +51,7 @@ function storeFiles(storeDir) {
   }
   return {
     profiles: names.filter((n) => n.endsWith('.cpu.pb.gz')),
-    spans: names.filter((n) => n.endsWith('.spans.jsonl')).map((name) => ({ name, bytes: statSync(path.join(dir, name)).size })),
+    spans: names.filter((n) => n.endsWith('.spans.jsonl.zst')).map((name) => ({ name, bytes: statSync(path.join(dir, name)).size })),
   };
 }
 

@@ -2,11 +2,12 @@
 // (SPAN_PROFILES_DIR) in the documented layout, and the profiles link to the stored spans exactly as
 // they would to Tempo: every span_id label is a stored root span's pyroscope.profile.id.
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { spansFromOtlpJson } from './helpers/otlp-receiver.mjs';
 import { readPprofFile } from './helpers/pprof-samples.mjs';
+import { zstdText } from './helpers/zstd.mjs';
 import { attribution, checkLinkageOfProfiles, formatAttribution, runConcurrently } from './helpers/span-linkage.mjs';
 import { isLocalRoot } from './helpers/span-tree.mjs';
 import { fixturePath, killAllApps, spawnApp } from './helpers/spawn-app.mjs';
@@ -16,7 +17,9 @@ after(killAllApps);
 
 const COMPACT_UTC = String.raw`\d{8}T\d{6}\.\d{3}Z`;
 const PROFILE_FILE = new RegExp(`^(${COMPACT_UTC})_(${COMPACT_UTC})_(\\d+)\\.cpu\\.pb\\.gz$`);
-const SPANS_FILE = new RegExp(`^(${COMPACT_UTC})_(\\d+)\\.spans\\.jsonl$`);
+const SPANS_FILE = new RegExp(`^(${COMPACT_UTC})_(\\d+)\\.spans\\.jsonl\\.zst$`);
+const ROOTS_FILE = new RegExp(`^(${COMPACT_UTC})_(\\d+)\\.roots\\.jsonl\\.zst$`);
+const LOOP_FILE = new RegExp(`^(${COMPACT_UTC})_(${COMPACT_UTC})_(\\d+)\\.loop\\.json\\.gz$`);
 
 /** Finished files only: *.tmp are being written; a last line without '\n' is still being appended. */
 function readStore(serviceDir) {
@@ -25,7 +28,7 @@ function readStore(serviceDir) {
   const spans = names
     .filter((n) => SPANS_FILE.test(n))
     .flatMap((name) => {
-      const text = readFileSync(path.join(serviceDir, name), 'utf8');
+      const text = zstdText(path.join(serviceDir, name));
       const complete = text.slice(0, text.lastIndexOf('\n') + 1);
       return complete.split('\n').filter(Boolean).flatMap((line) => spansFromOtlpJson(JSON.parse(line)));
     });
@@ -63,10 +66,11 @@ describe('the local store, the default with no backend', () => {
     assert.match(stderr, new RegExp(`profiles: local store ${run.serviceDir};`));
   });
 
-  test('files follow the layout: <service>/<from>_<until>_<pid>.cpu.pb.gz and <start>_<pid>.spans.jsonl', () => {
+  test('files follow the layout: <service>/<from>_<until>_<pid>.cpu.pb.gz, .loop.json.gz and <start>_<pid>.spans.jsonl.zst', () => {
     assert.deepEqual(readdirSync(run.app.storeDir), ['fixture-express-app']);
+    assert.ok(run.names.some((n) => LOOP_FILE.test(n)), `an event-loop delay file among ${run.names}`);
     for (const name of run.names) {
-      const match = PROFILE_FILE.exec(name) ?? SPANS_FILE.exec(name);
+      const match = PROFILE_FILE.exec(name) ?? SPANS_FILE.exec(name) ?? ROOTS_FILE.exec(name) ?? LOOP_FILE.exec(name);
       assert.ok(match, `unexpected file ${name}`);
       assert.equal(Number(match.at(-1)), run.app.pid, name);
     }

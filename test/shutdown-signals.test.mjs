@@ -4,10 +4,11 @@
 // process past SPAN_PROFILES_SHUTDOWN_TIMEOUT. Profiles and spans are never exported on their own
 // schedule here (60 s), so whatever arrives was flushed by the shutdown.
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { spansFromOtlpJson, startOtlpReceiver } from './helpers/otlp-receiver.mjs';
+import { zstdText } from './helpers/zstd.mjs';
 import { readPprofFile } from './helpers/pprof-samples.mjs';
 import { startPyroscopeReceiver } from './helpers/pyroscope-receiver.mjs';
 import { spawnApp } from './helpers/spawn-app.mjs';
@@ -71,8 +72,8 @@ for (const signal of ['SIGTERM', 'SIGINT']) {
     const files = readdirSync(serviceDir);
     assert.deepEqual(files.filter((f) => f.endsWith('.tmp')), [], 'no temp file is left behind');
     const spans = files
-      .filter((f) => f.endsWith('.spans.jsonl'))
-      .flatMap((f) => readFileSync(path.join(serviceDir, f), 'utf8').split('\n').filter(Boolean))
+      .filter((f) => f.endsWith('.spans.jsonl.zst'))
+      .flatMap((f) => zstdText(path.join(serviceDir, f)).split('\n').filter(Boolean))
       .flatMap((line) => spansFromOtlpJson(JSON.parse(line)));
     const roots = cpuRootIds(spans);
     assert.equal(roots.size, 3, 'the three /cpu server spans were written');

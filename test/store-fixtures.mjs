@@ -43,7 +43,8 @@ export function labelsOf(rootSpan) {
 }
 
 /**
- * A gzipped CPU pprof. samples: [{ stack: [[name, file, line], ...] leaf first, cpuMs, count?, labels? }].
+ * A gzipped CPU pprof. samples: [{ stack: [[name, file, line], ...] leaf first, cpuMs, count?, labels?, timeMs? }]
+ * (timeMs: when the sample was taken, Unix ms, kept as the end_timestamp_ns label).
  */
 export function buildCpuProfile(samples, { periodNanos = 10_000_000, startMs = 0, endMs = 0 } = {}) {
   const strings = new StringTable();
@@ -63,7 +64,11 @@ export function buildCpuProfile(samples, { periodNanos = 10_000_000, startMs = 0
   const pprofSamples = samples.map((s) => new Sample({
     locationId: s.stack.map(locationOf),
     value: [s.count ?? Math.max(1, Math.round((s.cpuMs * 1e6) / periodNanos)), Math.round(s.cpuMs * 1e6)],
-    label: Object.entries(s.labels ?? {}).map(([k, v]) => new Label({ key: strings.dedup(k), str: strings.dedup(v) })),
+    label: [
+      ...Object.entries(s.labels ?? {}).map(([k, v]) => new Label({ key: strings.dedup(k), str: strings.dedup(v) })),
+      // The time the store keeps on each sample (end_timestamp_ns, Unix ns).
+      ...(s.timeMs === undefined ? [] : [new Label({ key: strings.dedup('end_timestamp_ns'), num: BigInt(Math.round(s.timeMs * 1000)) * 1000n })]),
+    ],
   }));
   const cpu = { type: strings.dedup('cpu'), unit: strings.dedup('nanoseconds') };
   const profile = new Profile({

@@ -9,6 +9,7 @@ import path from 'node:path';
 import { after, test } from 'node:test';
 import { gunzipSync } from 'node:zlib';
 import { buildCpuProfile, labelsOf, makeSpans, T0, writeShopStore } from './store-fixtures.mjs';
+import { zstdText, zstdUnavailable } from './helpers/zstd.mjs';
 
 const require = createRequire(import.meta.url);
 const { Profile } = require('pprof-format');
@@ -73,7 +74,7 @@ test('profiles land as <service>/<from>_<until>_<pid>.<kind>.pb.gz, byte for byt
   assert.match(exporter.description, /local store .*_acme_shop/);
 });
 
-test('spans are OTLP/JSON lines with hex ids, one request per export, readable by JSON.parse', async () => {
+test('spans are zstd-compressed OTLP/JSON lines with hex ids, one request per export, readable by zstd -dc and JSON.parse', { skip: zstdUnavailable() }, async () => {
   const dir = freshDir();
   const spans = await makeSpans('shop', [
     { name: 'GET /a', startMs: T0, durationMs: 10, children: [{ name: 'db', startMs: T0 + 1, durationMs: 2 }] },
@@ -84,10 +85,12 @@ test('spans are OTLP/JSON lines with hex ids, one request per export, readable b
   assert.equal((await exportSpans(exporter, spans.slice(2))).code, 0);
   await exporter.shutdown();
 
-  const files = readdirSync(path.join(dir, 'shop'));
-  assert.equal(files.length, 1);
-  assert.match(files[0], new RegExp(`^\\d{8}T\\d{6}\\.\\d{3}Z_${process.pid}\\.spans\\.jsonl$`));
-  const text = readFileSync(path.join(dir, 'shop', files[0]), 'utf8');
+  const files = readdirSync(path.join(dir, 'shop')).sort();
+  assert.equal(files.length, 2);
+  assert.match(files[0], new RegExp(`^\\d{8}T\\d{6}\\.\\d{3}Z_${process.pid}\\.roots\\.jsonl\\.zst$`));
+  assert.match(files[1], new RegExp(`^\\d{8}T\\d{6}\\.\\d{3}Z_${process.pid}\\.spans\\.jsonl\\.zst$`));
+  assert.equal(files[0].split('.roots')[0], files[1].split('.spans')[0], 'the index has the name of its spans file');
+  const text = zstdText(path.join(dir, 'shop', files[1]));
   assert.ok(text.endsWith('\n'));
   const requests = text.trimEnd().split('\n').map((line) => JSON.parse(line));
   assert.equal(requests.length, 2);
@@ -104,6 +107,18 @@ test('spans are OTLP/JSON lines with hex ids, one request per export, readable b
   assert.equal(child.parentSpanId, root.spanId);
   assert.deepEqual(requests[0].resourceSpans[0].resource.attributes.find((a) => a.key === 'service.name').value, { stringValue: 'shop' });
   assert.deepEqual(exporter.stats, { written: 3, dropped: 0 });
+  // The index: the local roots, one line per export.
+  const index = zstdText(path.join(dir, 'shop', files[0])).trimEnd().split('\n').map((line) => JSON.parse(line));
+  assert.deepEqual(index.map((line) => line.roots.map((r) => r[3])), [['GET /a'], ['GET /b']]);
+  assert.equal(index[0].roots[0][0], root.spanId);
+  assert.equal(index[0].roots[0][5], root.startTimeUnixNano);
+  assert.equal(index[0].pid, process.pid);
+  // Read back whole, or roots only.
+  assert.equal((await readStore(dir)).spans.length, 3);
+  assert.deepEqual((await readStore(dir, { rootsOnly: true })).spans.map((s) => [s.name, s.spanId, s.startMs, s.endMs]), [
+    ['GET /a', root.spanId, T0, T0 + 10],
+    ['GET /b', written.find((s) => s.name === 'GET /b').spanId, T0 + 20, T0 + 25],
+  ]);
 
   // After shutdown: refused, counted, reported as failed.
   const late = await exportSpans(exporter, spans.slice(0, 1));
@@ -111,20 +126,20 @@ test('spans are OTLP/JSON lines with hex ids, one request per export, readable b
   assert.equal(exporter.stats.dropped, 1);
 });
 
-test('a spans file is closed and a new one started past maxFileBytes; every line stays whole', async () => {
+test('a spans file is closed and a new one started past maxFileBytes; every line stays whole', { skip: zstdUnavailable() }, async () => {
   const dir = freshDir();
   const spans = await makeSpans('shop', Array.from({ length: 6 }, (_, i) => ({ name: `GET /${i}`, startMs: T0 + i, durationMs: 1 })));
-  const exporter = new SpanStoreExporter({ dir, serviceName: 'shop', maxBytes: 1 << 30, maxFileBytes: 1500 });
+  const exporter = new SpanStoreExporter({ dir, serviceName: 'shop', maxBytes: 1 << 30, maxFileBytes: 900 });
   // Six exports at once: they must be serialized, never interleaved.
   const results = await Promise.all(spans.map((s) => exportSpans(exporter, [s])));
   assert.ok(results.every((r) => r.code === 0));
   await exporter.shutdown();
-  const files = readdirSync(path.join(dir, 'shop')).sort();
+  const files = readdirSync(path.join(dir, 'shop')).filter((f) => f.includes('.spans.')).sort();
   assert.ok(files.length >= 2, `expected rotation, got ${files}`);
   assert.equal(new Set(files).size, files.length);
   let count = 0;
   for (const file of files) {
-    const text = readFileSync(path.join(dir, 'shop', file), 'utf8');
+    const text = zstdText(path.join(dir, 'shop', file));
     for (const line of text.trimEnd().split('\n')) {
       JSON.parse(line);
       count++;
@@ -136,7 +151,7 @@ test('a spans file is closed and a new one started past maxFileBytes; every line
   assert.deepEqual(contents.problems, []);
 });
 
-test('size cap: the oldest files go first, across services; the spans file being appended stays', async () => {
+test('size cap: the files whose data ends first go first, across services; the spans file being appended stays', async () => {
   const dir = freshDir();
   const cap = 25_000;
   const blob = Buffer.alloc(10_000, 1);
@@ -144,7 +159,7 @@ test('size cap: the oldest files go first, across services; the spans file being
   const spanWriter = new SpanStoreExporter({ dir, serviceName: 'api', maxBytes: cap });
   const [oneSpan] = await makeSpans('api', [{ name: 'GET /', startMs: T0, durationMs: 1 }]);
   assert.equal((await exportSpans(spanWriter, [oneSpan])).code, 0);
-  const spansFile = readdirSync(path.join(dir, 'api'))[0];
+  const [rootsFile, spansFile] = readdirSync(path.join(dir, 'api')).sort();
   const later = Date.now() + 60_000;
   const api = new ProfileStoreExporter({ dir, serviceName: 'api', maxBytes: cap });
   const worker = new ProfileStoreExporter({ dir, serviceName: 'worker', maxBytes: cap });
@@ -161,12 +176,14 @@ test('size cap: the oldest files go first, across services; the spans file being
   assert.ok(total <= cap, `store is ${total} bytes`);
   assert.deepEqual(listing.map((f) => f.split('_')[0]).sort(), [
     'api/' + spansFile.split('_')[0],
+    'api/' + rootsFile.split('_')[0],
     'api/' + formatStamp(later + 20_000),
     'worker/' + formatStamp(later + 30_000),
   ].sort());
   // The writer still appends to its file.
   assert.equal((await exportSpans(spanWriter, [oneSpan])).code, 0);
-  assert.equal(readFileSync(path.join(dir, 'api', spansFile), 'utf8').trimEnd().split('\n').length, 2);
+  await spanWriter.forceFlush();
+  assert.equal((await readStore(dir)).spans.length, 2);
   await spanWriter.shutdown();
 });
 
@@ -338,4 +355,41 @@ test('CPU per root span joins samples with spans by pyroscope.profile.id; names 
   assert.equal(strings[Number(merged.periodType.type)], 'cpu');
   const label = Object.fromEntries(merged.sample[0].label.map((l) => [strings[Number(l.key)], strings[Number(l.str)]]));
   assert.deepEqual(label, labels);
+});
+
+test('any cap holds (1 MiB, the smallest accepted): history goes oldest first in small steps, profiles and spans of the same time together', async () => {
+  const dir = freshDir();
+  const cap = 1024 * 1024;
+  const { randomBytes } = await import('node:crypto');
+  const spanWriter = new SpanStoreExporter({ dir, serviceName: 'shop', maxBytes: cap });
+  const profileWriter = new ProfileStoreExporter({ dir, serviceName: 'shop', maxBytes: cap, eventLoopDelay: false });
+  const totals = [];
+  const sizeOf = () => readdirSync(path.join(dir, 'shop')).reduce((sum, f) => sum + statSync(path.join(dir, 'shop', f)).size, 0);
+  for (let round = 0; round < 60; round++) {
+    const now = Date.now();
+    // Random names do not compress: about 12 KiB of spans per round, and an 8 KiB profile.
+    const spans = await makeSpans('shop', Array.from({ length: 40 }, (_, i) => ({ name: `GET /${randomBytes(100).toString('hex')}`, startMs: now - 50 + i, durationMs: 5 })));
+    assert.equal((await exportSpans(spanWriter, spans)).code, 0);
+    profileWriter.enqueue(profileOf(randomBytes(8 * 1024), now - 20, now));
+    await profileWriter.flush(Date.now() + 10_000);
+    await StoreSizeCap.for(dir, cap).enforce();
+    totals.push(sizeOf());
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+  await spanWriter.shutdown();
+  await profileWriter.shutdown(Date.now() + 10_000);
+  assert.ok(Math.max(...totals) <= cap, `the store passed its cap: ${Math.max(...totals)} > ${cap}`);
+  // Once full, each round removes a small slice, never most of the history.
+  const full = totals.slice(totals.findIndex((t) => t > cap * 0.8));
+  assert.ok(full.length > 10, `the store filled up: ${totals}`);
+  assert.ok(Math.min(...full) > cap * 0.75, `a trim removed too much at once: ${full}`);
+  // What remains covers the same time for profiles and spans.
+  const contents = await readStore(dir);
+  assert.ok(contents.profiles.length >= 20, `${contents.profiles.length} profiles kept`);
+  const oldestProfile = contents.profiles[0].fromMs;
+  const oldestSpan = contents.spans[0].startMs;
+  assert.ok(Math.abs(oldestProfile - oldestSpan) < 2_000, `profiles from ${oldestProfile}, spans from ${oldestSpan}`);
+  const spansFiles = readdirSync(path.join(dir, 'shop')).filter((f) => f.includes('.spans.'));
+  const rootsFiles = readdirSync(path.join(dir, 'shop')).filter((f) => f.includes('.roots.'));
+  assert.deepEqual(rootsFiles.map((f) => f.replace('.roots.', '.spans.')).sort(), spansFiles.sort(), 'spans files and their indexes go together');
 });

@@ -103,7 +103,7 @@ async function storeFromAgentRun() {
   const files = readdirSync(path.join(app.storeDir, SERVICE));
   const listing = `${app.storeDir}/${SERVICE}: ${files.join(', ')}`;
   assert.ok(files.some((f) => f.endsWith('.cpu.pb.gz')), `the agent wrote a CPU profile (${listing})`);
-  assert.ok(files.some((f) => f.endsWith('.spans.jsonl')), `the agent wrote its spans (${listing})`);
+  assert.ok(files.some((f) => f.endsWith('.spans.jsonl.zst')), `the agent wrote its spans (${listing})`);
   return app.storeDir;
 }
 

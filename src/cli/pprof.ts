@@ -5,7 +5,11 @@
 
 import { promises as fsp } from 'node:fs';
 import { defaultStoreDir } from '../config';
-import { buildPprof, encodePprofGzip, loadStoreCpu, matchRoots, type RootSpanCpu } from '../store/span-cpu';
+import { serviceDirName } from '../store/layout';
+import type { StoreProblem } from '../store/reader';
+import { buildPprof, encodePprofGzip, loadStoreCpu, matchRoots, type CpuSample, type RootSpanCpu } from '../store/span-cpu';
+import { StoreIndex } from '../store/store-index';
+import { indexTrouble } from './report-data';
 import { EXIT_FAILURE, EXIT_OK, parseCommandArgs, parseIdPrefix, parseTimeArg, UsageError } from './args';
 import { describeStoreTrouble, formatNanos, printProblems } from './format';
 import type { Subcommand } from './main';
@@ -69,15 +73,13 @@ async function run(argv: string[]): Promise<number> {
   if (output === '') throw new UsageError('--output must not be empty');
   const dir = positionals[0] ?? defaultStoreDir();
 
-  const store = await loadStoreCpu(dir, { service: str('service'), fromMs, untilMs });
-  const trouble = describeStoreTrouble(dir, store, str('service'));
-  if (trouble !== undefined) {
-    process.stderr.write(`span-profiles pprof: ${trouble}\n`);
+  const chosen = await chooseSamples(dir, { service: str('service'), fromMs, untilMs, name, spanPrefix, tracePrefix });
+  if (chosen.trouble !== undefined) {
+    process.stderr.write(`span-profiles pprof: ${chosen.trouble}\n`);
     return EXIT_FAILURE;
   }
-  printProblems('pprof', store.problems);
-
-  const roots = matchRoots(store.roots, { name, spanPrefix, tracePrefix });
+  printProblems('pprof', chosen.problems);
+  const roots = chosen.roots;
   if (roots.length === 0) {
     process.stderr.write(`span-profiles pprof: no root span with CPU samples matches in ${dir}\n`);
     return EXIT_FAILURE;
@@ -87,10 +89,8 @@ async function run(argv: string[]): Promise<number> {
     process.stderr.write(`span-profiles pprof: ${ambiguity}\n`);
     return EXIT_FAILURE;
   }
-
-  const chosen = new Set(roots.map((r) => r.spanId));
-  const samples = store.cpu.samples.filter((s) => s.spanId !== undefined && chosen.has(s.spanId));
-  const data = await encodePprofGzip(buildPprof(samples, store.cpu.periodNanos));
+  const samples = chosen.samples();
+  const data = await encodePprofGzip(buildPprof(samples, chosen.periodNanos));
   const cpuNanos = samples.reduce((sum, s) => sum + s.cpuNanos, 0);
   const summary = `${formatNanos(cpuNanos)} CPU of ${roots.length} root span${roots.length === 1 ? '' : 's'}`;
   if (output === '-') {
@@ -108,8 +108,88 @@ async function run(argv: string[]): Promise<number> {
   return EXIT_OK;
 }
 
+interface Choice {
+  service?: string;
+  fromMs?: number;
+  untilMs?: number;
+  name?: string;
+  spanPrefix?: string;
+  tracePrefix?: string;
+}
+
+interface Chosen {
+  trouble: string | undefined;
+  problems: StoreProblem[];
+  /** The matching root spans (their label ids and traces). */
+  roots: Array<Pick<RootSpanCpu, 'spanId' | 'traceId'>>;
+  samples(): CpuSample[];
+  periodNanos: number;
+}
+
+/** The samples to write: from the store's index when this Node has node:sqlite, else from the store read whole. */
+async function chooseSamples(dir: string, choice: Choice): Promise<Chosen> {
+  const index = StoreIndex.open(dir);
+  if (index === undefined) {
+    const store = await loadStoreCpu(dir, choice);
+    const roots = matchRoots(store.roots, choice);
+    const ids = new Set(roots.map((r) => r.spanId));
+    return {
+      trouble: describeStoreTrouble(dir, store, choice.service),
+      problems: store.problems,
+      roots,
+      samples: () => store.cpu.samples.filter((s) => s.spanId !== undefined && ids.has(s.spanId)),
+      periodNanos: store.cpu.periodNanos,
+    };
+  }
+  const problems = await index.update();
+  const trouble = indexTrouble(dir, index, problems, choice.service);
+  const where: string[] = [];
+  const params: Array<string | number> = [];
+  if (choice.service !== undefined) {
+    where.push('c.service = ?');
+    params.push(serviceDirName(choice.service));
+  }
+  if (choice.name !== undefined) {
+    where.push('c.sname = ?');
+    params.push(choice.name);
+  }
+  if (choice.spanPrefix !== undefined) {
+    where.push('c.label LIKE ?');
+    params.push(`${choice.spanPrefix}%`);
+  }
+  if (choice.tracePrefix !== undefined) {
+    where.push('c.trace LIKE ?');
+    params.push(`${choice.tracePrefix}%`);
+  }
+  let labels = index.all(`SELECT c.label, c.trace FROM label_cpu c ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''}`, ...params);
+  if (choice.fromMs !== undefined || choice.untilMs !== undefined) {
+    labels = labels.filter((row) => {
+      const span = index.spanOfLabel(String(row.label));
+      return span === undefined || ((choice.fromMs === undefined || span.endMs >= choice.fromMs) && (choice.untilMs === undefined || span.startMs <= choice.untilMs));
+    });
+  }
+  const roots = labels.map((row) => ({ spanId: String(row.label), traceId: row.trace === null ? undefined : String(row.trace) }));
+  return {
+    trouble,
+    problems,
+    roots,
+    samples: () => {
+      const wanted = new Set(roots.map((r) => r.spanId));
+      // A name: its samples by the name's index, then kept to the chosen spans; else span by span.
+      if (choice.name !== undefined) {
+        return index
+          .all('SELECT s.*, f.from_ms, f.until_ms FROM samples s JOIN files f ON f.id = s.file_id WHERE s.span_name = ?', choice.name)
+          .filter((row) => wanted.has(String(row.label)))
+          .map((row) => index.sampleOf(row));
+      }
+      return roots.flatMap((r) => index.samplesOfLabel(r.spanId));
+    },
+    periodNanos: index.periodNanos(),
+  };
+}
+
 /** A span/trace prefix that names more than one span/trace is a mistake worth stopping for. */
-function ambiguousPrefix(roots: RootSpanCpu[], spanPrefix: string | undefined, tracePrefix: string | undefined): string | undefined {
+function ambiguousPrefix(roots: Array<Pick<RootSpanCpu, 'spanId' | 'traceId'>>, spanPrefix: string | undefined, tracePrefix: string | undefined): string | undefined {
   if (spanPrefix !== undefined && spanPrefix.length < 16 && roots.length > 1) {
     return `--span ${spanPrefix} matches ${roots.length} spans (${roots.slice(0, 3).map((r) => r.spanId).join(', ')}${roots.length > 3 ? ', …' : ''}): give more digits`;
   }

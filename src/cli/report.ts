@@ -4,21 +4,11 @@
  */
 
 import { defaultStoreDir } from '../config';
-import {
-  hottestFunctions,
-  isEstimate,
-  loadStoreCpu,
-  matchRoots,
-  samplesBySpan,
-  unchargedCpu,
-  ESTIMATE_MAX_SAMPLES,
-  type CpuSample,
-  type FunctionCpu,
-  type RootSpanCpu,
-  type StoreCpu,
-} from '../store/span-cpu';
-import { EXIT_FAILURE, EXIT_OK, UsageError, parseCommandArgs, parseIdPrefix, parsePositiveInt, parseTimeArg } from './args';
-import { describeStoreTrouble, displayLocation, formatMs, formatNanos, formatTime, printProblems, renderTable, truncateEnd } from './format';
+import type { Stall } from '../store/breakdown';
+import { isEstimate, ESTIMATE_MAX_SAMPLES, type RootSpanCpu } from '../store/span-cpu';
+import { loadReportData, SORT_KEYS, type ReportData, type SortKey } from './report-data';
+import { EXIT_FAILURE, EXIT_OK, parseCommandArgs, parseIdPrefix, parsePositiveInt, parseTimeArg, UsageError } from './args';
+import { displayLocation, formatMs, formatNanos, formatTime, printProblems, renderTable, truncateEnd } from './format';
 import { runHeapReport } from './heap-report';
 import type { Subcommand } from './main';
 
@@ -55,6 +45,8 @@ const OPTIONS = {
   trace: { type: 'string' },
   limit: { type: 'string' },
   details: { type: 'string' },
+  sort: { type: 'string' },
+  stalls: { type: 'boolean' },
   json: { type: 'boolean' },
   heap: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
@@ -82,6 +74,12 @@ function usage(): string {
     '                   0 for none)',
     '  --heap           instead: what holds the heap, by allocation site (the last',
     '                   heap profile of each process in the range)',
+    '  --sort KEY       cpu (default): most CPU first; duration: slowest first, every',
+    '                   root span (also those with no CPU), with its time split into',
+    '                   own CPU, blocked (the thread ran other work) and waiting;',
+    '                   blocked: most blocked first',
+    '  --stalls         the longest stretches of CPU by one span (event-loop stalls),',
+    '                   with their functions and the requests open meanwhile',
     '  --json           everything as JSON, for scripts',
     '  -h, --help       this text',
     '',
@@ -90,14 +88,6 @@ function usage(): string {
     '',
     'Exit status: 0 spans found, 1 nothing found or unreadable store, 2 bad args.',
   ].join('\n');
-}
-
-interface NameCpu {
-  name: string;
-  spans: number;
-  cpuNanos: number;
-  samples: number;
-  hottest: FunctionCpu | undefined;
 }
 
 async function run(argv: string[]): Promise<number> {
@@ -114,29 +104,37 @@ async function run(argv: string[]): Promise<number> {
   const details = str('details') === undefined ? DEFAULT_DETAILS : parseCount('details', str('details')!);
   const spanPrefix = str('span') === undefined ? undefined : parseIdPrefix('span', str('span')!, 16);
   const tracePrefix = str('trace') === undefined ? undefined : parseIdPrefix('trace', str('trace')!, 32);
+  const sort = str('sort') ?? 'cpu';
+  if (!SORT_KEYS.includes(sort as SortKey)) throw new UsageError(`--sort '${sort}' is not one of ${SORT_KEYS.join(', ')}`);
   const dir = positionals[0] ?? defaultStoreDir();
   if (values.heap) return runHeapReport({ dir, service: str('service'), fromMs, untilMs, limit, json: values.json === true });
 
-  const store = await loadStoreCpu(dir, { service: str('service'), fromMs, untilMs });
-  const trouble = describeStoreTrouble(dir, store, str('service'));
-  if (trouble !== undefined) {
-    process.stderr.write(`span-profiles report: ${trouble}\n`);
+  const data = await loadReportData(dir, { service: str('service'), fromMs, untilMs, name: str('name'), spanPrefix, tracePrefix, sort: sort as SortKey, limit });
+  if (data.trouble !== undefined) {
+    process.stderr.write(`span-profiles report: ${data.trouble}\n`);
     return EXIT_FAILURE;
   }
-  printProblems('report', store.problems);
+  printProblems('report', data.problems);
 
-  const roots = matchRoots(store.roots, { name: str('name'), spanPrefix, tracePrefix });
-  if (roots.length === 0) {
-    process.stderr.write(`span-profiles report: no root span with CPU samples matches ${describeFilter(values)} in ${dir}\n`);
-    const names = [...new Set(store.roots.map((r) => r.name))].slice(0, 8);
-    if (str('name') !== undefined && names.length > 0) process.stderr.write(`Span names seen: ${names.map((n) => JSON.stringify(n)).join(', ')}\n`);
+  if (values.stalls) {
+    const stalls = data.stalls(limit);
+    if (values.json) process.stdout.write(JSON.stringify({ dir, stalls: stalls.map((s) => stallJson(s, data)), problems: data.problems }, null, 2) + '\n');
+    else process.stdout.write(renderStalls(dir, stalls, data).join('\n') + '\n');
+    return EXIT_OK;
+  }
+
+  if (data.roots.length === 0) {
+    const what = sort === 'cpu' ? 'no root span with CPU samples' : 'no root span';
+    process.stderr.write(`span-profiles report: ${what} matches ${describeFilter(values)} in ${dir}\n`);
+    if (str('name') !== undefined && data.namesSeen.length > 0) process.stderr.write(`Span names seen: ${data.namesSeen.map((n) => JSON.stringify(n)).join(', ')}\n`);
     return EXIT_FAILURE;
   }
-  const bySpan = samplesBySpan(store.cpu.samples);
   if (values.json) {
-    process.stdout.write(JSON.stringify(toJson(dir, store, roots, bySpan, limit), null, 2) + '\n');
+    process.stdout.write(JSON.stringify(toJson(dir, data, sort as SortKey), null, 2) + '\n');
+  } else if (sort === 'cpu') {
+    process.stdout.write(renderReport(dir, data, details, limit).join('\n') + '\n');
   } else {
-    process.stdout.write(renderReport(dir, store, roots, bySpan, limit, details).join('\n') + '\n');
+    process.stdout.write(renderSlowest(dir, data, details, sort as SortKey).join('\n') + '\n');
   }
   return EXIT_OK;
 }
@@ -168,43 +166,20 @@ function describeFilter(values: Record<string, unknown>): string {
   return parts.length === 0 ? 'the store' : parts.join(' ');
 }
 
-function byName(roots: RootSpanCpu[], bySpan: Map<string, CpuSample[]>): NameCpu[] {
-  const groups = new Map<string, RootSpanCpu[]>();
-  for (const root of roots) {
-    const group = groups.get(root.name);
-    if (group === undefined) groups.set(root.name, [root]);
-    else group.push(root);
-  }
-  return [...groups]
-    .map(([name, group]) => ({
-      name,
-      spans: group.length,
-      cpuNanos: group.reduce((sum, r) => sum + r.cpuNanos, 0),
-      samples: group.reduce((sum, r) => sum + r.samples, 0),
-      hottest: hottestFunctions(group.flatMap((r) => bySpan.get(r.spanId) ?? []), 1)[0],
-    }))
-    .sort((a, b) => b.cpuNanos - a.cpuNanos);
-}
-
-function renderReport(dir: string, store: StoreCpu, roots: RootSpanCpu[], bySpan: Map<string, CpuSample[]>, limit: number, details: number): string[] {
+function renderReport(dir: string, data: ReportData, details: number, limit: number): string[] {
   const WIDTH = outputWidth();
   const out: string[] = [];
-  const profiles = store.contents.profiles.filter((p) => p.kind === 'cpu');
-  const totalNanos = store.cpu.samples.reduce((sum, s) => sum + s.cpuNanos, 0);
-  const inSpansNanos = store.roots.reduce((sum, r) => sum + r.cpuNanos, 0);
-  const from = Math.min(...profiles.map((p) => p.fromMs));
-  const until = Math.max(...profiles.map((p) => p.untilMs));
-  const services = [...new Set(profiles.map((p) => p.service))];
+  const h = data.header;
   out.push(truncateEnd(`Store ${dir}`, WIDTH));
   out.push(
     truncateEnd(
-      `${services.join(', ')}: ${profiles.length} CPU profile${profiles.length === 1 ? '' : 's'}, ${formatTime(from)} to ${formatTime(until)}`,
+      `${h.services.join(', ')}: ${h.cpuProfiles} CPU profile${h.cpuProfiles === 1 ? '' : 's'}, ${formatTime(h.fromMs)} to ${formatTime(h.untilMs)}`,
       WIDTH,
     ),
   );
-  const percent = totalNanos > 0 ? Math.round((100 * inSpansNanos) / totalNanos) : 0;
-  out.push(`CPU sampled ${formatNanos(totalNanos)}, ${percent}% of it in ${store.roots.length} root span${store.roots.length === 1 ? '' : 's'}`);
-  const uncharged = unchargedCpu(store.cpu.samples);
+  const percent = h.cpuNanos > 0 ? Math.round((100 * h.cpuInSpansNanos) / h.cpuNanos) : 0;
+  out.push(`CPU sampled ${formatNanos(h.cpuNanos)}, ${percent}% of it in ${h.rootsWithCpu} root span${h.rootsWithCpu === 1 ? '' : 's'}`);
+  const uncharged = h.uncharged;
   if (uncharged.afterSpanEndedNanos > 0 || uncharged.betweenSamplesNanos > 0) {
     out.push(
       truncateEnd(
@@ -215,8 +190,8 @@ function renderReport(dir: string, store: StoreCpu, roots: RootSpanCpu[], bySpan
   }
   out.push('');
 
-  const shown = roots.slice(0, limit);
-  out.push(roots.length > shown.length ? `Root spans by CPU time (top ${shown.length} of ${roots.length})` : 'Root spans by CPU time');
+  const shown = data.roots;
+  out.push(data.matching > shown.length ? `Root spans by CPU time (top ${shown.length} of ${data.matching})` : 'Root spans by CPU time');
   out.push(
     ...renderTable(
       [
@@ -231,7 +206,7 @@ function renderReport(dir: string, store: StoreCpu, roots: RootSpanCpu[], bySpan
     ),
   );
 
-  const names = byName(roots, bySpan);
+  const names = data.byName;
   if (names.length > 1 || (names[0] && names[0].spans > 1)) {
     out.push('');
     out.push('CPU by span name');
@@ -257,7 +232,7 @@ function renderReport(dir: string, store: StoreCpu, roots: RootSpanCpu[], bySpan
     const tail = `: ${cpuFigure(root.cpuNanos, root.samples)} CPU${duration}, ${root.samples} sample${root.samples === 1 ? '' : 's'}`;
     out.push(head + truncateEnd(displayName(root), Math.max(12, WIDTH - head.length - tail.length)) + tail);
     out.push(`   trace ${root.traceId ?? '-'}  span ${root.spanId}`);
-    const functions = hottestFunctions(bySpan.get(root.spanId) ?? [], FUNCTIONS_PER_SPAN);
+    const functions = data.functions(root, FUNCTIONS_PER_SPAN);
     out.push(
       ...renderTable(
         [
@@ -279,16 +254,157 @@ function renderReport(dir: string, store: StoreCpu, roots: RootSpanCpu[], bySpan
   return out;
 }
 
-function toJson(dir: string, store: StoreCpu, roots: RootSpanCpu[], bySpan: Map<string, CpuSample[]>, limit: number): unknown {
+function percentOf(part: number, whole: number): string {
+  return whole > 0 ? `${Math.round((100 * part) / whole)}%` : '-';
+}
+
+function renderSlowest(dir: string, data: ReportData, details: number, sort: SortKey): string[] {
+  const WIDTH = outputWidth();
+  const out: string[] = [];
+  out.push(truncateEnd(`Store ${dir}`, WIDTH));
+  const shown = data.roots;
+  const title = sort === 'duration' ? 'Root spans, slowest first' : 'Root spans, most blocked first';
+  out.push(data.matching > shown.length ? `${title} (top ${shown.length} of ${data.matching})` : title);
+  out.push(
+    ...renderTable(
+      [
+        { header: 'DURATION', width: 9, right: true },
+        { header: 'CPU', width: 9, right: true },
+        { header: 'BLOCKED', width: 9, right: true },
+        { header: 'WAITING', width: 9, right: true },
+        { header: 'TRACE', width: 8 },
+        { header: 'NAME', minWidth: 12 },
+      ],
+      shown.map((r) => {
+        const b = data.breakdown(r);
+        return [
+          r.durationMs === undefined ? '-' : formatMs(r.durationMs),
+          b === undefined ? formatNanos(r.cpuNanos) : formatNanos(b.cpuNanos),
+          b === undefined ? '-' : formatNanos(b.blockedNanos),
+          b === undefined ? '-' : formatNanos(b.waitingNanos),
+          (r.traceId ?? '-').slice(0, 8),
+          displayName(r),
+        ];
+      }),
+      WIDTH,
+    ),
+  );
+  if (data.untimedSamples > 0) {
+    const n = data.untimedSamples;
+    out.push(`(${n} sample${n === 1 ? '' : 's'} without a time, not in the breakdown)`);
+  }
+  shown.slice(0, details).forEach((root, i) => {
+    const b = data.breakdown(root);
+    out.push('');
+    const head = `#${i + 1} `;
+    const tail = root.durationMs === undefined ? '' : `: took ${formatMs(root.durationMs)}`;
+    out.push(head + truncateEnd(displayName(root), Math.max(12, WIDTH - head.length - tail.length)) + tail);
+    out.push(`   trace ${root.traceId ?? '-'}  span ${root.spanId}`);
+    if (b === undefined) return;
+    out.push(
+      `   own CPU ${formatNanos(b.cpuNanos)} (${percentOf(b.cpuNanos, b.durationNanos)}), blocked ${formatNanos(b.blockedNanos)} ` +
+        `(${percentOf(b.blockedNanos, b.durationNanos)}), waiting ${formatNanos(b.waitingNanos)} (${percentOf(b.waitingNanos, b.durationNanos)})`,
+    );
+    const delay = loopDelayOf(data, root);
+    if (delay !== undefined) out.push(`   event-loop delay while it was open: up to ${formatNanos(delay)}`);
+    if (b.blockedBy.length > 0) {
+      out.push('   blocked by:');
+      out.push(
+        ...renderTable(
+          [
+            { header: 'CPU', width: 9, right: true },
+            { header: 'SPANS', width: 5, right: true },
+            { header: 'NAME', minWidth: 20 },
+            { header: 'FUNCTIONS', minWidth: 14 },
+          ],
+          b.blockedBy.slice(0, FUNCTIONS_PER_SPAN).map((x) => [formatNanos(x.cpuNanos), String(x.spans), x.name, x.functions.join(', ')]),
+          WIDTH,
+          '   ',
+        ),
+      );
+    }
+    const functions = data.functions(root, 3);
+    if (functions.length > 0) out.push(truncateEnd(`   own hottest: ${functions.map((f) => `${f.name} ${formatNanos(f.selfNanos)}`).join(', ')}`, WIDTH));
+  });
+  out.push('');
+  out.push(truncateEnd(`More: span-profiles report --stalls | report --span <id> | view`, WIDTH));
+  return out;
+}
+
+function renderStalls(dir: string, stalls: Stall[], data: ReportData): string[] {
+  const WIDTH = outputWidth();
+  const out: string[] = [truncateEnd(`Store ${dir}`, WIDTH)];
+  if (stalls.length === 0) {
+    out.push('No CPU samples with times in the range (stores written before per-sample times have none).');
+    return out;
+  }
+  out.push('Longest stretches of CPU by one span (event-loop stalls)');
+  out.push(
+    ...renderTable(
+      [
+        { header: 'STALL', width: 9, right: true },
+        { header: 'AT', width: 12 },
+        { header: 'DELAY', width: 8, right: true },
+        { header: 'OPEN', width: 4, right: true },
+        { header: 'TRACE', width: 8 },
+        { header: 'NAME', minWidth: 12 },
+        { header: 'FUNCTIONS', minWidth: 12 },
+      ],
+      stalls.map((s) => [
+        formatNanos(s.durationNanos),
+        new Date(s.startMs).toISOString().slice(11, 23),
+        delayText(data.loopDelayMax(s.service, s.pid, s.startMs, s.startMs + s.durationNanos / 1e6)),
+        String(s.othersOpen),
+        (s.traceId ?? '-').slice(0, 8),
+        s.name,
+        s.functions.join(', '),
+      ]),
+      WIDTH,
+    ),
+  );
+  out.push('DELAY: the largest event-loop delay the process measured in those seconds.');
+  out.push('OPEN: other requests of the process that were open (and could not run) meanwhile.');
+  if (data.untimedSamples > 0) out.push(`(${data.untimedSamples} sample(s) without a time left out)`);
+  return out;
+}
+
+function delayText(nanos: number | undefined): string {
+  return nanos === undefined ? '-' : formatNanos(nanos);
+}
+
+/** The largest event-loop delay recorded while `root` was open, ns. */
+function loopDelayOf(data: ReportData, root: RootSpanCpu): number | undefined {
+  if (root.span === undefined) return undefined;
+  return data.loopDelayMax(root.span.service, root.span.pid, root.span.startMs, root.span.endMs);
+}
+
+function stallJson(s: Stall, data: ReportData): unknown {
+  return {
+    name: s.name,
+    spanId: s.spanId ?? null,
+    traceId: s.traceId ?? null,
+    service: s.service,
+    pid: s.pid,
+    startTime: new Date(s.startMs).toISOString(),
+    durationNanos: s.durationNanos,
+    cpuNanos: s.cpuNanos,
+    functions: s.functions,
+    othersOpen: s.othersOpen,
+    loopDelayMaxNanos: data.loopDelayMax(s.service, s.pid, s.startMs, s.startMs + s.durationNanos / 1e6) ?? null,
+  };
+}
+
+function toJson(dir: string, data: ReportData, sort: SortKey): unknown {
   return {
     dir,
-    profiles: store.contents.profiles.filter((p) => p.kind === 'cpu').length,
-    spans: store.contents.spans.length,
-    cpuNanos: store.cpu.samples.reduce((sum, s) => sum + s.cpuNanos, 0),
-    cpuInSpansNanos: store.roots.reduce((sum, r) => sum + r.cpuNanos, 0),
-    ...unchargedCpu(store.cpu.samples),
-    matchingRootSpans: roots.length,
-    rootSpans: roots.slice(0, limit).map((r) => ({
+    sort,
+    profiles: data.header.cpuProfiles,
+    spans: data.header.spans,
+    cpuNanos: data.header.cpuNanos,
+    cpuInSpansNanos: data.header.cpuInSpansNanos,
+    ...data.header.uncharged,
+    matchingRootSpans: data.matching,
+    rootSpans: data.roots.map((r) => ({
       spanId: r.spanId,
       traceId: r.traceId ?? null,
       name: r.name,
@@ -298,10 +414,13 @@ function toJson(dir: string, store: StoreCpu, roots: RootSpanCpu[], bySpan: Map<
       cpuNanos: r.cpuNanos,
       samples: r.samples,
       estimate: isEstimate(r.samples),
-      hottestFunctions: hottestFunctions(bySpan.get(r.spanId) ?? [], FUNCTIONS_PER_SPAN),
+      hottestFunctions: data.functions(r, FUNCTIONS_PER_SPAN),
+      breakdown: data.breakdown(r) ?? null,
+      loopDelayMaxNanos: loopDelayOf(data, r) ?? null,
     })),
-    byName: byName(roots, bySpan).map((n) => ({ name: n.name, spans: n.spans, cpuNanos: n.cpuNanos, samples: n.samples, estimate: isEstimate(n.samples), hottestFunction: n.hottest ?? null })),
-    problems: store.problems,
+    samplesWithoutTime: data.untimedSamples,
+    byName: data.byName.map((n) => ({ name: n.name, spans: n.spans, cpuNanos: n.cpuNanos, samples: n.samples, estimate: isEstimate(n.samples), hottestFunction: n.hottest ?? null })),
+    problems: data.problems,
   };
 }
 

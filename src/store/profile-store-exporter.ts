@@ -6,13 +6,18 @@
 
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
+import { promisify } from 'node:util';
+import { gzip as gzipCallback } from 'node:zlib';
 import type { EncodedProfile, HeapCut, ProfileCut, ProfileExporter } from '../export/profile-exporter';
 import { encodeHeapCut } from '../profiler/heap-profiler';
 import { isIdleProfile } from '../profiler/idle-profile';
 import { buildProfilesOfCut } from '../profiler/profile-builder';
-import { profileFileName, serviceDirName, TEMP_SUFFIX } from './layout';
+import { EventLoopDelayRecorder, eventLoopDelayToOtlpJson, type EventLoopDelayPoint } from './event-loop-delay';
+import { loopFileName, profileFileName, serviceDirName, TEMP_SUFFIX } from './layout';
 import { StoreSizeCap } from './size-cap';
 import { makeStoreDirectory, reportStoreWriteFailure } from './write-failure';
+
+const gzip = promisify(gzipCallback);
 
 /** Profiles waiting for the disk beyond this are dropped (the disk is stuck; memory must not grow). */
 const MAX_PENDING_WRITES = 8;
@@ -24,6 +29,8 @@ export interface ProfileStoreOptions {
   serviceName: string;
   /** Size cap of the whole store directory, bytes. */
   maxBytes: number;
+  /** Record the event-loop delay and write it beside each cut's profiles (default true). */
+  eventLoopDelay?: boolean;
 }
 
 /** Counters for diagnostics and tests. */
@@ -43,12 +50,19 @@ export class ProfileStoreExporter implements ProfileExporter {
   private closed = false;
   private serviceDirReady = false;
   private readonly counters: StoreWriteStats = { written: 0, dropped: 0 };
+  private readonly serviceName: string;
+  private readonly loopDelay: EventLoopDelayRecorder | undefined;
 
   constructor(options: ProfileStoreOptions) {
     this.dir = path.resolve(options.dir);
+    this.serviceName = options.serviceName;
     this.serviceDir = path.join(this.dir, serviceDirName(options.serviceName));
     this.sizeCap = StoreSizeCap.for(this.dir, options.maxBytes);
     this.description = `local store ${this.serviceDir}`;
+    if (options.eventLoopDelay !== false) {
+      const recorder = new EventLoopDelayRecorder();
+      this.loopDelay = recorder.start() ? recorder : undefined;
+    }
   }
 
   /** Profiles written and dropped (unwritable or full directory, or a stuck disk) so far. */
@@ -58,7 +72,16 @@ export class ProfileStoreExporter implements ProfileExporter {
 
   /** Shapes `cut` for the store and writes it, in the background and in order. */
   export(cut: ProfileCut): void {
-    this.schedule(() => this.writeCut(cut));
+    // Taken now, on the cut's turn: the points belong to the interval just cut.
+    const loopPoints = this.loopDelay?.drain() ?? [];
+    // The delay first: a reader that sees the cut's profile sees its delay file complete too.
+    this.schedule(async () => {
+      // An idle interval leaves no file at all (only the idle ticks and background threads' few ms, and a
+      // quiet event loop's delay, are dropped).
+      if (isIdleProfile(cut.raw)) return;
+      if (loopPoints.length > 0) await this.writeLoopDelay(loopPoints, cut.startMs, cut.endMs);
+      await this.writeCut(cut);
+    });
   }
 
   /** Writes a heap profile as `<from>_<until>_<pid>.heap.pb.gz`, in order with the cuts. */
@@ -102,17 +125,29 @@ export class ProfileStoreExporter implements ProfileExporter {
   }
 
   async shutdown(deadline: number): Promise<void> {
+    this.loopDelay?.stop();
     await this.flush(deadline);
     this.closed = true;
   }
 
+  /** The event-loop delay of one interval, as gzipped OTLP/JSON metrics. Never rejects. */
+  private async writeLoopDelay(points: EventLoopDelayPoint[], fromMs: number, untilMs: number): Promise<void> {
+    let data: Buffer;
+    try {
+      data = await gzip(eventLoopDelayToOtlpJson(points, this.serviceName, process.pid));
+    } catch {
+      return;
+    }
+    await this.writeFile(loopFileName(fromMs, untilMs, process.pid), data, 'the event-loop delay');
+  }
+
   /** Never rejects: a failure is logged and counted. */
   private async writeCut(cut: ProfileCut): Promise<void> {
-    // An idle interval leaves no file (only the idle ticks and background threads' few ms are dropped).
-    if (isIdleProfile(cut.raw)) return;
     let profiles: EncodedProfile[];
     try {
-      profiles = await buildProfilesOfCut(cut);
+      // The store keeps each sample's time (the breakdown of a request's duration needs it); Pyroscope
+      // uploads are shaped by their own exporter and keep merging.
+      profiles = await buildProfilesOfCut(cut, { keepSampleTimes: true });
     } catch (error) {
       this.counters.dropped++;
       reportStoreWriteFailure(this.dir, 'a profile', error);
@@ -123,24 +158,29 @@ export class ProfileStoreExporter implements ProfileExporter {
 
   /** Never rejects: a failure is logged and counted. */
   private async write(profile: EncodedProfile): Promise<void> {
-    const finalPath = path.join(this.serviceDir, profileFileName(profile.kind, profile.startMs, profile.endMs, process.pid));
+    await this.writeFile(profileFileName(profile.kind, profile.startMs, profile.endMs, process.pid), profile.data, `a ${profile.kind} profile`, true);
+  }
+
+  /** Writes `data` as `name` in the service directory (temp file, then rename). Never rejects. */
+  private async writeFile(name: string, data: Buffer, what: string, counted = false): Promise<void> {
+    const finalPath = path.join(this.serviceDir, name);
     const tempPath = finalPath + TEMP_SUFFIX;
     try {
       if (!this.serviceDirReady) {
         await makeStoreDirectory(this.serviceDir);
         this.serviceDirReady = true;
       }
-      await fsp.writeFile(tempPath, profile.data);
+      await fsp.writeFile(tempPath, data);
       await fsp.rename(tempPath, finalPath);
-      this.counters.written++;
+      if (counted) this.counters.written++;
     } catch (error) {
       this.serviceDirReady = false; // it may have been removed: try again next time
-      this.counters.dropped++;
+      if (counted) this.counters.dropped++;
       await fsp.rm(tempPath, { force: true }).catch(() => undefined);
-      reportStoreWriteFailure(this.dir, `a ${profile.kind} profile`, error);
+      reportStoreWriteFailure(this.dir, what, error);
       return;
     }
-    await this.sizeCap.noteWritten(profile.data.length);
+    await this.sizeCap.noteWritten(data.length);
   }
 }
 

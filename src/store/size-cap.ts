@@ -1,6 +1,9 @@
 /**
  * The store's size cap, shared by the profile and span writers of one directory: when the files under
- * `<dir>` pass `maxBytes`, the oldest (by the time in their name) are removed first, across services.
+ * `<dir>` pass `maxBytes`, the files whose data ends first are removed first, across services and kinds,
+ * so profiles and the spans of the same minutes go together (a profile is not kept long after its
+ * spans, nor spans after their profiles). A spans file and its roots index go as one. Files are small
+ * slices of the cap (spans files rotate at 1/64 of it), so history goes in small steps.
  * Never removed: a file this process is appending to, and the newest spans file of another live process
  * (it may be appending to it).
  *
@@ -10,7 +13,7 @@
 
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
-import { parseStoreFileName, storeFileTime } from './layout';
+import { formatStamp, parseStoreFileName, storeFileTime } from './layout';
 
 /** Rescan at least this often while writing, to see what other processes added. */
 const RESCAN_INTERVAL_MS = 60_000;
@@ -18,7 +21,12 @@ const RESCAN_INTERVAL_MS = 60_000;
 interface StoreFile {
   path: string;
   bytes: number;
+  /** When its data begins (the time in its name). */
   time: number;
+  /** When its data ends: the interval's end for profiles, the last write for spans files. */
+  endTime: number;
+  /** Files removed together share it: a spans file and its roots index. */
+  unit: string;
   /** `<service>/<pid>` for spans files, to find each writer's newest. */
   spansWriter: string | undefined;
 }
@@ -93,14 +101,27 @@ export class StoreSizeCap {
     let total = files.reduce((sum, f) => sum + f.bytes, 0);
     if (total > this.maxBytes) {
       const keep = this.filesInUse(files);
-      const oldestFirst = files.filter((f) => !keep.has(f.path)).sort((a, b) => a.time - b.time || a.path.localeCompare(b.path));
-      for (const file of oldestFirst) {
+      const units = new Map<string, StoreFile[]>();
+      for (const f of files) {
+        const unit = units.get(f.unit);
+        if (unit === undefined) units.set(f.unit, [f]);
+        else unit.push(f);
+      }
+      const removable = [...units.values()].filter((unit) => !unit.some((f) => keep.has(f.path)));
+      const endOf = (unit: StoreFile[]): number => Math.max(...unit.map((f) => f.endTime));
+      const startOf = (unit: StoreFile[]): number => Math.min(...unit.map((f) => f.time));
+      removable.sort((a, b) => endOf(a) - endOf(b) || startOf(a) - startOf(b) || a[0]!.path.localeCompare(b[0]!.path));
+      for (const unit of removable) {
         if (total <= this.maxBytes) break;
-        try {
-          await fsp.unlink(file.path);
-          total -= file.bytes;
-        } catch (error) {
-          if ((error as NodeJS.ErrnoException).code === 'ENOENT') total -= file.bytes; // someone else removed it
+        // The index first: a spans file without its index is still read (whole); an index alone is not.
+        unit.sort((a, b) => Number(b.path.includes('.roots.')) - Number(a.path.includes('.roots.')));
+        for (const file of unit) {
+          try {
+            await fsp.unlink(file.path);
+            total -= file.bytes;
+          } catch (error) {
+            if ((error as NodeJS.ErrnoException).code === 'ENOENT') total -= file.bytes; // someone else removed it
+          }
         }
       }
     }
@@ -117,7 +138,9 @@ export class StoreSizeCap {
     }
     for (const [writer, f] of newestSpans) {
       const pid = Number(writer.slice(writer.lastIndexOf('/') + 1));
-      if (pid !== process.pid && isProcessAlive(pid)) keep.add(f.path);
+      if (pid !== process.pid && isProcessAlive(pid)) {
+        for (const g of files) if (g.unit === f.unit) keep.add(g.path);
+      }
     }
     return keep;
   }
@@ -145,7 +168,16 @@ async function listStoreFiles(dir: string): Promise<StoreFile[]> {
       try {
         const stat = await fsp.lstat(file);
         if (!stat.isFile()) continue;
-        files.push({ path: file, bytes: stat.size, time: storeFileTime(parsed), spansWriter: parsed.type === 'spans' ? `${service}/${parsed.pid}` : undefined });
+        const time = storeFileTime(parsed);
+        const spansLike = parsed.type === 'spans' || parsed.type === 'roots';
+        files.push({
+          path: file,
+          bytes: stat.size,
+          time,
+          endTime: spansLike ? Math.max(time, stat.mtimeMs) : parsed.untilMs,
+          unit: spansLike ? `${service}/${formatStamp(parsed.startMs)}_${parsed.pid}` : file,
+          spansWriter: spansLike ? `${service}/${parsed.pid}` : undefined,
+        });
       } catch {
         // removed meanwhile
       }

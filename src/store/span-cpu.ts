@@ -10,11 +10,14 @@
 import { promisify } from 'node:util';
 import * as zlib from 'node:zlib';
 import { Function as PprofFunction, Label, Line, Location, Profile, Sample, StringTable, ValueType } from 'pprof-format';
+import { SAMPLE_TIME_LABEL } from '../export/profile-exporter';
 import { AFTER_SPAN_ENDED_FRAME } from '../profiler/span-time-bounds';
 import { UNSAMPLED_CPU_FRAME } from '../profiler/sampler-gaps';
 import { readProfile, readStore, type StoreContents, type StoredProfileFile, type StoredSpan, type StoreProblem } from './reader';
 
 const gzip = promisify(zlib.gzip);
+
+const DAY_MS = 86_400_000;
 
 /** One frame of code; interned, so equal frames are the same object within one {@link CpuSamples}. */
 export interface CodeFrame {
@@ -42,6 +45,13 @@ export interface CpuSample {
   service: string;
   fromMs: number;
   untilMs: number;
+  /** The pid of the process that took it (from the file name). */
+  pid: number;
+  /**
+   * When the tick was taken (label `end_timestamp_ns`), Unix ms with microsecond precision; undefined
+   * in profiles written without per-sample times (then `count` ticks may be merged in one sample).
+   */
+  timeMs: number | undefined;
 }
 
 export interface CpuSamples {
@@ -163,9 +173,16 @@ function addProfileSamples(profile: Profile, file: StoredProfileFile, frames: Ma
     let spanId: string | undefined;
     let traceId: string | undefined;
     let spanName: string | undefined;
+    let timeMs: number | undefined;
     for (const label of sample.label) {
       const key = str(label.key);
-      if (key === 'span_id') spanId = str(label.str) || undefined;
+      if (key === SAMPLE_TIME_LABEL) {
+        // Unix ns passes 2^53: whole microseconds first, so the ms value keeps µs precision.
+        const ns = typeof label.num === 'bigint' ? label.num : BigInt(Math.round(Number(label.num)));
+        if (ns > 0n) timeMs = Number(ns / 1000n) / 1000;
+        // A time far outside the profile's own interval is not one (a damaged or foreign file): no time.
+        if (timeMs !== undefined && (timeMs < file.fromMs - DAY_MS || timeMs > file.untilMs + DAY_MS)) timeMs = undefined;
+      } else if (key === 'span_id') spanId = str(label.str) || undefined;
       else if (key === 'trace_id') traceId = str(label.str) || undefined;
       else if (key === 'span_name') spanName = str(label.str) || undefined;
     }
@@ -174,7 +191,7 @@ function addProfileSamples(profile: Profile, file: StoredProfileFile, frames: Ma
       const located = locations.get(Number(id));
       if (located !== undefined) stack.push(...located);
     }
-    out.push({ spanId, traceId, spanName, cpuNanos, count, stack, service: file.service, fromMs: file.fromMs, untilMs: file.untilMs });
+    out.push({ spanId, traceId, spanName, cpuNanos, count, stack, service: file.service, fromMs: file.fromMs, untilMs: file.untilMs, pid: file.pid, timeMs });
   }
   return undefined;
 }
@@ -259,7 +276,7 @@ export interface UnchargedCpu {
 }
 
 /** Sums the two buckets of CPU charged to no span. */
-export function unchargedCpu(samples: readonly CpuSample[]): UnchargedCpu {
+export function unchargedCpu(samples: readonly Pick<CpuSample, 'spanId' | 'stack' | 'cpuNanos'>[]): UnchargedCpu {
   const out: UnchargedCpu = { afterSpanEndedNanos: 0, betweenSamplesNanos: 0 };
   for (const sample of samples) {
     if (sample.spanId !== undefined) continue;
@@ -430,7 +447,7 @@ export interface StoreCpu {
 
 /** Reads the store at `dir` and joins its CPU samples with its spans. Never rejects; see `problems`. */
 export async function loadStoreCpu(dir: string, query: StoreCpuQuery = {}): Promise<StoreCpu> {
-  const contents = await readStore(dir, { service: query.service });
+  const contents = await readStore(dir, { service: query.service, rootsOnly: true });
   const inRange = (fromMs: number, untilMs: number): boolean =>
     (query.fromMs === undefined || untilMs >= query.fromMs) && (query.untilMs === undefined || fromMs <= query.untilMs);
   contents.profiles = contents.profiles.filter((p) => inRange(p.fromMs, p.untilMs));

@@ -1,8 +1,11 @@
 /**
- * Appends finished spans to the local store as `<dir>/<service>/<start>_<pid>.spans.jsonl`: one
+ * Appends finished spans to the local store as `<dir>/<service>/<start>_<pid>.spans.jsonl.zst`: one
  * OTLP/JSON ExportTraceServiceRequest per line (hex ids, as the OpenTelemetry Collector's file exporter
- * writes them), one `write` per line so concurrent writers never interleave within a line. A new file
- * starts once the current one passes 16 MiB. A failed append is cut back off, so the file stays whole.
+ * writes them), each batch compressed as one zstd frame on libuv's thread pool (so the app's event loop
+ * never compresses) and appended with one `write`. Beside it, `<start>_<pid>.roots.jsonl.zst` indexes the
+ * batch's local root spans (see ./roots-index.ts). A new pair starts once the spans file passes a small
+ * slice of the store's cap (1 MiB at most) or a minute, so the size cap removes history in small steps.
+ * A failed append is cut back off, so the files stay whole.
  */
 
 import { promises as fsp } from 'node:fs';
@@ -10,7 +13,9 @@ import * as path from 'node:path';
 import { ExportResultCode, type ExportResult } from '@opentelemetry/core';
 import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace';
 import { JsonTraceSerializer } from '@opentelemetry/otlp-transformer';
-import { serviceDirName, SPANS_FILE_MAX_BYTES, spansFileName } from './layout';
+import { compressFrame } from './compression';
+import { rootsFileName, serviceDirName, SPANS_FILE_MAX_AGE_MS, spansFileMaxBytes, spansFileName } from './layout';
+import { rootsIndexLine } from './roots-index';
 import { StoreSizeCap } from './size-cap';
 import type { StoreWriteStats } from './profile-store-exporter';
 import { makeStoreDirectory, reportStoreWriteFailure } from './write-failure';
@@ -24,14 +29,23 @@ export interface SpanStoreOptions {
   serviceName: string;
   /** Size cap of the whole store directory, bytes. */
   maxBytes: number;
-  /** Start a new file once the current one passes this size; default 16 MiB. */
+  /** Start a new file once the current one passes this size; default: 1/64 of maxBytes, 16 KiB to 1 MiB. */
   maxFileBytes?: number;
+  /** Start a new file once the current one is this old, ms; default one minute. */
+  maxFileAgeMs?: number;
 }
 
-interface OpenSpansFile {
+interface OpenFile {
   path: string;
   handle: fsp.FileHandle;
   bytes: number;
+}
+
+/** A spans file and its roots index, written and rotated together. */
+interface OpenSpansFile {
+  spans: OpenFile;
+  roots: OpenFile;
+  startedAt: number;
 }
 
 /** A {@link SpanExporter} into the local store. `stats` counts spans, not batches. */
@@ -39,6 +53,7 @@ export class SpanStoreExporter implements SpanExporter {
   private readonly dir: string;
   private readonly serviceDir: string;
   private readonly maxFileBytes: number;
+  private readonly maxFileAgeMs: number;
   private readonly sizeCap: StoreSizeCap;
   private queue: Promise<void> = Promise.resolve();
   private current: OpenSpansFile | undefined;
@@ -49,7 +64,8 @@ export class SpanStoreExporter implements SpanExporter {
   constructor(options: SpanStoreOptions) {
     this.dir = path.resolve(options.dir);
     this.serviceDir = path.join(this.dir, serviceDirName(options.serviceName));
-    this.maxFileBytes = options.maxFileBytes ?? SPANS_FILE_MAX_BYTES;
+    this.maxFileBytes = options.maxFileBytes ?? spansFileMaxBytes(options.maxBytes);
+    this.maxFileAgeMs = options.maxFileAgeMs ?? SPANS_FILE_MAX_AGE_MS;
     this.sizeCap = StoreSizeCap.for(this.dir, options.maxBytes);
   }
 
@@ -65,17 +81,28 @@ export class SpanStoreExporter implements SpanExporter {
       return;
     }
     let line: Buffer;
+    let rootsLine: Buffer;
     try {
       const body = JsonTraceSerializer.serializeRequest(spans);
       if (body === undefined) throw new Error('the OTLP JSON serializer returned nothing');
       line = Buffer.concat([body, NEWLINE]);
+      rootsLine = Buffer.from(rootsIndexLine(spans) + '\n');
     } catch (error) {
       this.counters.dropped += spans.length;
       resultCallback({ code: ExportResultCode.FAILED, error: error as Error });
       return;
     }
+    // Both compress on the thread pool at once; writes stay in order through the queue.
+    const frames = Promise.all([compressFrame(line), compressFrame(rootsLine)]);
+    frames.catch(() => undefined);
     this.queue = this.queue.then(async () => {
-      const error = await this.append(line);
+      let error: Error | undefined;
+      try {
+        const [spansFrame, rootsFrame] = await frames;
+        error = await this.append(spansFrame, rootsFrame);
+      } catch (compressError) {
+        error = compressError as Error;
+      }
       if (error === undefined) {
         this.counters.written += spans.length;
         resultCallback({ code: ExportResultCode.SUCCESS });
@@ -98,36 +125,49 @@ export class SpanStoreExporter implements SpanExporter {
     await this.closeCurrent();
   }
 
-  /** Appends one line; resolves to the error when it could not be written whole (nothing of it is left). */
-  private async append(line: Buffer): Promise<Error | undefined> {
+  /**
+   * Appends one spans frame and its index frame; resolves to the error when they could not be written
+   * whole (nothing of them is left).
+   */
+  private async append(spansFrame: Buffer, rootsFrame: Buffer): Promise<Error | undefined> {
     try {
-      if (this.current !== undefined && this.current.bytes > 0 && this.current.bytes + line.length > this.maxFileBytes) {
+      const current = this.current;
+      if (
+        current !== undefined &&
+        current.spans.bytes > 0 &&
+        (current.spans.bytes + spansFrame.length > this.maxFileBytes || Date.now() - current.startedAt >= this.maxFileAgeMs)
+      ) {
         await this.closeCurrent();
       }
-      // A file deleted under us (the store directory removed or replaced) would swallow every later
-      // line without an error: start a new one where the directory is now.
-      if (this.current !== undefined && (await this.current.handle.stat()).nlink === 0) await this.closeCurrent();
-      const file = this.current ?? (await this.openNewFile());
-      let written = 0;
-      try {
-        ({ bytesWritten: written } = await file.handle.write(line, 0, line.length));
-        if (written !== line.length) throw Object.assign(new Error(`short write (${written} of ${line.length} bytes)`), { code: 'EIO' });
-      } catch (error) {
-        await this.cutBack(file);
-        return error as Error;
+      // A file deleted under us (the store directory removed or replaced, or the size cap of another
+      // process) would swallow every later frame without an error: start a new pair where the directory is now.
+      if (this.current !== undefined && ((await this.current.spans.handle.stat()).nlink === 0 || (await this.current.roots.handle.stat()).nlink === 0)) {
+        await this.closeCurrent();
       }
-      file.bytes += line.length;
+      const file = this.current ?? (await this.openNewFile());
+      const spansError = await writeWhole(file.spans, spansFrame);
+      if (spansError !== undefined) {
+        await this.cutBack(file);
+        return spansError;
+      }
+      const rootsError = await writeWhole(file.roots, rootsFrame);
+      if (rootsError !== undefined) {
+        file.spans.bytes -= spansFrame.length;
+        await this.cutBack(file);
+        return rootsError;
+      }
     } catch (error) {
       return error as Error;
     }
-    await this.sizeCap.noteWritten(line.length);
+    await this.sizeCap.noteWritten(spansFrame.length + rootsFrame.length);
     return undefined;
   }
 
-  /** Removes a partly written line; if even that fails, the file is left behind and a new one started. */
+  /** Removes a partly written frame; if even that fails, the files are left behind and a new pair started. */
   private async cutBack(file: OpenSpansFile): Promise<void> {
     try {
-      await file.handle.truncate(file.bytes);
+      await file.spans.handle.truncate(file.spans.bytes);
+      await file.roots.handle.truncate(file.roots.bytes);
     } catch {
       await this.closeCurrent();
     }
@@ -137,11 +177,25 @@ export class SpanStoreExporter implements SpanExporter {
     await makeStoreDirectory(this.serviceDir);
     // Names must differ even when two files start within the same millisecond.
     const startMs = Math.max(Date.now(), this.lastStartMs + 1);
-    const filePath = path.join(this.serviceDir, spansFileName(startMs, process.pid));
-    const handle = await fsp.open(filePath, 'a');
+    const spansPath = path.join(this.serviceDir, spansFileName(startMs, process.pid));
+    const rootsPath = path.join(this.serviceDir, rootsFileName(startMs, process.pid));
+    const spansHandle = await fsp.open(spansPath, 'a');
+    let rootsHandle: fsp.FileHandle;
+    try {
+      rootsHandle = await fsp.open(rootsPath, 'a');
+    } catch (error) {
+      await spansHandle.close().catch(() => undefined);
+      await fsp.rm(spansPath, { force: true }).catch(() => undefined);
+      throw error;
+    }
     this.lastStartMs = startMs;
-    this.current = { path: filePath, handle, bytes: 0 };
-    this.sizeCap.protect(filePath);
+    this.current = {
+      spans: { path: spansPath, handle: spansHandle, bytes: 0 },
+      roots: { path: rootsPath, handle: rootsHandle, bytes: 0 },
+      startedAt: Date.now(),
+    };
+    this.sizeCap.protect(spansPath);
+    this.sizeCap.protect(rootsPath);
     return this.current;
   }
 
@@ -149,7 +203,21 @@ export class SpanStoreExporter implements SpanExporter {
     const file = this.current;
     if (file === undefined) return;
     this.current = undefined;
-    this.sizeCap.release(file.path);
-    await file.handle.close().catch(() => undefined);
+    for (const f of [file.spans, file.roots]) {
+      this.sizeCap.release(f.path);
+      await f.handle.close().catch(() => undefined);
+    }
   }
+}
+
+/** Writes `data` at the end of `file` in one call; the error when it was not written whole. */
+async function writeWhole(file: OpenFile, data: Buffer): Promise<Error | undefined> {
+  try {
+    const { bytesWritten } = await file.handle.write(data, 0, data.length);
+    if (bytesWritten !== data.length) throw Object.assign(new Error(`short write (${bytesWritten} of ${data.length} bytes)`), { code: 'EIO' });
+  } catch (error) {
+    return error as Error;
+  }
+  file.bytes += data.length;
+  return undefined;
 }

@@ -6,12 +6,14 @@
  *     GET /api/roots?service&name&from&until&sort&limit     root spans with their CPU
  *     GET /api/span/<spanId>               the span, its trace as a waterfall, its flame graph
  *     GET /api/span/<spanId>/pprof         the span's samples as a gzipped pprof download
+ *     GET /api/span/<spanId>/chrome-trace  its trace as a Chrome trace-event file (Perfetto, Firefox Profiler)
  *     GET /api/flame?service&name&from&until                flame graph of a service (and range)
  *     GET /api/diff?a&b | ?nameA&nameB&service&from&until   diff flame graph of two spans or names
  *     GET /api/heap?service&from&until                 heap flame graph (bytes in use) and top retainers
  */
 
 import * as path from 'node:path';
+import { breakdownOf, OUTSIDE_SPANS, ProcessTimelines, RootResolver, type DurationBreakdown } from '../../store/breakdown';
 import { serviceDirName } from '../../store/layout';
 import type { StoredSpan } from '../../store/reader';
 import {
@@ -55,12 +57,21 @@ export interface RootSpanRow {
   samples: number;
   /** The CPU rests on one or two samples: an estimate. */
   estimate: boolean;
+  /** Time the event loop ran other work while it was open (see the breakdown); undefined without its span. */
+  blockedNanos?: number;
+  waitingNanos?: number;
 }
+
+/** Root spans considered when sorting by blocked time. */
+const BLOCKED_CANDIDATES = 500;
 
 interface Indexes {
   spanIndex: SpanIndex;
   byId: Map<string, StoredSpan>;
   byTrace: Map<string, StoredSpan[]>;
+  resolver: RootResolver;
+  timelines: ProcessTimelines;
+  breakdowns: Map<StoredSpan, DurationBreakdown>;
 }
 
 const indexCache = new WeakMap<StoreSnapshot, Indexes>();
@@ -76,7 +87,15 @@ function indexes(snapshot: StoreSnapshot): Indexes {
       if (list === undefined) byTrace.set(span.traceId, (list = []));
       list.push(span);
     }
-    found = { spanIndex: new SpanIndex(snapshot.spans), byId, byTrace };
+    const resolver = new RootResolver(snapshot.spans);
+    found = {
+      spanIndex: new SpanIndex(snapshot.spans),
+      byId,
+      byTrace,
+      resolver,
+      timelines: new ProcessTimelines(snapshot.samples, resolver, snapshot.periodNanos || undefined),
+      breakdowns: new Map(),
+    };
     indexCache.set(snapshot, found);
   }
   return found;
@@ -90,10 +109,11 @@ export async function handleApi(snapshot: StoreSnapshot, route: string, params: 
   if (route === 'flame') return json(serviceFlame(snapshot, params));
   if (route === 'diff') return json(diff(snapshot, params));
   if (route === 'heap') return json(await serviceHeap(snapshot, params));
-  const spanRoute = /^span\/([^/]*)(\/pprof)?$/.exec(route);
+  const spanRoute = /^span\/([^/]*)(\/pprof|\/chrome-trace)?$/.exec(route);
   if (spanRoute) {
     const id = spanIdParam(decodeSegment(spanRoute[1]!), 'the span id in the path');
-    if (spanRoute[2] !== undefined) return spanPprof(snapshot, id);
+    if (spanRoute[2] === '/pprof') return spanPprof(snapshot, id);
+    if (spanRoute[2] === '/chrome-trace') return chromeTraceOf(snapshot, id);
     return json(spanDetail(snapshot, id));
   }
   throw new ApiError(404, `no such API: /api/${route.slice(0, 80)}`);
@@ -173,7 +193,7 @@ function rootSpans(snapshot: StoreSnapshot, params: URLSearchParams): object {
   const service = textParam(params, 'service');
   const nameFilter = textParam(params, 'name')?.toLowerCase();
   const range = rangeOf(params);
-  const sort = choiceParam(params, 'sort', ['cpu', 'duration', 'start'] as const, 'cpu');
+  const sort = choiceParam(params, 'sort', ['cpu', 'duration', 'blocked', 'start'] as const, 'cpu');
   const limit = limitParam(params, 'limit', 200, 5000);
   const { spanIndex } = indexes(snapshot);
 
@@ -223,11 +243,21 @@ function rootSpans(snapshot: StoreSnapshot, params: URLSearchParams): object {
   const byCpu = (x: RootSpanRow, y: RootSpanRow): number => y.cpuNanos - x.cpuNanos;
   const byDuration = (x: RootSpanRow, y: RootSpanRow): number => (y.durationMs ?? -1) - (x.durationMs ?? -1);
   const byStart = (x: RootSpanRow, y: RootSpanRow): number => (y.startMs ?? -1) - (x.startMs ?? -1);
-  const order = sort === 'cpu' ? [byCpu, byDuration] : sort === 'duration' ? [byDuration, byCpu] : [byStart, byCpu];
+  const blocked = (row: RootSpanRow): number => row.blockedNanos ?? -1;
+  const byBlocked = (x: RootSpanRow, y: RootSpanRow): number => blocked(y) - blocked(x);
+  if (sort === 'blocked') {
+    // A request cannot be blocked longer than it lasted: the slowest ones are the candidates.
+    list.sort((x, y) => byDuration(x, y) || x.spanId.localeCompare(y.spanId));
+    list = list.slice(0, BLOCKED_CANDIDATES);
+  }
+  const order = sort === 'cpu' ? [byCpu, byDuration] : sort === 'duration' ? [byDuration, byCpu] : sort === 'blocked' ? [byBlocked, byDuration] : [byStart, byCpu];
+  if (sort === 'blocked') for (const row of list) withBreakdown(snapshot, row);
   list.sort((x, y) => order[0]!(x, y) || order[1]!(x, y) || x.spanId.localeCompare(y.spanId));
+  const shown = list.slice(0, limit);
+  for (const row of shown) withBreakdown(snapshot, row);
   return {
     total: list.length,
-    roots: list.slice(0, limit),
+    roots: shown,
     cpu: { totalNanos, unattributedNanos, ...unchargedCpu(samples) },
     periodNanos: snapshot.periodNanos,
   };
@@ -249,6 +279,68 @@ export interface SpanDetail {
   flame: FlameJson;
   hottest: FunctionCpu[];
   periodNanos: number;
+  /** The root's duration split into own CPU, blocked and waiting, and who blocked it. */
+  breakdown: DurationBreakdown | undefined;
+  /** The CPU lane under the waterfall: who held the event loop while the request was open. */
+  lane: CpuLane | undefined;
+  /** The largest event-loop delay its process measured while it was open, ns (undefined: none recorded). */
+  loopDelayMaxNanos: number | undefined;
+}
+
+/** One stretch of the CPU lane. */
+export interface LaneSegment {
+  fromMs: number;
+  untilMs: number;
+  /** self: this request's code; other: another request's (linked by `spanId`); outside: no span (GC...). */
+  kind: 'self' | 'other' | 'outside';
+  spanId?: string;
+  name?: string;
+}
+
+export interface CpuLane {
+  startMs: number;
+  endMs: number;
+  segments: LaneSegment[];
+}
+
+/** The breakdown of a row's root span, computed once per snapshot. */
+function breakdownOfSpan(snapshot: StoreSnapshot, span: StoredSpan): DurationBreakdown {
+  const { resolver, timelines, breakdowns } = indexes(snapshot);
+  const root = resolver.root(span);
+  let b = breakdowns.get(root);
+  if (b === undefined) breakdowns.set(root, (b = breakdownOf(root, timelines)));
+  return b;
+}
+
+function withBreakdown(snapshot: StoreSnapshot, row: RootSpanRow): void {
+  if (row.blockedNanos !== undefined) return;
+  const span = indexes(snapshot).spanIndex.get(row.spanId);
+  if (span === undefined) return;
+  const b = breakdownOfSpan(snapshot, span);
+  row.blockedNanos = b.blockedNanos;
+  row.waitingNanos = b.waitingNanos;
+}
+
+/** The stretches of the root's process while it was open, adjacent ones of the same owner merged. */
+export function laneOf(timelines: ProcessTimelines, root: StoredSpan): CpuLane {
+  const startUs = Math.round(root.startMs * 1000);
+  const endUs = Math.round(root.endMs * 1000);
+  const segments: LaneSegment[] = [];
+  for (const placed of timelines.overlapping(root, startUs, endUs)) {
+    const fromMs = Math.max(startUs, placed.fromUs) / 1000;
+    const untilMs = Math.min(endUs, placed.untilUs) / 1000;
+    if (untilMs <= fromMs) continue;
+    const kind: LaneSegment['kind'] = placed.root === root ? 'self' : placed.sample.spanId === undefined ? 'outside' : 'other';
+    const spanId = kind === 'other' ? placed.rootKey : undefined;
+    const last = segments[segments.length - 1];
+    if (last !== undefined && last.kind === kind && last.spanId === spanId && Math.abs(last.untilMs - fromMs) < 1e-6) {
+      last.untilMs = untilMs;
+      continue;
+    }
+    const name = kind === 'other' ? placed.root?.name || placed.sample.spanName : kind === 'outside' ? OUTSIDE_SPANS : root.name;
+    segments.push({ fromMs, untilMs, kind, ...(spanId === undefined ? {} : { spanId }), ...(name === undefined ? {} : { name }) });
+  }
+  return { startMs: root.startMs, endMs: root.endMs, segments };
 }
 
 function spanDetail(snapshot: StoreSnapshot, id: string): SpanDetail {
@@ -290,7 +382,85 @@ function spanDetail(snapshot: StoreSnapshot, id: string): SpanDetail {
     flame: toFlameJson(flameTree(samples), name),
     hottest: hottestFunctions(samples, HOTTEST_LIMIT),
     periodNanos: snapshot.periodNanos,
+    breakdown: rootSpan === undefined ? undefined : breakdownOfSpan(snapshot, rootSpan),
+    lane: rootSpan === undefined ? undefined : laneOf(indexes(snapshot).timelines, indexes(snapshot).resolver.root(rootSpan)),
+    loopDelayMaxNanos: rootSpan === undefined ? undefined : loopDelayMax(snapshot, rootSpan),
   };
+}
+
+function loopDelayMax(snapshot: StoreSnapshot, span: StoredSpan): number | undefined {
+  const dir = serviceDirName(span.service);
+  let max: number | undefined;
+  for (const p of snapshot.loopDelay) {
+    if (p.service !== dir || (span.pid !== undefined && p.pid !== span.pid) || p.timeMs < span.startMs || p.startMs > span.endMs) continue;
+    max = Math.max(max ?? 0, p.maxNanos);
+  }
+  return max;
+}
+
+/**
+ * The trace of a span as a Chrome trace-event file (the JSON object form), as Perfetto and the Firefox
+ * Profiler open it: each span a complete event ('X') on its own track of its service's process, each
+ * CPU sample of the trace's local roots an instant event ('i') on a CPU track, named by its function.
+ */
+function chromeTraceOf(snapshot: StoreSnapshot, id: string): ApiResult {
+  const { spanIndex, byId, byTrace } = indexes(snapshot);
+  const span = byId.get(id) ?? spanIndex.get(id);
+  if (span === undefined) throw new ApiError(404, `no span ${id} in the store`);
+  const spans = byTrace.get(span.traceId) ?? [span];
+  const labels = new Set(spans.map((s) => s.profileId).filter((p): p is string => p !== undefined));
+  const samples = snapshot.samples.filter((s) => s.spanId !== undefined && labels.has(s.spanId));
+  return chromeTrace(span.traceId, spans, samples);
+}
+
+/** The Chrome trace-event file of a trace's `spans` and the CPU `samples` of its local roots. */
+export function chromeTrace(traceId: string, spans: readonly StoredSpan[], samples: readonly CpuSample[]): ApiResult {
+  const serviceOfLabel = new Map<string, string>();
+  for (const s of spans) if (s.profileId !== undefined) serviceOfLabel.set(s.profileId, s.service);
+  const t0 = Math.min(...spans.map((s) => s.startMs));
+  const us = (ms: number): number => Math.round((ms - t0) * 1000);
+  const pids = new Map<string, number>();
+  const pidOf = (service: string): number => {
+    let pid = pids.get(service);
+    if (pid === undefined) pids.set(service, (pid = pids.size + 1));
+    return pid;
+  };
+  const events: object[] = [];
+  const sorted = [...spans].sort((a, b) => a.startMs - b.startMs);
+  sorted.forEach((s, i) => {
+    const pid = pidOf(s.service);
+    const tid = i + 2; // tid 1 is the CPU track
+    events.push({ ph: 'M', name: 'thread_name', pid, tid, args: { name: s.name } });
+    events.push({
+      ph: 'X',
+      name: s.name,
+      cat: 'span',
+      ts: us(s.startMs),
+      dur: Math.max(1, Math.round(s.durationMs * 1000)),
+      pid,
+      tid,
+      args: { spanId: s.spanId, parentSpanId: s.parentSpanId ?? null, traceId: s.traceId, kind: s.kind, status: s.statusCode, ...s.attributes },
+    });
+  });
+  for (const [service, pid] of pids) {
+    events.push({ ph: 'M', name: 'process_name', pid, tid: 0, args: { name: service } });
+    events.push({ ph: 'M', name: 'thread_name', pid, tid: 1, args: { name: 'CPU samples' } });
+  }
+  for (const sample of samples) {
+    if (sample.spanId === undefined || sample.timeMs === undefined) continue;
+    events.push({
+      ph: 'i',
+      s: 't',
+      name: sample.stack[0]?.name ?? '(unknown)',
+      cat: 'cpu-sample',
+      ts: us(sample.timeMs),
+      pid: pidOf(serviceOfLabel.get(sample.spanId) ?? sample.service),
+      tid: 1,
+      args: { spanId: sample.spanId, cpuNanos: sample.cpuNanos, stack: sample.stack.slice(0, 30).map((f) => `${f.name} ${f.file}:${f.line}`) },
+    });
+  }
+  const body = { traceEvents: events, displayTimeUnit: 'ms', otherData: { traceId, startTime: new Date(t0).toISOString() } };
+  return { type: 'download', fileName: `trace-${traceId}.json`, contentType: 'application/json', data: Buffer.from(JSON.stringify(body)) };
 }
 
 /** The `span_id` label the samples of `span` carry: that of its local root. */

@@ -12,7 +12,11 @@ import { promises as fsp } from 'node:fs';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
-import { handleApi } from './api';
+import { parseStoreFileName } from '../../store/layout';
+import type { StoreProblem } from '../../store/reader';
+import { StoreIndex } from '../../store/store-index';
+import { handleApi, type ApiResult } from './api';
+import { handleIndexedApi } from './indexed-api';
 import { ApiError } from './query';
 import { StoreCache } from './store-cache';
 
@@ -25,6 +29,11 @@ export interface ViewServerOptions {
   port: number;
   /** Where the built page lives; defaults to `static/` beside this module. */
   staticDir?: string;
+  /**
+   * Stores larger than this many bytes answer the list and span pages from the store's SQLite index
+   * (kept up to date incrementally) instead of reading everything; default 64 MiB. 0: always.
+   */
+  indexAboveBytes?: number;
 }
 
 export interface ViewServer {
@@ -97,6 +106,7 @@ function isLoopback(host: string): boolean {
 export async function startViewServer(options: ViewServerOptions): Promise<ViewServer> {
   const assets = await loadAssets(options.staticDir ?? defaultStaticDir());
   const store = new StoreCache(options.dir);
+  const indexed = new IndexedStore(options.dir, options.indexAboveBytes ?? DEFAULT_INDEX_ABOVE_BYTES);
   const loopbackOnly = isLoopback(options.host);
   let port = options.port;
 
@@ -131,9 +141,21 @@ export async function startViewServer(options: ViewServerOptions): Promise<ViewS
     const query = new URLSearchParams((req.url ?? '').includes('?') ? req.url!.slice(req.url!.indexOf('?') + 1) : '');
 
     if (rawPath.startsWith('/api/')) {
-      const snapshot = await store.snapshot();
+      const route = rawPath.slice('/api/'.length);
+      let indexedProblems: StoreProblem[] = [];
+      let result: ApiResult | undefined;
       try {
-        const result = await handleApi(snapshot, rawPath.slice('/api/'.length), query);
+        const answered = await indexed.answer(route, query);
+        indexedProblems = answered?.problems ?? [];
+        result = answered?.result;
+      } catch (error) {
+        if (!(error instanceof ApiError)) throw error;
+        sendJson(res, error.status, { error: error.message, problems: indexedProblems });
+        return;
+      }
+      const snapshot = result === undefined ? await store.snapshot() : undefined;
+      try {
+        result ??= await handleApi(snapshot!, route, query);
         if (result.type === 'json') {
           sendJson(res, 200, result.body);
         } else {
@@ -147,7 +169,7 @@ export async function startViewServer(options: ViewServerOptions): Promise<ViewS
         }
       } catch (error) {
         if (!(error instanceof ApiError)) throw error;
-        sendJson(res, error.status, { error: error.message, problems: snapshot.problems });
+        sendJson(res, error.status, { error: error.message, problems: snapshot?.problems ?? [] });
       }
       return;
     }
@@ -176,7 +198,10 @@ export async function startViewServer(options: ViewServerOptions): Promise<ViewS
     port,
     close: () =>
       new Promise<void>((resolve) => {
-        server.close(() => resolve());
+        server.close(() => {
+          indexed.close();
+          resolve();
+        });
         server.closeAllConnections();
       }),
   };
@@ -186,4 +211,63 @@ function sendJson(res: http.ServerResponse, status: number, body: unknown): void
   const data = Buffer.from(JSON.stringify(body));
   res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': data.length, 'cache-control': 'no-store' });
   res.end(data);
+}
+
+const DEFAULT_INDEX_ABOVE_BYTES = 64 * 1024 * 1024;
+/** The store's size is measured again at most this often. */
+const SIZE_CHECK_MS = 5000;
+
+/** The store's index, used once the store is large (see {@link ViewServerOptions.indexAboveBytes}). */
+class IndexedStore {
+  private index: StoreIndex | undefined;
+  private large: { checkedAt: number; value: boolean } | undefined;
+  private updating: Promise<StoreProblem[]> | undefined;
+  private unavailable = false;
+
+  constructor(
+    private readonly dir: string,
+    private readonly aboveBytes: number,
+  ) {}
+
+  /** The answer from the index, or undefined when the store is small, the route is not indexed, or there is no node:sqlite. */
+  async answer(route: string, params: URLSearchParams): Promise<{ result: ApiResult | undefined; problems: StoreProblem[] } | undefined> {
+    if (this.unavailable || !/^(store|roots|span\/)/.test(route) || !(await this.isLarge())) return undefined;
+    this.index ??= StoreIndex.open(this.dir);
+    if (this.index === undefined) {
+      this.unavailable = true;
+      return undefined;
+    }
+    // One update at a time; requests meanwhile share it.
+    this.updating ??= this.index.update().finally(() => {
+      this.updating = undefined;
+    });
+    const problems = (await this.updating).map((p) => ({ path: path.relative(this.dir, p.path) || '.', reason: p.reason }));
+    return { result: await handleIndexedApi(this.index, problems, route, params), problems };
+  }
+
+  close(): void {
+    this.index?.close();
+    this.index = undefined;
+  }
+
+  private async isLarge(): Promise<boolean> {
+    if (this.aboveBytes <= 0) return true;
+    if (this.large !== undefined && Date.now() - this.large.checkedAt < SIZE_CHECK_MS) return this.large.value;
+    let bytes = 0;
+    try {
+      for (const service of await fsp.readdir(this.dir, { withFileTypes: true })) {
+        if (!service.isDirectory()) continue;
+        for (const name of await fsp.readdir(path.join(this.dir, service.name))) {
+          if (parseStoreFileName(name) === undefined) continue;
+          bytes += (await fsp.stat(path.join(this.dir, service.name, name)).catch(() => ({ size: 0 }))).size;
+          if (bytes > this.aboveBytes) break;
+        }
+        if (bytes > this.aboveBytes) break;
+      }
+    } catch {
+      // unreadable: the whole-store path reports it
+    }
+    this.large = { checkedAt: Date.now(), value: bytes > this.aboveBytes };
+    return this.large.value;
+  }
 }

@@ -7,8 +7,9 @@
 
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
-import { parseStoreFileName } from '../../store/layout';
-import { describeFsError, readSpansFile, type SpansFileContents, type StoredProfileFile, type StoredSpan, type StoreProblem } from '../../store/reader';
+import { parseStoreFileName, type StoreFileName } from '../../store/layout';
+import type { EventLoopDelayPoint } from '../../store/event-loop-delay';
+import { describeFsError, readEventLoopDelay, readSpansFile, type SpansFileContents, type StoredLoopFile, type StoredProfileFile, type StoredSpan, type StoreProblem } from '../../store/reader';
 import { loadCpuSamples, type CodeFrame, type CpuSample } from '../../store/span-cpu';
 
 /** Everything the API answers from; treat as read-only (it is shared between requests). */
@@ -23,6 +24,8 @@ export interface StoreSnapshot {
   periodNanos: number;
   /** Profile files read successfully. */
   profilesRead: number;
+  /** The event-loop delay points of every process, oldest first. */
+  loopDelay: Array<EventLoopDelayPoint & { pid: number; service: string }>;
   /** What could not be read; paths relative to the store directory. */
   problems: StoreProblem[];
 }
@@ -33,7 +36,9 @@ interface ListedFile {
   service: string;
   /** Inode, times and size: a file whose stamp is unchanged is not read again. */
   stamp: string;
+  type: StoreFileName['type'];
   profile: StoredProfileFile | undefined;
+  loop: StoredLoopFile | undefined;
 }
 
 interface CachedSpansFile extends SpansFileContents {
@@ -54,6 +59,7 @@ export class StoreCache {
   /** Frames interned across files, so flame graphs merge a function seen in several profiles. */
   private readonly frames = new Map<string, CodeFrame>();
   private readonly spansFiles = new Map<string, CachedSpansFile>();
+  private readonly loopFiles = new Map<string, { stamp: string; points: StoreSnapshot['loopDelay'] }>();
   /** All spans of {@link spansFiles} by start time, rebuilt when one of those files changed. */
   private spans: StoredSpan[] = [];
   private lastStamp: string | undefined;
@@ -98,12 +104,30 @@ export class StoreCache {
     }
     for (const cachedPath of this.profiles.keys()) if (!present.has(cachedPath)) this.profiles.delete(cachedPath);
 
+    const loopDelay: StoreSnapshot['loopDelay'] = [];
+    const loopPresent = new Set<string>();
+    for (const file of listing.files) {
+      if (file.type !== 'loop' || file.loop === undefined) continue;
+      loopPresent.add(file.path);
+      let cached = this.loopFiles.get(file.path);
+      if (cached === undefined || cached.stamp !== file.stamp) {
+        const read = await readEventLoopDelay([file.loop]);
+        cached = { stamp: file.stamp, points: read.points };
+        this.loopFiles.set(file.path, cached);
+        for (const problem of read.problems) problems.push(problem);
+      }
+      for (const point of cached.points) loopDelay.push(point);
+    }
+    for (const cachedPath of this.loopFiles.keys()) if (!loopPresent.has(cachedPath)) this.loopFiles.delete(cachedPath);
+    loopDelay.sort((a, b) => a.timeMs - b.timeMs);
+
     const snapshot: StoreSnapshot = {
       dir: this.dir,
       spans: this.spans,
       samples,
       periodNanos,
       profilesRead,
+      loopDelay,
       problems: problems.map((p) => ({ path: this.relative(p.path), reason: this.withoutDir(p.reason) })),
     };
     this.last = snapshot;
@@ -117,7 +141,7 @@ export class StoreCache {
     let changed = false;
     const present = new Set<string>();
     for (const file of listed) {
-      if (file.profile !== undefined) continue;
+      if (file.type !== 'spans') continue;
       present.add(file.path);
       let cached = this.spansFiles.get(file.path);
       if (cached === undefined || cached.stamp !== file.stamp) {
@@ -200,7 +224,9 @@ export class StoreCache {
           parsed.type === 'profile'
             ? { service, kind: parsed.kind, fromMs: parsed.fromMs, untilMs: parsed.untilMs, pid: parsed.pid, path: filePath }
             : undefined;
-        files.push({ path: filePath, service, stamp, profile });
+        const loop: StoredLoopFile | undefined =
+          parsed.type === 'loop' ? { service, fromMs: parsed.fromMs, untilMs: parsed.untilMs, pid: parsed.pid, path: filePath } : undefined;
+        files.push({ path: filePath, service, stamp, type: parsed.type, profile, loop });
       }
     }
     return { files, problems };

@@ -7,6 +7,7 @@ import { field, rangeControls, rangeFromUrl, serviceSelect, setUrlParams, urlPar
 const SORTS = [
   ['cpu', 'CPU time'],
   ['duration', 'Duration'],
+  ['blocked', 'Blocked time'],
   ['start', 'Newest'],
 ];
 
@@ -133,6 +134,7 @@ export async function renderListPage(main) {
           el('th', { text: 'Started' }),
           el('th', { class: 'num', text: 'Duration' }),
           el('th', { class: 'num', text: 'CPU' }),
+          el('th', { class: 'num', title: 'Time the event loop ran other requests\' code (or no request\'s) while this one was open', text: 'Blocked' }),
           el('th', { class: 'bar-col', text: 'CPU share' }),
           el('th', { class: 'num', text: 'Samples' }),
         ),
@@ -178,6 +180,7 @@ export async function renderListPage(main) {
               title: row.estimate ? 'An estimate: this figure rests on one or two samples.' : '',
               text: row.cpuNanos > 0 ? `${row.estimate ? '~' : ''}${formatNanos(row.cpuNanos)}` : '–',
             }),
+            el('td', { class: 'num blocked', dataset: { testid: 'blocked' }, text: row.blockedNanos > 0 ? formatNanos(row.blockedNanos) : '–' }),
             el(
               'td',
               { class: 'bar-col', title: row.durationMs ? `CPU is ${formatPercent(row.cpuNanos / 1e6, row.durationMs)} of this request's duration` : '' },
