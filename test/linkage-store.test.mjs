@@ -51,11 +51,12 @@ describe('the local store, the default with no backend', () => {
     const store = await waitUntil(
       () => {
         const current = readStore(serviceDir);
-        const cutAfterLoad = current.profiles.some((p) => p.timeNanos >= loadEnd);
+        // A cut covering the end of the load (a later, idle cut writes no file).
+        const cutAfterLoad = current.profiles.some((p) => p.timeNanos + p.durationNanos >= loadEnd);
         const roots = current.spans.filter((s) => s.kind === 'SERVER');
         return cutAfterLoad && roots.length >= paths.length && current;
       },
-      { timeoutMs: 30_000, intervalMs: 200, what: `a profile cut after the load and ${paths.length} server spans in ${serviceDir}` },
+      { timeoutMs: 30_000, intervalMs: 200, what: `a profile cut covering the end of the load and ${paths.length} server spans in ${serviceDir}` },
     );
     run = { app, serviceDir, ...store };
   });

@@ -78,7 +78,7 @@ test('one POST to the signal URL: protobuf, the Resource, the link, per-tick tim
     assert.equal(profile.samples.length, 1);
     assert.deepEqual(profile.samples[0].labels, { span_id: '00f067aa0ba902b7', trace_id: '4bf92f3577b34da6a3ce929d0e0e4736' });
     assert.equal(profile.samples[0].timestamps.length, 3);
-    assert.deepEqual(exporter.counters, { sent: 1, failed: 0, dropped: 0, retried: 0 });
+    assert.deepEqual(exporter.counters, { sent: 1, failed: 0, dropped: 0, retried: 0, split: 0 });
   } finally {
     await receiver.close();
   }
