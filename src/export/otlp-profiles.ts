@@ -27,6 +27,7 @@ import {
   encodeOtlpProfilesProtobuf,
   type OtlpProfilesContext,
 } from './otlp-profiles-encoder';
+import { MAX_RESPONSE_BYTES, postUntraced } from './http-post';
 import type { ProfileCut, ProfileExporter } from './profile-exporter';
 import { DEFAULT_RETRY_POLICY, UploadQueue, type AttemptResult, type RetryPolicy, type UploadCounters } from './upload-queue';
 
@@ -66,7 +67,6 @@ interface EncodedRequest {
 /** Longest server reason quoted in a message. */
 const MAX_REASON_CHARS = 200;
 /** Response bytes read; the rest is discarded. */
-const MAX_RESPONSE_BYTES = 4096;
 
 /** Sends profiles over OTLP/HTTP; see the module comment. */
 export class OtlpProfilesExporter implements ProfileExporter {
@@ -208,43 +208,12 @@ export class OtlpProfilesExporter implements ProfileExporter {
   }
 
   /** One POST. Resolves with the outcome; never rejects. */
-  private send(item: EncodedRequest, signal: AbortSignal): Promise<AttemptResult> {
+  private async send(item: EncodedRequest, signal: AbortSignal): Promise<AttemptResult> {
     if (this.protocol === 'grpc') return this.sendGrpc(item, signal);
-    return new Promise<AttemptResult>((resolve) => {
-      let settled = false;
-      const settle = (result: AttemptResult): void => {
-        if (settled) return;
-        settled = true;
-        resolve(result);
-      };
-      const options: http.RequestOptions = {
-        method: 'POST',
-        agent: this.agent,
-        signal,
-        headers: { ...this.headers, 'content-length': String(item.body.length) },
-      };
-      // Our own upload must not show up as an HTTP client span of the app.
-      context.with(suppressTracing(context.active()), () => {
-        try {
-          const req = this.request(this.url, options, (res) => {
-            const chunks: Buffer[] = [];
-            let received = 0;
-            res.on('data', (chunk: Buffer) => {
-              if (received < MAX_RESPONSE_BYTES) chunks.push(chunk);
-              received += chunk.length;
-            });
-            res.on('end', () => settle(this.classify(res, Buffer.concat(chunks))));
-            res.on('error', (error) => settle({ outcome: 'retry', reason: this.scrub(error.message) }));
-            res.on('close', () => settle({ outcome: 'retry', reason: 'connection closed mid-response' }));
-          });
-          req.on('socket', (socket) => socket.unref());
-          req.on('error', (error) => settle({ outcome: 'retry', reason: this.scrub(error.message) }));
-          req.end(item.body);
-        } catch (error) {
-          settle({ outcome: 'retry', reason: this.scrub(describeError(error)) });
-        }
-      });
-    });
+    const post = { url: this.url, agent: this.agent, headers: this.headers, body: item.body, signal };
+    const answer = await postUntraced(this.request, post, (message) => this.scrub(message));
+    if (!answer.answered) return { outcome: 'retry', reason: answer.reason };
+    return this.classify(answer.response, answer.body);
   }
 
   /**

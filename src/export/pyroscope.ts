@@ -21,13 +21,12 @@ import * as http from 'node:http';
 import * as https from 'node:https';
 import { promisify } from 'node:util';
 import { gunzip as gunzipCallback } from 'node:zlib';
-import { context } from '@opentelemetry/api';
-import { suppressTracing } from '@opentelemetry/core';
 import { Profile } from 'pprof-format';
 import { withDeadline } from '../deadline';
 import { describeError, getLogger } from '../logger';
 import { credentialsOf, redactSecrets } from '../redact';
 import { formatIngestName } from './app-name';
+import { postUntraced } from './http-post';
 import { buildProfiles, buildProfilesOfCut } from '../profiler/profile-builder';
 import { encodeHeapCut } from '../profiler/heap-profiler';
 import { PYROSCOPE_INGEST_BURST_BYTES, PYROSCOPE_INGEST_RATE_BYTES_PER_SECOND, PYROSCOPE_PROFILE_LIMITS } from '../profiler/profile-limits';
@@ -98,7 +97,6 @@ const gunzip = promisify(gunzipCallback);
 /** Longest server reason quoted in a message. */
 const MAX_REASON_CHARS = 200;
 /** Response bytes read to find the reason; the rest is discarded. */
-const MAX_RESPONSE_BYTES = 4096;
 
 /** Sends profiles to Pyroscope; see the module comment. */
 export class PyroscopeExporter implements ProfileExporter {
@@ -421,42 +419,11 @@ export class PyroscopeExporter implements ProfileExporter {
   }
 
   /** One POST. Resolves with the outcome; never rejects. */
-  private send(profile: EncodedProfile, signal: AbortSignal): Promise<SendResult> {
-    return new Promise<SendResult>((resolve) => {
-      let settled = false;
-      const settle = (result: SendResult): void => {
-        if (settled) return;
-        settled = true;
-        resolve(result);
-      };
-      const options: http.RequestOptions = {
-        method: 'POST',
-        agent: this.agent,
-        signal,
-        headers: { ...this.headers, 'content-length': String(profile.data.length) },
-      };
-      // Our own upload must not show up as an HTTP client span of the app.
-      context.with(suppressTracing(context.active()), () => {
-        try {
-          const req = this.request(this.ingestUrlFor(profile), options, (res) => {
-            const chunks: Buffer[] = [];
-            let received = 0;
-            res.on('data', (chunk: Buffer) => {
-              if (received < MAX_RESPONSE_BYTES) chunks.push(chunk);
-              received += chunk.length;
-            });
-            res.on('end', () => settle(this.classify(res, Buffer.concat(chunks).toString('utf8'))));
-            res.on('error', (error) => settle({ outcome: 'retry', reason: this.scrub(error.message) }));
-            res.on('close', () => settle({ outcome: 'retry', reason: 'connection closed mid-response' }));
-          });
-          req.on('socket', (socket) => socket.unref());
-          req.on('error', (error) => settle({ outcome: 'retry', reason: this.scrub(error.message) }));
-          req.end(profile.data);
-        } catch (error) {
-          settle({ outcome: 'retry', reason: this.scrub(describeError(error)) });
-        }
-      });
-    });
+  private async send(profile: EncodedProfile, signal: AbortSignal): Promise<SendResult> {
+    const post = { url: this.ingestUrlFor(profile), agent: this.agent, headers: this.headers, body: profile.data, signal };
+    const answer = await postUntraced(this.request, post, (message) => this.scrub(message));
+    if (!answer.answered) return { outcome: 'retry', reason: answer.reason };
+    return this.classify(answer.response, answer.body.toString('utf8'));
   }
 
   private classify(res: http.IncomingMessage, body: string): SendResult {
