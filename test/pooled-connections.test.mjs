@@ -86,3 +86,4 @@ function pooledSuite(name, start, parserFile) {
 pooledSuite('pg', startPostgres, 'pg-protocol');
 pooledSuite('mysql2', startMariadb, 'mysql2');
 pooledSuite('redis', startRedis, 'ioredis');
+pooledSuite('node-redis', startRedis, '@redis/client');

@@ -15,8 +15,8 @@
  * LISTEN notifications, pub/sub) keep the socket's context; the profiler's "after its span ended" guard
  * keeps those from being charged to a finished request.
  *
- * Covered: `pg` 8 (including pg-pool, which uses pg's Client), `mysql2` 3, `ioredis` 5-6. Other drivers
- * rely on the guard alone (see the README).
+ * Covered: `pg` 8 (including pg-pool, which uses pg's Client), `mysql2` 3, `ioredis` 5-6, node-redis
+ * (`redis` 5-6, `@redis/client` 5-6). Other drivers rely on the guard alone (see the README).
  */
 import { context, type Context } from '@opentelemetry/api';
 import {
@@ -134,6 +134,10 @@ export class ConnectionContextInstrumentation extends InstrumentationBase {
       new InstrumentationNodeModuleDefinition('mysql2', ['>=3.0.0 <4'], undefined, undefined, [
         new InstrumentationNodeModuleFile('mysql2/lib/base/connection.js', ['>=3.0.0 <4'], (Connection) => this.patchMysql2(Connection), (Connection) => this.unpatch(Connection, ['addCommand', 'handlePacket'])),
         new InstrumentationNodeModuleFile('mysql2/lib/connection.js', ['>=3.0.0 <4'], (Connection) => this.patchMysql2(Connection), (Connection) => this.unpatch(Connection, ['addCommand', 'handlePacket'])),
+      ]),
+      new InstrumentationNodeModuleDefinition('@redis/client', ['>=5.0.0 <7'], undefined, undefined, [
+        new InstrumentationNodeModuleFile('@redis/client/dist/lib/client/commands-queue.js', ['>=5.0.0 <7'], (exports) => this.patchNodeRedisQueue(exports), (exports) => this.unpatch(exports?.default, ['addCommand', 'addBatch'])),
+        new InstrumentationNodeModuleFile('@redis/client/dist/lib/RESP/decoder.js', ['>=5.0.0 <7'], (exports) => this.patchNodeRedisDecoder(exports), (exports) => this.unpatch(exports?.Decoder, ['write'])),
       ]),
       new InstrumentationNodeModuleDefinition('ioredis', ['>=5.0.0 <7'], undefined, undefined, [
         new InstrumentationNodeModuleFile('ioredis/built/Command.js', ['>=5.0.0 <7'], (exports) => this.patchIoRedisCommand(exports), (exports) => this.unpatch(exports?.default, ['initPromise'])),
@@ -254,4 +258,65 @@ export class ConnectionContextInstrumentation extends InstrumentationBase {
     );
     return exports;
   }
+
+  /**
+   * node-redis (`@redis/client` 5-6). Its queue matches replies to commands by position in a private list
+   * (`#waitingForReply`), which we do not mirror: a shadow list would drift from it with `asap` commands,
+   * RESET, preludes and flushes. What the queue does expose is the head of that list, through the
+   * decoder's `getTypeMapping()` callback, which returns the `typeMapping` of the command the next reply
+   * answers. So each queued command gets its own `typeMapping` object (the caller's mapping as its
+   * prototype, so decoding reads the same values), remembered with its context; and each socket chunk is
+   * decoded (`Decoder.write`) in the context of the command at the head. Pub/sub (RESP2) and MONITOR
+   * replace `getTypeMapping` with a constant, so their messages keep the socket's context.
+   */
+  private patchNodeRedisQueue<T extends { default?: { prototype?: Record<string, unknown> } }>(exports: T): T {
+    const proto = exports?.default?.prototype;
+    if (proto === undefined || typeof proto.addCommand !== 'function') return exports;
+    this._wrap(proto, 'addCommand', (original) =>
+      function (this: unknown, args: unknown, options?: { typeMapping?: object }, ...rest: unknown[]) {
+        return (original as Listener).call(this, args, { ...options, typeMapping: taggedTypeMapping(options?.typeMapping) }, ...rest);
+      },
+    );
+    // 6.x queues MULTI and pipelines as one batch; each command still has its own reply.
+    if (typeof proto.addBatch === 'function') {
+      this._wrap(proto, 'addBatch', (original) =>
+        function (this: unknown, commands: unknown, ...rest: unknown[]) {
+          const tagged = Array.isArray(commands)
+            ? commands.map((command: { typeMapping?: object }) => ({ ...command, typeMapping: taggedTypeMapping(command?.typeMapping) }))
+            : commands;
+          return (original as Listener).call(this, tagged, ...rest);
+        },
+      );
+    }
+    return exports;
+  }
+
+  private patchNodeRedisDecoder<T extends { Decoder?: { prototype?: Record<string, unknown> } }>(exports: T): T {
+    const proto = exports?.Decoder?.prototype;
+    if (proto === undefined || typeof proto.write !== 'function') return exports;
+    this._wrap(proto, 'write', (original) =>
+      function (this: { getTypeMapping?: () => unknown }, ...args: unknown[]) {
+        let ctx: Context | undefined;
+        try {
+          const head = typeof this.getTypeMapping === 'function' ? this.getTypeMapping() : undefined;
+          if (typeof head === 'object' && head !== null) ctx = issuedIn.get(head);
+        } catch {
+          // 5.x reads the head without checking the list is empty: nothing is waiting, no context.
+        }
+        if (ctx === undefined || ctx === context.active()) return (original as Listener).apply(this, args);
+        return context.with(ctx, original as Listener, this, ...args);
+      },
+    );
+    return exports;
+  }
+}
+
+/**
+ * A `typeMapping` of its own for one node-redis command, carrying the caller's context. Decoding reads
+ * it like the caller's mapping (its prototype); `undefined` becomes an empty mapping, as the queue does.
+ */
+function taggedTypeMapping(mapping: object | undefined): object {
+  const tagged = Object.create(mapping ?? Object.prototype) as object;
+  issuedIn.set(tagged, context.active());
+  return tagged;
 }
