@@ -16,9 +16,18 @@
  * keeps those from being charged to a finished request.
  *
  * Covered: `pg` 8 (including pg-pool, which uses pg's Client), `mysql2` 3, `ioredis` 5-6, node-redis
- * (`redis` 5-6, `@redis/client` 5-6). Other drivers rely on the guard alone (see the README).
+ * (`redis` 5-6, `@redis/client` 5-6).
+ *
+ * AMQP (`amqplib` 0.10-2) is different: most of what arrives on its connection answers no request. A
+ * delivery to a consumer is new work, whose span (`<queue> process`) amqplib's instrumentation starts when
+ * it hands the message to the consumer callback; the frames before that (read, reassembled) belong to no
+ * request, so the connection's frame loop runs in the root context instead of the opener's. Channel
+ * operations a request waits for (RPC replies such as `assertQueue`, publisher confirms) run in the
+ * context of the request that issued them.
+ *
+ * Other drivers rely on the guard alone (see the README).
  */
-import { context, type Context } from '@opentelemetry/api';
+import { context, ROOT_CONTEXT, type Context } from '@opentelemetry/api';
 import {
   InstrumentationBase,
   InstrumentationNodeModuleDefinition,
@@ -138,6 +147,10 @@ export class ConnectionContextInstrumentation extends InstrumentationBase {
       new InstrumentationNodeModuleDefinition('@redis/client', ['>=5.0.0 <7'], undefined, undefined, [
         new InstrumentationNodeModuleFile('@redis/client/dist/lib/client/commands-queue.js', ['>=5.0.0 <7'], (exports) => this.patchNodeRedisQueue(exports), (exports) => this.unpatch(exports?.default, ['addCommand', 'addBatch'])),
         new InstrumentationNodeModuleFile('@redis/client/dist/lib/RESP/decoder.js', ['>=5.0.0 <7'], (exports) => this.patchNodeRedisDecoder(exports), (exports) => this.unpatch(exports?.Decoder, ['write'])),
+      ]),
+      new InstrumentationNodeModuleDefinition('amqplib', ['>=0.10.0 <3'], undefined, undefined, [
+        new InstrumentationNodeModuleFile('amqplib/lib/connection.js', ['>=0.10.0 <3'], (exports) => this.patchAmqpConnection(exports), (exports) => this.unpatch(exports?.Connection, ['acceptLoop'])),
+        new InstrumentationNodeModuleFile('amqplib/lib/channel.js', ['>=0.10.0 <3'], (exports) => this.patchAmqpChannel(exports), (exports) => this.unpatch(exports?.Channel, ['sendOrEnqueue', 'pushConfirmCallback'])),
       ]),
       new InstrumentationNodeModuleDefinition('ioredis', ['>=5.0.0 <7'], undefined, undefined, [
         new InstrumentationNodeModuleFile('ioredis/built/Command.js', ['>=5.0.0 <7'], (exports) => this.patchIoRedisCommand(exports), (exports) => this.unpatch(exports?.default, ['initPromise'])),
@@ -309,6 +322,54 @@ export class ConnectionContextInstrumentation extends InstrumentationBase {
     );
     return exports;
   }
+
+  /**
+   * amqplib: the frame loop (`acceptLoop` reads frames on `readable` and hands them to the channels) runs
+   * in the root context: see the module comment.
+   */
+  private patchAmqpConnection<T extends { Connection?: { prototype?: Record<string, unknown> } }>(exports: T): T {
+    const proto = exports?.Connection?.prototype;
+    if (proto === undefined || typeof proto.acceptLoop !== 'function') return exports;
+    this._wrap(proto, 'acceptLoop', (original) =>
+      function (this: { stream?: Emitter }, ...args: unknown[]) {
+        const stream = this.stream;
+        const before = stream !== undefined && typeof stream.rawListeners === 'function' ? new Set(stream.rawListeners('readable')) : undefined;
+        const result = context.with(ROOT_CONTEXT, original as Listener, this, ...args);
+        if (stream !== undefined && before !== undefined) {
+          for (const listener of stream.rawListeners('readable')) {
+            if (before.has(listener) || (listener as { listener?: unknown }).listener !== undefined) continue;
+            stream.removeListener('readable', listener);
+            stream.on('readable', context.bind(ROOT_CONTEXT, listener));
+          }
+        }
+        return result;
+      },
+    );
+    return exports;
+  }
+
+  /** amqplib: an RPC reply and a publisher confirm run in the context of the operation they answer. */
+  private patchAmqpChannel<T extends { Channel?: { prototype?: Record<string, unknown> } }>(exports: T): T {
+    const proto = exports?.Channel?.prototype;
+    if (proto === undefined || typeof proto.sendOrEnqueue !== 'function' || typeof proto.pushConfirmCallback !== 'function') return exports;
+    this._wrap(proto, 'sendOrEnqueue', (original) =>
+      function (this: unknown, method: unknown, fields: unknown, reply: unknown, ...rest: unknown[]) {
+        return (original as Listener).call(this, method, fields, bindToActive(reply), ...rest);
+      },
+    );
+    this._wrap(proto, 'pushConfirmCallback', (original) =>
+      function (this: unknown, callback: unknown, ...rest: unknown[]) {
+        return (original as Listener).call(this, bindToActive(callback), ...rest);
+      },
+    );
+    return exports;
+  }
+}
+
+/** `fn` bound to the active context, unless there is nothing to bind (no function, or the root context). */
+function bindToActive(fn: unknown): unknown {
+  const active = context.active();
+  return typeof fn === 'function' && active !== ROOT_CONTEXT ? context.bind(active, fn) : fn;
 }
 
 /**
