@@ -16,7 +16,7 @@
  * keeps those from being charged to a finished request.
  *
  * Covered: `pg` 8 (including pg-pool, which uses pg's Client), `mysql2` 3, `ioredis` 5-6, node-redis
- * (`redis` 5-6, `@redis/client` 5-6).
+ * (`redis` 5-6, `@redis/client` 5-6), `mysql` 2 (the v1 driver).
  *
  * AMQP (`amqplib` 0.10-2) is different: most of what arrives on its connection answers no request. A
  * delivery to a consumer is new work, whose span (`<queue> process`) amqplib's instrumentation starts when
@@ -147,6 +147,9 @@ export class ConnectionContextInstrumentation extends InstrumentationBase {
       new InstrumentationNodeModuleDefinition('@redis/client', ['>=5.0.0 <7'], undefined, undefined, [
         new InstrumentationNodeModuleFile('@redis/client/dist/lib/client/commands-queue.js', ['>=5.0.0 <7'], (exports) => this.patchNodeRedisQueue(exports), (exports) => this.unpatch(exports?.default, ['addCommand', 'addBatch'])),
         new InstrumentationNodeModuleFile('@redis/client/dist/lib/RESP/decoder.js', ['>=5.0.0 <7'], (exports) => this.patchNodeRedisDecoder(exports), (exports) => this.unpatch(exports?.Decoder, ['write'])),
+      ]),
+      new InstrumentationNodeModuleDefinition('mysql', ['>=2.0.0 <3'], undefined, undefined, [
+        new InstrumentationNodeModuleFile('mysql/lib/protocol/Protocol.js', ['>=2.0.0 <3'], (Protocol) => this.patchMysqlProtocol(Protocol), (Protocol) => this.unpatch(Protocol, ['_enqueue', 'write', '_parsePacket'])),
       ]),
       new InstrumentationNodeModuleDefinition('amqplib', ['>=0.10.0 <3'], undefined, undefined, [
         new InstrumentationNodeModuleFile('amqplib/lib/connection.js', ['>=0.10.0 <3'], (exports) => this.patchAmqpConnection(exports), (exports) => this.unpatch(exports?.Connection, ['acceptLoop'])),
@@ -321,6 +324,34 @@ export class ConnectionContextInstrumentation extends InstrumentationBase {
       },
     );
     return exports;
+  }
+
+  /**
+   * mysql (v1): `Protocol._enqueue` runs where the app calls `query`, in its context. A socket chunk is
+   * framed (`write`) in the context of the sequence at the head of `_queue`, and each packet is handled
+   * (rows decoded) by `_parsePacket` in the context of the head at that packet, which changes within a
+   * chunk when one query ends and the next begins. (The parser binds `_parsePacket` when a Protocol is
+   * made, after this patch.)
+   */
+  private patchMysqlProtocol<T extends { prototype?: Record<string, unknown> }>(Protocol: T): T {
+    const proto = Protocol?.prototype;
+    if (proto === undefined || typeof proto._enqueue !== 'function' || typeof proto.write !== 'function' || typeof proto._parsePacket !== 'function') return Protocol;
+    this._wrap(proto, '_enqueue', (original) =>
+      function (this: unknown, sequence: unknown, ...rest: unknown[]) {
+        remember(sequence);
+        return (original as Listener).call(this, sequence, ...rest);
+      },
+    );
+    const inHeadContext = (original: Listener): Listener =>
+      function (this: unknown, ...args: unknown[]) {
+        const head = (this as { _queue?: unknown[] })._queue?.[0];
+        const ctx = typeof head === 'object' && head !== null ? issuedIn.get(head) : undefined;
+        if (ctx === undefined || ctx === context.active()) return original.apply(this, args);
+        return context.with(ctx, original, this, ...args);
+      };
+    this._wrap(proto, 'write', (original) => inHeadContext(original as Listener));
+    this._wrap(proto, '_parsePacket', (original) => inHeadContext(original as Listener));
+    return Protocol;
   }
 
   /**
