@@ -290,16 +290,21 @@ export class ConnectionContextInstrumentation extends InstrumentationBase {
     if (proto === undefined || typeof proto.addCommand !== 'function') return exports;
     this._wrap(proto, 'addCommand', (original) =>
       function (this: unknown, args: unknown, options?: { typeMapping?: object }, ...rest: unknown[]) {
-        return (original as Listener).call(this, args, { ...options, typeMapping: taggedTypeMapping(options?.typeMapping) }, ...rest);
+        // Outside any request there is nothing to charge: the command is queued as it came.
+        const ctx = context.active();
+        if (ctx === ROOT_CONTEXT) return (original as Listener).call(this, args, options, ...rest);
+        return (original as Listener).call(this, args, { ...options, typeMapping: taggedTypeMapping(options?.typeMapping, ctx) }, ...rest);
       },
     );
     // 6.x queues MULTI and pipelines as one batch; each command still has its own reply.
     if (typeof proto.addBatch === 'function') {
       this._wrap(proto, 'addBatch', (original) =>
         function (this: unknown, commands: unknown, ...rest: unknown[]) {
-          const tagged = Array.isArray(commands)
-            ? commands.map((command: { typeMapping?: object }) => ({ ...command, typeMapping: taggedTypeMapping(command?.typeMapping) }))
-            : commands;
+          const ctx = context.active();
+          const tagged =
+            Array.isArray(commands) && ctx !== ROOT_CONTEXT
+              ? commands.map((command: { typeMapping?: object }) => ({ ...command, typeMapping: taggedTypeMapping(command?.typeMapping, ctx) }))
+              : commands;
           return (original as Listener).call(this, tagged, ...rest);
         },
       );
@@ -315,7 +320,7 @@ export class ConnectionContextInstrumentation extends InstrumentationBase {
         let ctx: Context | undefined;
         try {
           const head = typeof this.getTypeMapping === 'function' ? this.getTypeMapping() : undefined;
-          if (typeof head === 'object' && head !== null) ctx = issuedIn.get(head);
+          if (typeof head === 'object' && head !== null) ctx = (head as { [COMMAND_CONTEXT]?: Context })[COMMAND_CONTEXT];
         } catch {
           // 5.x reads the head without checking the list is empty: nothing is waiting, no context.
         }
@@ -403,12 +408,24 @@ function bindToActive(fn: unknown): unknown {
   return typeof fn === 'function' && active !== ROOT_CONTEXT ? context.bind(active, fn) : fn;
 }
 
+/** Where a node-redis command's own `typeMapping` carries the context the command was issued in. */
+const COMMAND_CONTEXT = Symbol('span-profiles.command-context');
+
+/** The own `typeMapping` of a command that had none: like the queue's `{}`, no mapping at all. */
+class EmptyTypeMapping {
+  [COMMAND_CONTEXT]: Context;
+  constructor(ctx: Context) {
+    this[COMMAND_CONTEXT] = ctx;
+  }
+}
+
 /**
  * A `typeMapping` of its own for one node-redis command, carrying the caller's context. Decoding reads
- * it like the caller's mapping (its prototype); `undefined` becomes an empty mapping, as the queue does.
+ * it like the caller's mapping (its prototype). A symbol property, not a WeakMap: this runs per command.
  */
-function taggedTypeMapping(mapping: object | undefined): object {
-  const tagged = Object.create(mapping ?? Object.prototype) as object;
-  issuedIn.set(tagged, context.active());
+function taggedTypeMapping(mapping: object | undefined, ctx: Context): object {
+  if (mapping === undefined || mapping === null) return new EmptyTypeMapping(ctx);
+  const tagged = Object.create(mapping) as { [COMMAND_CONTEXT]?: Context };
+  tagged[COMMAND_CONTEXT] = ctx;
   return tagged;
 }
