@@ -15,7 +15,7 @@ import { webFrameworkCoverage, type FrameworkCoverage } from './web-frameworks';
 import { CONNECTION_CONTEXT_INSTRUMENTATION, ConnectionContextInstrumentation } from './instrumentation-connection-context';
 
 /** Drivers whose replies the connection-context instrumentation binds to the query they answer. */
-const CONNECTION_CONTEXT_TARGETS = ['pg', 'mysql2', 'ioredis'];
+const CONNECTION_CONTEXT_TARGETS = ['pg', 'mysql2', 'ioredis', '@redis/client', 'amqplib', 'mysql'];
 
 export interface LoadedInstrumentations {
   instances: Instrumentation[];

@@ -239,3 +239,65 @@ export async function startMariadb() {
     },
   };
 }
+
+/**
+ * Starts a RabbitMQ broker (AMQP 0-9-1, user guest/guest, allowed from loopback) on 127.0.0.1 with its
+ * data, logs, Erlang cookie and its own epmd (on an ephemeral port) under a temp dir, so it shares
+ * nothing with a system broker. Returns `{ skip }` when not installed (outside CI), else
+ * `{ host, port, url, stop() }`.
+ */
+export async function startRabbitmq() {
+  const server = '/usr/lib/rabbitmq/bin/rabbitmq-server';
+  if (!existsSync(server)) return missing('rabbitmq-server');
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'span-profiles-rabbitmq-'));
+  const port = await freePort();
+  const distPort = await freePort();
+  const epmdPort = await freePort();
+  const env = {
+    ...process.env,
+    HOME: dir, // the Erlang cookie
+    ERL_EPMD_PORT: String(epmdPort),
+    ERL_EPMD_ADDRESS: '127.0.0.1',
+    RABBITMQ_NODENAME: `span-profiles-${process.pid}-${port}@localhost`,
+    RABBITMQ_NODE_IP_ADDRESS: '127.0.0.1',
+    RABBITMQ_NODE_PORT: String(port),
+    RABBITMQ_DIST_PORT: String(distPort),
+    RABBITMQ_MNESIA_BASE: path.join(dir, 'mnesia'),
+    RABBITMQ_LOG_BASE: path.join(dir, 'log'),
+    RABBITMQ_LOGS: '-',
+    RABBITMQ_CONFIG_FILE: path.join(dir, 'rabbitmq'),
+    RABBITMQ_ADVANCED_CONFIG_FILE: path.join(dir, 'advanced.config'),
+    RABBITMQ_ENABLED_PLUGINS_FILE: path.join(dir, 'enabled_plugins'),
+    RABBITMQ_PLUGINS_EXPAND_DIR: path.join(dir, 'plugins-expand'),
+    RABBITMQ_PID_FILE: path.join(dir, 'rabbitmq.pid'),
+  };
+  // Its own process group: the script runs the Erlang VM as a child, and both are stopped together.
+  const child = spawn(server, [], { cwd: dir, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  const stop = async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      const signalGroup = (signal) => {
+        try {
+          process.kill(-child.pid, signal);
+        } catch {
+          // already gone
+        }
+      };
+      signalGroup('SIGTERM');
+      const timer = setTimeout(() => signalGroup('SIGKILL'), 15_000);
+      await exited;
+      clearTimeout(timer);
+      signalGroup('SIGKILL'); // the VM, if the script left before it
+    }
+    // The epmd this broker started (on its own port) outlives it.
+    spawnSync('epmd', ['-kill'], { env, encoding: 'utf8' });
+    rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    await waitForLine(child, /Server startup complete/, 90_000, 'rabbitmq-server');
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return { host: '127.0.0.1', port, url: `amqp://guest:guest@127.0.0.1:${port}`, stop };
+}

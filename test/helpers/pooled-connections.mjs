@@ -1,7 +1,7 @@
 // The pooled-connection scenario of issue 11: the first requests open a driver's connections, later
 // requests reuse them; then each request's CPU as the store reports it. Used by
 // test/pooled-connections.test.mjs and runnable alone to print the distribution:
-//   node test/helpers/pooled-connections.mjs pg|mysql2|redis [requests]
+//   node test/helpers/pooled-connections.mjs pg|mysql2|mysql|redis|node-redis [requests]
 import path from 'node:path';
 import { createRequire } from 'node:module';
 import { runConcurrently } from './span-linkage.mjs';
@@ -13,7 +13,9 @@ const require = createRequire(import.meta.url);
 export const SCENARIOS = {
   pg: { app: 'pg-pool-app/index.js', service: 'fixture-pg-pool-app', path: '/rows?n=4000', start: startPostgres, env: (db) => ({ DATABASE_URL: db.url, POOL_SIZE: '4' }), openers: 4 },
   mysql2: { app: 'mysql2-pool-app/index.js', service: 'fixture-mysql2-pool-app', path: '/rows?n=4000', start: startMariadb, env: (db) => ({ MYSQL_URL: db.url, POOL_SIZE: '4' }), openers: 4 },
+  mysql: { app: 'mysql-pool-app/index.js', service: 'fixture-mysql-pool-app', path: '/rows?n=4000', start: startMariadb, env: (db) => ({ MYSQL_URL: db.url, POOL_SIZE: '4' }), openers: 4 },
   redis: { app: 'redis-app/index.js', service: 'fixture-redis-app', path: '/values', start: startRedis, env: (db) => ({ REDIS_URL: db.url }), openers: 1 },
+  'node-redis': { app: 'node-redis-app/index.js', service: 'fixture-node-redis-app', path: '/values', start: startRedis, env: (db) => ({ REDIS_URL: db.url }), openers: 1 },
 };
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
