@@ -219,6 +219,9 @@ export class CpuProfiler {
     nameWaitMs: number,
   ): Promise<void> {
     try {
+      // The cut is several synchronous stages; each starts in a turn of its own so requests waiting
+      // behind the sampler's serialization are served between them instead of after all of them.
+      await nextTurn();
       if (unnamed.size > 0) {
         await unnamed.settle(nameWaitMs, () => !this.running);
         unnamed.applyTo(raw);
@@ -233,7 +236,11 @@ export class CpuProfiler {
       const cut: ProfileCut = { raw, startMs, endMs, intervalMicros: this.options.samplingIntervalMicros, wall: this.options.wall };
       this.stats.samples += raw.sample.length;
       this.stats.profilesExported++;
-      for (const exporter of this.options.exporters) exporter.export(cut);
+      for (const exporter of this.options.exporters) {
+        // Each destination builds and encodes its own profile: one per turn.
+        await nextTurn();
+        exporter.export(cut);
+      }
     } catch (err) {
       this.stats.failures++;
       getLogger().warnRateLimited('profiler-build', `could not build the CPU profile: ${describeError(err)}`);
@@ -256,4 +263,9 @@ export class CpuProfiler {
       // The profiler is already stopped: nothing to do.
     }
   }
+}
+
+/** Resolves after the event loop has run its pending I/O callbacks once. */
+function nextTurn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
 }
