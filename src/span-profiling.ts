@@ -15,7 +15,7 @@ import { createContextBinding, detectBindingMode, type BindingMode } from './pro
 import { CpuProfiler } from './profiler/cpu-profiler';
 import { HeapProfiler } from './profiler/heap-profiler';
 import { loadNativeProfiler, type PprofModule } from './profiler/native-profiler';
-import { detectOtherProfiler, otherProfilerInModules } from './profiler/other-profilers';
+import { detectOtherProfiler, LoadedProfilerWatch } from './profiler/other-profilers';
 import { SpanLinker } from './profiler/span-linker';
 import { Symbolizer } from './profiler/symbolizer';
 
@@ -90,6 +90,7 @@ export class SpanProfiling {
       const { binding, fallbackReason } = createContextBinding(decision, native.pprof.time, manager, (ctx) =>
         this.spanProcessor.labelsFor(ctx),
       );
+      const loadedProfilers = new LoadedProfilerWatch();
       const profiler = new CpuProfiler({
         pprof: native.pprof,
         binding,
@@ -101,7 +102,7 @@ export class SpanProfiling {
         symbolizer: this.symbolizer,
         // A profiler the app loads after the agent started (e.g. @pyroscope/nodejs) would fight ours.
         stopIf: () => {
-          const other = otherProfilerInModules(Object.keys(require.cache));
+          const other = loadedProfilers.check();
           if (other === undefined) return undefined;
           this.spanProcessor.active = false;
           this.heap?.stop();

@@ -56,7 +56,9 @@ export class HeapProfiler {
     pprof.heap.start(samplingIntervalBytes, stackDepth);
     this.running = true;
     this.intervalStart = Date.now();
-    this.timer = setInterval(() => void this.collect(false), uploadIntervalMs);
+    // The CPU profile is cut on the same period, and both cuts block the event loop: run this one a loop
+    // turn later, so the requests waiting behind the CPU cut are served in between.
+    this.timer = setInterval(() => setTimeout(() => void this.collect(false), 1).unref(), uploadIntervalMs);
     this.timer.unref();
   }
 

@@ -20,8 +20,7 @@ export function loadNativeProfiler(): NativeProfilerLoad {
     process.noDeprecation = true;
     let pprof: PprofModule;
     try {
-      // eslint-disable-next-line @typescript-eslint/no-require-imports
-      pprof = require('@datadog/pprof') as PprofModule;
+      pprof = requireSamplers();
     } finally {
       process.noDeprecation = noDeprecation;
     }
@@ -40,4 +39,26 @@ export function loadNativeProfiler(): NativeProfilerLoad {
     };
   }
   return cached;
+}
+
+/**
+ * Only the two samplers we use. The package's index also loads its source mapper (the `source-map`
+ * package), its profile encoder and the OpenTelemetry thread context, none of which the agent calls: a
+ * short-lived process would pay for them at start-up. The index re-exports these two modules' functions
+ * unchanged; if a later version moves them, the index is the fallback (and reports the same load error).
+ */
+function requireSamplers(): PprofModule {
+  let samplers: PprofModule;
+  try {
+    samplers = {
+      time: require('@datadog/pprof/out/src/time-profiler'),
+      heap: require('@datadog/pprof/out/src/heap-profiler'),
+    } as PprofModule;
+    if (typeof samplers.time.start === 'function' && typeof samplers.time.stop === 'function' && typeof samplers.heap.start === 'function') {
+      return samplers;
+    }
+  } catch {
+    // Fall through: the index gives the error to report, or works where the layout differs.
+  }
+  return require('@datadog/pprof') as PprofModule;
 }

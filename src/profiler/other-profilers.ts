@@ -34,6 +34,32 @@ export function otherProfilerInModules(loadedPaths: readonly string[]): string |
   return undefined;
 }
 
+/**
+ * Watches `require.cache` for a profiler loaded after the agent started, looking only at modules loaded
+ * since the last look: at every profile cut, a fresh scan of every loaded path cost milliseconds of
+ * event-loop time in an app with a few thousand modules.
+ */
+export class LoadedProfilerWatch {
+  private readonly seen = new Set<string>();
+
+  constructor(private readonly cache: Record<string, unknown> = require.cache) {}
+
+  /** Why another profiler is now loaded, or undefined. */
+  check(): string | undefined {
+    const paths = Object.keys(this.cache);
+    if (paths.length === this.seen.size && this.seen.has(paths[paths.length - 1])) return undefined;
+    const fresh: string[] = [];
+    for (const file of paths) {
+      if (!this.seen.has(file)) {
+        this.seen.add(file);
+        fresh.push(file);
+      }
+    }
+    // Paths removed from the cache (rare) stay in `seen`: the size test above then just rescans names.
+    return fresh.length > 0 ? otherProfilerInModules(fresh) : undefined;
+  }
+}
+
 let ownDirectory: string | undefined | null = null;
 
 function ownPprofDirectory(): string | undefined {

@@ -12,7 +12,6 @@ import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { ExportResultCode, type ExportResult } from '@opentelemetry/core';
 import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace';
-import { JsonTraceSerializer } from '@opentelemetry/otlp-transformer';
 import { compressFrame } from './compression';
 import { rootsFileName, serviceDirName, SPANS_FILE_MAX_AGE_MS, spansFileMaxBytes, spansFileName } from './layout';
 import { rootsIndexLine } from './roots-index';
@@ -83,7 +82,7 @@ export class SpanStoreExporter implements SpanExporter {
     let line: Buffer;
     let rootsLine: Buffer;
     try {
-      const body = JsonTraceSerializer.serializeRequest(spans);
+      const body = jsonTraceSerializer().serializeRequest(spans);
       if (body === undefined) throw new Error('the OTLP JSON serializer returned nothing');
       line = Buffer.concat([body, NEWLINE]);
       rootsLine = Buffer.from(rootsIndexLine(spans) + '\n');
@@ -220,4 +219,16 @@ async function writeWhole(file: OpenFile, data: Buffer): Promise<Error | undefin
   }
   file.bytes += data.length;
   return undefined;
+}
+
+type JsonTraceSerializerType = typeof import('@opentelemetry/otlp-transformer').JsonTraceSerializer;
+let serializer: JsonTraceSerializerType | undefined;
+
+/**
+ * The OTLP/JSON serializer, required at the first export: @opentelemetry/otlp-transformer pulls in the
+ * metrics and logs SDKs (about 90 modules), which a short-lived process that ends no span never needs.
+ */
+function jsonTraceSerializer(): JsonTraceSerializerType {
+  serializer ??= (require('@opentelemetry/otlp-transformer') as typeof import('@opentelemetry/otlp-transformer')).JsonTraceSerializer;
+  return serializer;
 }

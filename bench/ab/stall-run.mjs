@@ -1,0 +1,46 @@
+// A/B of the profile cut's event-loop stall at RATE req/s (default 1000), open loop, server on core 0, from the checkout:
+//   PROFILES=store UPLOAD=2s node bench/ab/stall-run.mjs <rounds> <seconds> <distA|bare> <distB> ...
+// 'stall at a cut' = longest setImmediate gap within 0.05-0.85 s after each cut; 'between cuts' = the same-width window before it.
+// STAGES=1 also times the cut's synchronous stages (bench/ab/stage-timer.js).
+// A/B: overhead server under each dist at ~RATE req/s open loop; longest stall of each run; interleaved rounds.
+import { spawn } from 'node:child_process';
+import http from 'node:http';
+import fs from 'node:fs';
+import path from 'node:path';
+import { medianWithInterval, formatInterval } from '../lib/median-ci.mjs';
+const [,, rounds = '3', durationS = '12', ...dists] = process.argv;
+const RATE = +(process.env.RATE ?? 1000);
+const node = process.execPath;
+const sink = http.createServer((req, res) => { req.resume(); req.on('end', () => res.end()); });
+await new Promise((r) => sink.listen(0, '127.0.0.1', r));
+async function once(dist) {
+  const out = `/tmp/stall-${process.pid}-${Math.random()}.json`;
+  const env = { ...process.env, STALL_OUT: out, STAGE_OUT: out + '.stages', STAGE_DIST: path.resolve(dist), OTEL_LOG_LEVEL: 'none', PYROSCOPE_UPLOAD_INTERVAL: process.env.UPLOAD ?? '4s',
+    OTEL_TRACES_EXPORTER: 'otlp', OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf', OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${sink.address().port}`,
+    OTEL_METRICS_EXPORTER: 'none', OTEL_LOGS_EXPORTER: 'none', OTEL_PROFILES_EXPORTER: process.env.PROFILES ?? 'pyroscope', PYROSCOPE_SERVER_ADDRESS: `http://127.0.0.1:${sink.address().port}`, BENCH_WORK_ITERATIONS: '3000', SPAN_PROFILES_DIR: '/tmp/stall-store' };
+  const args = ['--require', './bench/ab/stall-probe.js', ...(dist === 'bare' ? [] : ['--require', `${dist}/register.js`]), ...(process.env.STAGES && dist !== 'bare' ? ['--require', './bench/ab/stage-timer.js'] : []), 'bench/workload/overhead-server.js'];
+  const child = spawn('taskset', ['-c', '0', node, ...args], { env, stdio: ['ignore', 'pipe', 'inherit'] });
+  const port = await new Promise((r) => child.stdout.on('data', (d) => { const m = /"listening":(\d+)/.exec(String(d)); if (m) r(+m[1]); }));
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 32 });
+  const lat = []; let sent = 0;
+  const t0 = performance.now();
+  await new Promise((resolve) => {
+    const iv = setInterval(() => {
+      const due = Math.floor(((performance.now() - t0) / 1000) * RATE);
+      while (sent < due) { sent++; const s = performance.now(); http.get({ port, host: '127.0.0.1', path: '/', agent }, (res) => { res.resume(); res.on('end', () => lat.push(performance.now() - s)); }).on('error', () => {}); }
+      if (performance.now() - t0 > durationS * 1000) { clearInterval(iv); resolve(); }
+    }, 2);
+  });
+  await new Promise((r) => setTimeout(r, 300));
+  if (process.env.STAGES) { child.kill('SIGUSR1'); await new Promise((r) => setTimeout(r, 500)); try { console.error('stages', dist, fs.readFileSync(out + '.stages', 'utf8')); } catch {} }
+  child.kill('SIGUSR2'); for (let i = 0; i < 50 && !fs.existsSync(out); i++) await new Promise((r) => setTimeout(r, 100));
+  if (!fs.existsSync(out)) { child.kill('SIGKILL'); agent.destroy(); return null; }
+  const res = JSON.parse(fs.readFileSync(out, 'utf8')); fs.unlinkSync(out);
+  child.kill('SIGKILL'); agent.destroy();
+  lat.sort((a, b) => a - b); res.p99 = lat[Math.floor(lat.length * 0.99)]; res.n = lat.length;
+  return res;
+}
+const all = Object.fromEntries(dists.map((d) => [d, []]));
+for (let r = 0; r < +rounds; r++) for (const d of (r % 2 ? [...dists].reverse() : dists)) { const x = await once(d); if (!x) continue; const I = parseFloat(process.env.UPLOAD ?? '4'); const cuts = []; const other = []; for (let k = 1; (k * I + 0.6) < +durationS; k++) { const lo = k * I + 0.05, hi = k * I + 0.85; cuts.push(Math.max(0, ...x.gaps.filter(([g, t]) => t >= lo && t < hi).map(([g]) => g))); const olo = k * I - 0.95, ohi = k * I - 0.15; if (olo > 2.5) other.push(Math.max(0, ...x.gaps.filter(([g, t]) => t >= olo && t < ohi).map(([g]) => g))); } x.cuts = cuts; x.other = other; delete x.gaps; all[d].push(x); console.error(r, d, JSON.stringify({ cuts, other, top: x.top.slice(0, 4), p99: x.p99 })); }
+for (const d of dists) console.log(d.padEnd(22), 'stall at a cut ms', formatInterval(medianWithInterval(all[d].flatMap((x) => x.cuts)), 2), ' same window between cuts', formatInterval(medianWithInterval(all[d].flatMap((x) => x.other)), 2), ' max stall ms', formatInterval(medianWithInterval(all[d].map((x) => x.max)), 2), ' eld max', formatInterval(medianWithInterval(all[d].map((x) => x.eld_max)), 2), ' p99 ms', formatInterval(medianWithInterval(all[d].map((x) => x.p99)), 2));
+sink.close(); process.exit(0);
