@@ -157,11 +157,7 @@ export class CpuProfiler {
         if (this.timer) clearInterval(this.timer);
         binding.uninstall();
       }
-      // stopV2 serializes from V8's profile in place instead of first copying it into a JS object tree:
-      // the same profile, in less event-loop time (the cut's longest stall). Older pprof: stop().
-      // (Not re-exported by the package's index: present when native-profiler.ts loaded the sampler module.)
-      const stop = (pprof.time as { stopV2?: typeof pprof.time.stop }).stopV2 ?? pprof.time.stop;
-      if (pprof.time.isStarted()) raw = stop(!final, this.generateLabels, ['span_name']);
+      if (pprof.time.isStarted()) raw = pprof.time.stop(!final, this.generateLabels, ['span_name']);
       if (!final) binding.afterCollect();
     } catch (err) {
       this.stats.failures++;
