@@ -5,7 +5,7 @@ import { createRequire } from 'node:module';
 
 const require = createRequire(import.meta.url);
 const { Profile, ValueType, Function: Fn, Location, Line, Sample, Label, StringTable } = require('pprof-format');
-const { separateUnsampledCpu, UNSAMPLED_CPU_FRAME } = require('../dist/profiler/sampler-gaps.js');
+const { addUnsampledCpu, separateUnsampledCpu, UNSAMPLED_CPU_FRAME } = require('../dist/profiler/sampler-gaps.js');
 
 function rawProfile(samples) {
   const strings = new StringTable();
@@ -44,4 +44,15 @@ test('nothing to move leaves the profile untouched', () => {
   assert.equal(separateUnsampledCpu(raw, 10_000), 0);
   assert.equal(raw.sample.length, 1);
   assert.equal(raw.function.length, 1);
+});
+
+test('CPU added to the unsampled frame twice in one cut lands in one sample under one frame', () => {
+  const raw = rawProfile([[1, 140e6, 'bbbbbbbbbbbbbbbb']]);
+  separateUnsampledCpu(raw, 10_000);
+  addUnsampledCpu(raw, 5e6); // as the cap of a span at its duration adds its excess
+  const frames = raw.location.filter((l) => raw.stringTable.strings[Number(raw.function.find((f) => f.id === l.line[0].functionId).name)] === UNSAMPLED_CPU_FRAME);
+  assert.equal(frames.length, 1);
+  const unsampled = raw.sample.filter((s) => Number(s.locationId[0]) === Number(frames[0].id));
+  assert.equal(unsampled.length, 1);
+  assert.equal(Number(unsampled[0].value[2]), 140e6 - 20e6 + 5e6);
 });

@@ -60,12 +60,25 @@ export function addSyntheticFrame(raw: Profile, name: string): number {
   return locationId;
 }
 
-/** Adds `nanos` of CPU, in no span, under the {@link UNSAMPLED_CPU_FRAME} frame. */
+/** The samples holding CPU under the {@link UNSAMPLED_CPU_FRAME} frame, one per raw profile. */
+const unsampledSamples = new WeakMap<Profile, Sample>();
+
+/**
+ * Adds `nanos` of CPU, in no span, under the {@link UNSAMPLED_CPU_FRAME} frame. Every caller adds to the
+ * same sample, so the cut holds one such frame (a second would be the same stack under another id).
+ */
 export function addUnsampledCpu(raw: Profile, nanos: number): void {
   const { cpu } = cpuColumns(raw);
   if (cpu < 0 || nanos <= 0) return;
+  const existing = unsampledSamples.get(raw);
+  if (existing !== undefined) {
+    existing.value[cpu] = Number(existing.value[cpu] ?? 0) + nanos;
+    return;
+  }
   const locationId = addSyntheticFrame(raw, UNSAMPLED_CPU_FRAME);
   const values = raw.sampleType.map(() => 0);
   values[cpu] = nanos;
-  raw.sample.push(new Sample({ locationId: [locationId], value: values, label: [] }));
+  const sample = new Sample({ locationId: [locationId], value: values, label: [] });
+  raw.sample.push(sample);
+  unsampledSamples.set(raw, sample);
 }
