@@ -19,7 +19,9 @@ before(async () => {
   await app.request('/wait?ms=1'); // warm up Express and the instrumentation
   const waiting = app.request('/wait?ms=50');
   await new Promise((resolve) => setTimeout(resolve, 15)); // /wait's timer is set, then the loop starts
-  const spinning = app.request('/spin?ms=600');
+  // 900 ms of CPU: on a loaded machine the sampler can miss a tick and cut the loop's stretch in two, and
+  // the longest piece must still be a stall of over 300 ms.
+  const spinning = app.request('/spin?ms=900');
   const [w, s] = await Promise.all([waiting, spinning]);
   assert.equal(w.status, 200);
   assert.equal(s.status, 200);
