@@ -961,7 +961,7 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): ConfigReport {
   const maxSpanNames = r.int({
     name: 'SPAN_PROFILES_MAX_SPAN_NAMES',
     description:
-      'Distinct span_name values a process sends to Pyroscope in its lifetime (each is a series); later names are sent as "(other span names)". The local store keeps the real names.',
+      'Distinct span_name values a process sends to Pyroscope or over OTLP in its lifetime (each is a series); later names are sent as "(other span names)". The local store keeps the real names.',
     defaultText: '200',
     fallback: 200,
     min: 1,

@@ -168,6 +168,7 @@ export class SpanProfiling {
             timeoutMs: config.profiles.otlp.timeoutMs,
             queueSize: config.pyroscope.queueSize,
             resource,
+            maxSpanNames: config.pyroscope.maxSpanNames,
           }),
         );
       } catch (err) {

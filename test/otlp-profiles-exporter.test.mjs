@@ -126,3 +126,34 @@ test('an empty cut sends nothing; an invalid URL is refused without its credenti
     await receiver.close();
   }
 });
+
+test('span names are bounded per process as for Pyroscope: later names under the overflow name, links kept, one warning', async () => {
+  const receiver = await startOtlpProfilesReceiver();
+  try {
+    const strings = new StringTable();
+    const label = (k, v) => (typeof v === 'number' ? new Label({ key: strings.dedup(k), num: v }) : new Label({ key: strings.dedup(k), str: strings.dedup(v) }));
+    const t0 = 1_750_000_000_000;
+    const spans = Array.from({ length: 5 }, (_, i) => ({ spanId: `00f067aa0ba902b${i}`, traceId: `4bf92f3577b34da6a3ce929d0e0e473${i}`, name: `GET /items/${i}` }));
+    const raw = new Profile({
+      sampleType: ['sample', 'wall', 'cpu'].map((type, i) => new ValueType({ type: strings.dedup(type), unit: strings.dedup(i ? 'nanoseconds' : 'count') })),
+      sample: spans.map((s, i) =>
+        new Sample({ locationId: [1], value: [1, 10e6, 10e6], label: [label('span_id', s.spanId), label('trace_id', s.traceId), label('span_name', s.name), label(SAMPLE_TIME_LABEL, (t0 + i * 10) * 1e6)] }),
+      ),
+      location: [new Location({ id: 1, line: [new Line({ functionId: 1 })] })],
+      function: [new PprofFunction({ id: 1, name: strings.dedup('handler'), filename: strings.dedup('/app/h.js') })],
+      stringTable: strings,
+    });
+    const lines = await withLogLines(async () => {
+      const exporter = new OtlpProfilesExporter(options(receiver, { maxSpanNames: 2 }));
+      exporter.export({ raw, startMs: t0, endMs: t0 + 1000, intervalMicros: 10_000, wall: false });
+      await exporter.shutdown(Date.now() + 5000);
+    });
+    const [profile] = receiver.uploads[0].profiles;
+    const sent = profile.samples.map((s) => [s.labels.span_id, s.labels.trace_id, s.labels.span_name]).sort();
+    assert.deepEqual(sent, spans.map((s, i) => [s.spanId, s.traceId, i < 2 ? s.name : '(other span names)']).sort());
+    assert.equal(lines.length, 1, lines.join('\n'));
+    assert.match(lines[0], /more than 2 distinct span names .*Pyroscope's OTLP ingest makes it a series.*"\(other span names\)"/);
+  } finally {
+    await receiver.close();
+  }
+});

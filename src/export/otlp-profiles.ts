@@ -29,6 +29,7 @@ import {
 } from './otlp-profiles-encoder';
 import { MAX_RESPONSE_BYTES, postUntraced } from './http-post';
 import type { ProfileCut, ProfileExporter } from './profile-exporter';
+import { DEFAULT_MAX_SPAN_NAMES, relabelForPyroscope, SpanNameGuard } from './pyroscope-labels';
 import { DEFAULT_RETRY_POLICY, UploadQueue, type AttemptResult, type RetryPolicy, type UploadCounters } from './upload-queue';
 
 const gzip = promisify(gzipCallback);
@@ -56,6 +57,8 @@ export interface OtlpProfilesExporterOptions {
   /** The Resource the traces use. */
   readonly resource: Resource;
   readonly retry?: RetryPolicy;
+  /** Distinct span names sent in the process's lifetime (SPAN_PROFILES_MAX_SPAN_NAMES); default 200. */
+  readonly maxSpanNames?: number;
 }
 
 /** One request, encoded and ready to send. */
@@ -82,6 +85,7 @@ export class OtlpProfilesExporter implements ProfileExporter {
   private readonly request: typeof http.request;
   private readonly secrets: string[];
   private readonly queue: UploadQueue<EncodedRequest>;
+  private readonly spanNames: SpanNameGuard;
   private readonly resource: Resource;
   private readonly timeoutMs: number;
   /** The HTTP/2 connection of the grpc protocol, opened on first use. */
@@ -131,6 +135,11 @@ export class OtlpProfilesExporter implements ProfileExporter {
     this.agent = isHttps ? new https.Agent({ keepAlive: true, maxSockets: 1 }) : new http.Agent({ keepAlive: true, maxSockets: 1 });
     this.request = isHttps ? https.request : http.request;
 
+    this.spanNames = new SpanNameGuard(
+      options.maxSpanNames ?? DEFAULT_MAX_SPAN_NAMES,
+      'a profiles backend indexes each span_name attribute like a label (Pyroscope\'s OTLP ingest makes it a series that stays in its index)',
+      'otlp-profiles-span-names',
+    );
     this.queue = new UploadQueue<EncodedRequest>({
       name: this.description,
       capacity: options.queueSize,
@@ -162,7 +171,10 @@ export class OtlpProfilesExporter implements ProfileExporter {
 
   /** The encoded (and compressed) body for `cut`; undefined when it holds no sample. */
   async encode(cut: ProfileCut): Promise<EncodedRequest | undefined> {
-    const request = await buildOtlpProfiles(cut, await this.context());
+    // span_name travels as a sample attribute, which profile backends (Pyroscope's OTLP ingest among them)
+    // index like a label: the same bound as for Pyroscope. trace_id stays: the links need it.
+    const raw = await relabelForPyroscope(cut.raw, { includeTraceId: true, spanNames: this.spanNames });
+    const request = await buildOtlpProfiles(raw === cut.raw ? cut : { ...cut, raw }, await this.context());
     if (request.sampleCount === 0) return undefined;
     const encoded = this.protocol === 'http/json' ? Buffer.from(encodeOtlpProfilesJson(request), 'utf8') : encodeOtlpProfilesProtobuf(request);
     // The writer's buffer is larger than the message: keep only the bytes (a copy) when not compressing.

@@ -53,12 +53,23 @@ function utf8Length(codePoint: number): number {
  * distinct (cut) names are sent as they are for the process's lifetime, every later one as
  * {@link OVERFLOW_SPAN_NAME}.
  */
+/** Distinct span names a process sends by default: a few routes' worth, far under the default 5000 series a tenant may have. */
+export const DEFAULT_MAX_SPAN_NAMES = 200;
+
 export class SpanNameGuard {
   private readonly admitted = new Set<string>();
   private overflowed = 0;
   private readonly overflowExamples: string[] = [];
 
-  constructor(readonly limit: number) {}
+  /**
+   * `why`: the sentence the one warning gives for the cap, naming the destination (default: Pyroscope's
+   * series). `warningKey` keeps one warning per destination.
+   */
+  constructor(
+    readonly limit: number,
+    private readonly why = 'Pyroscope makes each span_name a series that stays in its index',
+    private readonly warningKey = 'pyroscope-span-names',
+  ) {}
 
   /** How many distinct names have been admitted so far. */
   get admittedCount(): number {
@@ -87,9 +98,9 @@ export class SpanNameGuard {
   private warnOnce(): void {
     const admittedExamples = [...this.admitted].slice(-3).map((n) => JSON.stringify(truncateUtf8(n, 60)));
     getLogger().warnOnce(
-      'pyroscope-span-names',
+      this.warningKey,
       `more than ${this.limit} distinct span names in this process (e.g. ${[...admittedExamples, ...this.overflowExamples.map((n) => JSON.stringify(n))].join(', ')}); ` +
-        `Pyroscope makes each span_name a series that stays in its index, so later names are sent as "${OVERFLOW_SPAN_NAME}". ` +
+        `${this.why}, so later names are sent as "${OVERFLOW_SPAN_NAME}". ` +
         'Likely cause: root spans named with raw URLs or ids (a route the HTTP framework instrumentation does not know, ' +
         'or a span name built from a path, a query or a job id). Fix: name spans by route or template ("GET /users/:id"), ' +
         'enable the framework\'s instrumentation, or set OTEL_PYROSCOPE_ADD_SPAN_NAME=false; raise SPAN_PROFILES_MAX_SPAN_NAMES ' +

@@ -31,7 +31,7 @@ import { buildProfiles, buildProfilesOfCut } from '../profiler/profile-builder';
 import { encodeHeapCut } from '../profiler/heap-profiler';
 import { PYROSCOPE_INGEST_BURST_BYTES, PYROSCOPE_INGEST_RATE_BYTES_PER_SECOND, PYROSCOPE_PROFILE_LIMITS } from '../profiler/profile-limits';
 import type { EncodedProfile, HeapCut, ProfileCut, ProfileExporter } from './profile-exporter';
-import { relabelForPyroscope, SpanNameGuard } from './pyroscope-labels';
+import { DEFAULT_MAX_SPAN_NAMES, relabelForPyroscope, SpanNameGuard } from './pyroscope-labels';
 import { keepsTraceIdPerSample, probeServerVersion, PROBE_TIMEOUT_MS, type ServerVersion } from './server-version';
 import {
   DEFAULT_RETRY_POLICY,
@@ -76,8 +76,6 @@ export interface PyroscopeExporterOptions {
 /** Whether samples sent to Pyroscope carry trace_id. */
 export type TraceIdMode = 'auto' | 'on' | 'off';
 
-/** Distinct span names a process sends by default: a few routes' worth, far under the default 5000 series a tenant may have. */
-export const DEFAULT_MAX_SPAN_NAMES = 200;
 
 /** After a probe got no answer, the next cut may ask again this much later, at most {@link MAX_PROBES} times in all. */
 const REPROBE_MS = 30_000;
