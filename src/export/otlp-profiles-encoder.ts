@@ -28,6 +28,8 @@ import { randomBytes } from 'node:crypto';
 import type { AttributeValue } from '@opentelemetry/api';
 import type { Label, Profile as PprofProfile } from 'pprof-format';
 import { SAMPLE_TIME_LABEL, type ProfileCut } from './profile-exporter';
+import { valueColumns } from '../profiler/value-columns';
+import { TrieNode } from '../profiler/sequence-trie';
 import { ProtobufWriter } from './protobuf-writer';
 
 /** Attribute key and value OpenTelemetry's profilers use to say a frame is V8 JavaScript. */
@@ -225,37 +227,6 @@ class ProfileSamples {
       this.samples.push(entry);
     }
     return entry;
-  }
-}
-
-/** Finds the raw profile's value columns. */
-function valueColumns(raw: PprofProfile): { count: number; cpu: number; wall: number } {
-  const strings = raw.stringTable.strings;
-  let count = -1;
-  let cpu = -1;
-  let wall = -1;
-  raw.sampleType.forEach((valueType, index) => {
-    const type = strings[num(valueType.type)];
-    if ((type === 'sample' || type === 'samples') && count < 0) count = index;
-    else if (type === 'cpu' && cpu < 0) cpu = index;
-    else if (type === 'wall' && wall < 0) wall = index;
-  });
-  return { count, cpu, wall };
-}
-
-/** A trie node over number sequences: interning a sequence is one Map lookup per element. */
-class TrieNode {
-  id = -1;
-  children: Map<number, TrieNode> | undefined = undefined;
-
-  child(step: number): TrieNode {
-    this.children ??= new Map();
-    let next = this.children.get(step);
-    if (next === undefined) {
-      next = new TrieNode();
-      this.children.set(step, next);
-    }
-    return next;
   }
 }
 

@@ -6,7 +6,7 @@
  */
 import * as path from 'node:path';
 import type { Profile } from 'pprof-format';
-import { cpuColumns } from './sampler-gaps';
+import { valueColumns } from './value-columns';
 
 const IDLE_LEAVES = new Set(['(idle)', '(program)', '(garbage collector)', 'Garbage Collection']);
 
@@ -14,7 +14,7 @@ const IDLE_LEAVES = new Set(['(idle)', '(program)', '(garbage collector)', 'Garb
 const AGENT_DIST = path.resolve(__dirname, '..');
 
 export function isIdleProfile(raw: Profile): boolean {
-  const { count: countColumn } = cpuColumns(raw);
+  const { count: countColumn } = valueColumns(raw);
   const strings = raw.stringTable.strings;
   const functions = new Map<number, { name: string; agent: boolean }>();
   for (const fn of raw.function) {

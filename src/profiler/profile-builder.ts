@@ -23,6 +23,8 @@ import {
 import { SAMPLE_TIME_LABEL, type EncodedProfile, type ProfileCut, type ProfileKind } from '../export/profile-exporter';
 import { getLogger } from '../logger';
 import { PYROSCOPE_PROFILE_LIMITS, type ProfileLimits } from './profile-limits';
+import { valueColumns, type ValueColumns } from './value-columns';
+import { TrieNode } from './sequence-trie';
 
 const gzip = promisify(gzipCallback);
 
@@ -69,7 +71,7 @@ export function buildProfilesOfCut(
  */
 export async function buildProfiles(raw: Profile, opts: BuildProfilesOptions): Promise<EncodedProfile[]> {
   const limits: ProfileLimits = { ...PYROSCOPE_PROFILE_LIMITS, ...opts.limits };
-  const columns = findValueColumns(raw);
+  const columns = valueColumns(raw);
   const timeKey = opts.keepSampleTimes ? -1 : raw.stringTable.strings.indexOf(SAMPLE_TIME_LABEL);
   const merged = await mergeSamples(raw, columns, limits.maxLabelsPerSample, timeKey);
   const symbols = new RawSymbols(raw);
@@ -101,27 +103,6 @@ export async function buildProfiles(raw: Profile, opts: BuildProfilesOptions): P
 // ---------------------------------------------------------------------------------------------------
 // Merging
 
-/** Where each value lives in a raw sample's `value` array; -1 when the raw profile lacks it. */
-interface ValueColumns {
-  readonly count: number;
-  readonly wall: number;
-  readonly cpu: number;
-}
-
-function findValueColumns(raw: Profile): ValueColumns {
-  const strings = raw.stringTable.strings;
-  let count = -1;
-  let wall = -1;
-  let cpu = -1;
-  raw.sampleType.forEach((valueType, index) => {
-    const type = strings[Number(valueType.type)];
-    if ((type === 'sample' || type === 'samples') && count < 0) count = index;
-    else if (type === 'wall' && wall < 0) wall = index;
-    else if (type === 'cpu' && cpu < 0) cpu = index;
-  });
-  return { count, wall, cpu };
-}
-
 /** One (stack, label set) pair with the values of every raw sample that had it, split by kind. */
 class MergedSample {
   /** Ticks whose CPU time was > 0 (the CPU profile's samples/count). */
@@ -144,22 +125,6 @@ interface MergedProfile {
   /** Raw labels per label-set id; id 0 is the empty set. */
   readonly labelSets: Label[][];
   readonly samples: MergedSample[];
-}
-
-/** A node of a trie over number sequences: interning a sequence is one Map lookup per element. */
-class TrieNode {
-  id = -1;
-  children: Map<Numeric, TrieNode> | undefined = undefined;
-
-  child(step: Numeric): TrieNode {
-    this.children ??= new Map();
-    let next = this.children.get(step);
-    if (next === undefined) {
-      next = new TrieNode();
-      this.children.set(step, next);
-    }
-    return next;
-  }
 }
 
 /** 2^26: string-table indexes and interned ids stay below it, so two fit one safe integer. */

@@ -7,6 +7,7 @@
  * credited with work it may not have done.
  */
 import { Function as PprofFunction, Location, Line, Sample, type Profile } from 'pprof-format';
+import { valueColumns } from './value-columns';
 
 /** The frame that holds CPU no sample can vouch for. */
 export const UNSAMPLED_CPU_FRAME = '(CPU between samples)';
@@ -16,7 +17,7 @@ const MAX_INTERVALS_PER_TICK = 2;
 
 /** Moves CPU beyond the per-tick cap into the unsampled frame, in place. Returns the nanoseconds moved. */
 export function separateUnsampledCpu(raw: Profile, intervalMicros: number): number {
-  const { count: countColumn, cpu: cpuColumn } = cpuColumns(raw);
+  const { count: countColumn, cpu: cpuColumn } = valueColumns(raw);
   if (cpuColumn < 0 || countColumn < 0) return 0;
 
   const capPerTick = MAX_INTERVALS_PER_TICK * intervalMicros * 1000;
@@ -35,18 +36,6 @@ export function separateUnsampledCpu(raw: Profile, intervalMicros: number): numb
   if (moved === 0) return 0;
   addUnsampledCpu(raw, moved);
   return moved;
-}
-
-/** Where a raw profile keeps its tick count and CPU time; -1 when it lacks one. */
-export function cpuColumns(raw: Profile): { count: number; cpu: number } {
-  let count = -1;
-  let cpu = -1;
-  raw.sampleType.forEach((valueType, index) => {
-    const type = raw.stringTable.strings[Number(valueType.type)];
-    if (type === 'cpu' && cpu < 0) cpu = index;
-    else if ((type === 'sample' || type === 'samples') && count < 0) count = index;
-  });
-  return { count, cpu };
 }
 
 /** Adds a location holding one synthetic frame named `name` (no file, no line); returns its id. */
@@ -68,7 +57,7 @@ const unsampledSamples = new WeakMap<Profile, Sample>();
  * same sample, so the cut holds one such frame (a second would be the same stack under another id).
  */
 export function addUnsampledCpu(raw: Profile, nanos: number): void {
-  const { cpu } = cpuColumns(raw);
+  const { cpu } = valueColumns(raw);
   if (cpu < 0 || nanos <= 0) return;
   const existing = unsampledSamples.get(raw);
   if (existing !== undefined) {

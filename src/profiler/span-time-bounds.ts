@@ -14,7 +14,8 @@
  * Both run once per cut on the raw profile, before any destination sees it; nothing here is on the hot path.
  */
 import { Label, type Profile } from 'pprof-format';
-import { addSyntheticFrame, addUnsampledCpu, cpuColumns } from './sampler-gaps';
+import { addSyntheticFrame, addUnsampledCpu } from './sampler-gaps';
+import { valueColumns } from './value-columns';
 import type { SpanLabels } from './span-labels';
 
 /** The root frame of samples taken after the span whose context they ran in had ended. */
@@ -79,7 +80,7 @@ export function separateSamplesAfterSpanEnd(raw: Profile): number {
  */
 export function capSpanCpu(raw: Profile, spans: SpansOfCut, startMs: number, endMs: number): number {
   if (spans.byId.size === 0) return 0;
-  const { cpu: cpuColumn } = cpuColumns(raw);
+  const { cpu: cpuColumn } = valueColumns(raw);
   const strings = raw.stringTable.strings;
   const spanIdKey = strings.indexOf('span_id');
   if (cpuColumn < 0 || spanIdKey < 0) return 0;
