@@ -94,6 +94,44 @@ export interface StoreFilter {
   rootsOnly?: boolean;
 }
 
+/** One service directory of the store and its file names, sorted. */
+export interface ServiceDirListing {
+  readonly service: string;
+  readonly serviceDir: string;
+  readonly names: string[];
+}
+
+/**
+ * The service directories under `root` (sorted; only `onlyDir` when given) with their file names. Never
+ * rejects: an unreadable store or service directory is added to `problems` (the store's own reason from
+ * `describeRoot`).
+ */
+export async function listServiceDirs(
+  root: string,
+  problems: StoreProblem[],
+  { onlyDir, describeRoot = describeFsError }: { onlyDir?: string; describeRoot?: (error: unknown) => string } = {},
+): Promise<ServiceDirListing[]> {
+  let serviceDirs: string[];
+  try {
+    const entries = await fsp.readdir(root, { withFileTypes: true });
+    serviceDirs = entries.filter((e) => e.isDirectory()).map((e) => e.name).sort();
+  } catch (error) {
+    problems.push({ path: root, reason: describeRoot(error) });
+    return [];
+  }
+  const listings: ServiceDirListing[] = [];
+  for (const service of serviceDirs) {
+    if (onlyDir !== undefined && service !== onlyDir) continue;
+    const serviceDir = path.join(root, service);
+    try {
+      listings.push({ service, serviceDir, names: (await fsp.readdir(serviceDir)).sort() });
+    } catch (error) {
+      problems.push({ path: serviceDir, reason: describeFsError(error) });
+    }
+  }
+  return listings;
+}
+
 /**
  * Lists the profile files and reads the spans of the store at `dir`. Never rejects: a missing or
  * unreadable directory and every malformed file or line is reported in `problems`. No part of `filter`
@@ -102,26 +140,9 @@ export interface StoreFilter {
 export async function readStore(dir: string, filter: StoreFilter = {}): Promise<StoreContents> {
   const root = path.resolve(dir);
   const contents: StoreContents = { spans: [], profiles: [], loopFiles: [], problems: [] };
-  let serviceDirs: string[];
-  try {
-    const entries = await fsp.readdir(root, { withFileTypes: true });
-    serviceDirs = entries.filter((e) => e.isDirectory()).map((e) => e.name).sort();
-  } catch (error) {
-    contents.problems.push({ path: root, reason: describeFsError(error) });
-    return contents;
-  }
   const wantedDir = filter.service === undefined ? undefined : serviceDirName(filter.service);
 
-  for (const service of serviceDirs) {
-    if (wantedDir !== undefined && service !== wantedDir) continue;
-    const serviceDir = path.join(root, service);
-    let names: string[];
-    try {
-      names = (await fsp.readdir(serviceDir)).sort();
-    } catch (error) {
-      contents.problems.push({ path: serviceDir, reason: describeFsError(error) });
-      continue;
-    }
+  for (const { service, serviceDir, names } of await listServiceDirs(root, contents.problems, { onlyDir: wantedDir })) {
     const nameSet = new Set(names);
     for (const name of names) {
       const parsed = parseStoreFileName(name);

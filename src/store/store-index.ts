@@ -14,7 +14,7 @@ import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { findStalls, ProcessTimelines, RootResolver } from './breakdown';
 import { parseStoreFileName, rootsFileName, serviceDirName, storeFileTime, type StoreFileName } from './layout';
-import { describeFsError, readEventLoopDelay, readRootsFile, readSpansFile, type StoredProfileFile, type StoredSpan, type StoreProblem } from './reader';
+import { listServiceDirs, readEventLoopDelay, readRootsFile, readSpansFile, type StoredProfileFile, type StoredSpan, type StoreProblem } from './reader';
 import { loadCpuSamples, unchargedCpu, type CodeFrame, type CpuSample, type UnchargedCpu } from './span-cpu';
 
 /** The index file inside the store directory. */
@@ -336,22 +336,7 @@ export class StoreIndex {
 
   private async list(problems: StoreProblem[]): Promise<ListedFile[]> {
     const files: ListedFile[] = [];
-    let services: string[];
-    try {
-      services = (await fsp.readdir(this.dir, { withFileTypes: true })).filter((e) => e.isDirectory()).map((e) => e.name).sort();
-    } catch (error) {
-      problems.push({ path: this.dir, reason: describeFsError(error) });
-      return files;
-    }
-    for (const service of services) {
-      const serviceDir = path.join(this.dir, service);
-      let names: string[];
-      try {
-        names = (await fsp.readdir(serviceDir)).sort();
-      } catch (error) {
-        problems.push({ path: serviceDir, reason: describeFsError(error) });
-        continue;
-      }
+    for (const { service, serviceDir, names } of await listServiceDirs(this.dir, problems)) {
       for (const name of names) {
         const parsed = parseStoreFileName(name);
         if (parsed === undefined) continue;

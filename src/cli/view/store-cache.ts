@@ -9,7 +9,7 @@ import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { parseStoreFileName, type StoreFileName } from '../../store/layout';
 import type { EventLoopDelayPoint } from '../../store/event-loop-delay';
-import { describeFsError, readEventLoopDelay, readSpansFile, type SpansFileContents, type StoredLoopFile, type StoredProfileFile, type StoredSpan, type StoreProblem } from '../../store/reader';
+import { describeFsError, listServiceDirs, readEventLoopDelay, readSpansFile, type SpansFileContents, type StoredLoopFile, type StoredProfileFile, type StoredSpan, type StoreProblem } from '../../store/reader';
 import { loadCpuSamples, type CodeFrame, type CpuSample } from '../../store/span-cpu';
 
 /** Everything the API answers from; treat as read-only (it is shared between requests). */
@@ -191,23 +191,8 @@ export class StoreCache {
   private async list(): Promise<{ files: ListedFile[]; problems: StoreProblem[] }> {
     const files: ListedFile[] = [];
     const problems: StoreProblem[] = [];
-    let serviceDirs: string[];
-    try {
-      const entries = await fsp.readdir(this.dir, { withFileTypes: true });
-      serviceDirs = entries.filter((e) => e.isDirectory()).map((e) => e.name).sort();
-    } catch (error) {
-      problems.push({ path: this.dir, reason: `the store directory ${describeFsError(error)}` });
-      return { files, problems };
-    }
-    for (const service of serviceDirs) {
-      const serviceDir = path.join(this.dir, service);
-      let names: string[];
-      try {
-        names = (await fsp.readdir(serviceDir)).sort();
-      } catch (error) {
-        problems.push({ path: serviceDir, reason: describeFsError(error) });
-        continue;
-      }
+    const describeRoot = (error: unknown): string => `the store directory ${describeFsError(error)}`;
+    for (const { service, serviceDir, names } of await listServiceDirs(this.dir, problems, { describeRoot })) {
       for (const name of names) {
         const parsed = parseStoreFileName(name);
         if (parsed === undefined) continue;
