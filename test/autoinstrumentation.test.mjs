@@ -346,7 +346,10 @@ describe('apps run with only NODE_OPTIONS=--require <tree>/autoinstrumentation.j
       for (let i = 0; i < 4; i++) assert.equal((await app.request('/retain?count=20000')).status, 200);
       for (let i = 0; i < 4; i++) assert.equal((await app.request('/?ms=100')).status, 200);
       const mine = () => pyroscope.uploads.filter((u) => u.appName === 'image-tree-ts');
-      const heap = await pyroscope.waitForUploads(() => mine().find((u) => u.samples.some((s) => s.stack.includes('retainRecords'))));
+      // The CPU profile of /retain also holds retainRecords: look for the heap upload only.
+      const heap = await pyroscope.waitForUploads(() =>
+        mine().find((u) => u.periodType === 'space/bytes' && u.samples.some((s) => s.stack.includes('retainRecords'))),
+      );
       // Pyroscope names these memory:inuse_objects:count:space:bytes and memory:inuse_space:bytes:space:bytes (heap-e2e).
       assert.deepEqual(heap.sampleTypes, ['inuse_objects/count', 'inuse_space/bytes']);
       assert.equal(heap.periodType, 'space/bytes');
