@@ -5,8 +5,8 @@ import { createRequire } from 'node:module';
 
 const require = createRequire(import.meta.url);
 const { Profile, ValueType, Function: Fn, Location, Line, Sample, Label, StringTable } = require('pprof-format');
-const bounds = require('../dist/profiler/span-time-bounds.js');
-const { SpanLabels } = require('../dist/profiler/span-labels.js');
+const bounds = require('../dist/linking/span-time-bounds.js');
+const { SpanLabels } = require('../dist/linking/span-labels.js');
 const { UNSAMPLED_CPU_FRAME } = require('../dist/profiler/sampler-gaps.js');
 const { buildProfiles } = require('../dist/profiler/profile-builder.js');
 const { decodePprof } = await import('./helpers/pprof-samples.mjs');

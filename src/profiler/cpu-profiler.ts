@@ -8,11 +8,11 @@ import type { Profile } from 'pprof-format';
 import { withDeadline } from '../deadline';
 import { describeError, getLogger } from '../logger';
 import { SAMPLE_TIME_LABEL, type ProfileCut, type ProfileExporter } from '../export/profile-exporter';
-import type { ContextBinding } from './context-binding';
+import type { ContextBinding } from '../linking/context-binding';
 import type { PprofModule } from './native-profiler';
-import { PendingSpanNames } from './late-span-names';
+import { PendingSpanNames } from '../linking/late-span-names';
 import { separateUnsampledCpu } from './sampler-gaps';
-import { AFTER_SPAN_ENDED_MARK, SpansOfCut, capSpanCpu, isAfterSpanEnd, separateSamplesAfterSpanEnd } from './span-time-bounds';
+import { AFTER_SPAN_ENDED_MARK, SpansOfCut, capSpanCpu, isAfterSpanEnd, separateSamplesAfterSpanEnd } from '../linking/span-time-bounds';
 import type { Symbolizer } from './symbolizer';
 
 export interface CpuProfilerOptions {

@@ -10,9 +10,9 @@
 import { promisify } from 'node:util';
 import * as zlib from 'node:zlib';
 import { Function as PprofFunction, Label, Line, Location, Profile, Sample, StringTable, ValueType } from 'pprof-format';
-import { SAMPLE_TIME_LABEL } from '../export/profile-exporter';
-import { AFTER_SPAN_ENDED_FRAME } from '../profiler/span-time-bounds';
-import { UNSAMPLED_CPU_FRAME } from '../profiler/sampler-gaps';
+import { SAMPLE_TIME_LABEL } from '../../export/profile-exporter';
+import { AFTER_SPAN_ENDED_FRAME } from '../../linking/span-time-bounds';
+import { UNSAMPLED_CPU_FRAME } from '../../profiler/sampler-gaps';
 import { readProfile, readStore, type StoreContents, type StoredProfileFile, type StoredSpan, type StoreProblem } from './reader';
 
 const gzip = promisify(zlib.gzip);

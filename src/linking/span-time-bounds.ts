@@ -14,8 +14,8 @@
  * Both run once per cut on the raw profile, before any destination sees it; nothing here is on the hot path.
  */
 import { Label, type Profile } from 'pprof-format';
-import { addSyntheticFrame, addUnsampledCpu } from './sampler-gaps';
-import { valueColumns } from './value-columns';
+import { addSyntheticFrame, addUnsampledCpu } from '../profiler/sampler-gaps';
+import { valueColumns } from '../profiler/value-columns';
 import type { SpanLabels } from './span-labels';
 
 /** The root frame of samples taken after the span whose context they ran in had ended. */
