@@ -1,16 +1,15 @@
 /**
  * Span profiling as one unit: the span linker (a span processor), the CPU profiler bound to the
- * OpenTelemetry context manager, and the profile destinations. The zero-code agent uses it, and so can
- * an app that sets up OpenTelemetry itself (see index.ts).
+ * OpenTelemetry context manager, and the profile destinations (built by export/profile-destinations.ts).
+ * The zero-code agent uses it, and so can an app that sets up OpenTelemetry itself (see index.ts).
  */
 import { context as contextApi } from '@opentelemetry/api';
 import type { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import type { Resource } from '@opentelemetry/resources';
 import type { AgentConfig } from './config';
 import { describeError, getLogger } from './logger';
-import { redactSecrets } from './redact';
-import { sanitizeAppName } from './export/app-name';
 import type { ProfileExporter } from './export/profile-exporter';
+import { buildProfileExporters } from './export/profile-destinations';
 import { createContextBinding, detectBindingMode, type BindingMode } from './linking/context-binding';
 import { CpuProfiler } from './profiler/cpu-profiler';
 import { HeapProfiler } from './profiler/heap-profiler';
@@ -82,7 +81,7 @@ export class SpanProfiling {
     const manager = contextManager ?? globalContextManager();
     if (!manager) return off('no AsyncLocalStorage context manager is registered with OpenTelemetry', true);
 
-    const exporters = this.buildExporters();
+    const exporters = buildProfileExporters(this.config, this.resource, this.serviceNamespace);
     if (exporters.length === 0) return off('no destination for profiles could be created', true);
 
     try {
@@ -146,82 +145,6 @@ export class SpanProfiling {
     } catch (err) {
       getLogger().warn(`heap profiling is off: V8's sampling heap profiler did not start (${describeError(err)}); CPU profiling continues`);
     }
-  }
-
-  private buildExporters(): ProfileExporter[] {
-    const { config } = this;
-    const exporters: ProfileExporter[] = [];
-    const logger = getLogger();
-    const appName = sanitizeAppName(config.pyroscope.applicationName);
-    const chosen = config.profiles.exporters;
-    if (chosen.includes('otlp')) {
-      try {
-        // Required only when used, like the Pyroscope uploader.
-        const { OtlpProfilesExporter } = require('./export/otlp-profiles') as typeof import('./export/otlp-profiles');
-        const resource = this.resource ?? (require('./tracing/resource') as typeof import('./tracing/resource')).buildResource(config);
-        exporters.push(
-          new OtlpProfilesExporter({
-            url: config.profiles.otlp.url,
-            protocol: config.profiles.otlp.protocol,
-            headers: config.profiles.otlp.headers,
-            compression: config.profiles.otlp.compression,
-            timeoutMs: config.profiles.otlp.timeoutMs,
-            queueSize: config.pyroscope.queueSize,
-            resource,
-            maxSpanNames: config.pyroscope.maxSpanNames,
-          }),
-        );
-      } catch (err) {
-        logger.warn(`the OTLP profiles exporter could not be created: ${describeError(err)}`);
-      }
-    }
-    if (chosen.includes('pyroscope') && config.pyroscope.serverAddress) {
-      // An unnamed service (unknown_service:node) is sanitized silently: nobody chose that name.
-      if (appName !== config.pyroscope.applicationName && config.serviceNameSource !== 'default') {
-        logger.warnOnce(
-          'app-name',
-          `the Pyroscope application name "${redactSecrets(config.pyroscope.applicationName, [])}" has characters Pyroscope rejects; ` +
-            `using "${sanitizeAppName(redactSecrets(config.pyroscope.applicationName, []))}". Grafana matches profiles to traces by service name: set OTEL_SERVICE_NAME to a name ` +
-            'made of letters, digits and _ . - / so both agree',
-        );
-      }
-      const tags: Record<string, string> = { ...config.pyroscope.labels };
-      // Grafana's default traces-to-profiles query includes service_namespace when the span has one.
-      if (this.serviceNamespace && tags.service_namespace === undefined) tags.service_namespace = this.serviceNamespace;
-      try {
-        // Required only when used: the local-store-only setup never loads the HTTP uploader.
-        const { PyroscopeExporter } = require('./export/pyroscope') as typeof import('./export/pyroscope');
-        exporters.push(
-          new PyroscopeExporter({
-            serverAddress: config.pyroscope.serverAddress,
-            appName,
-            tags,
-            basicAuth: config.pyroscope.basicAuth,
-            authToken: config.pyroscope.authToken,
-            tenantId: config.pyroscope.tenantId,
-            headers: config.pyroscope.headers,
-            timeoutMs: config.pyroscope.timeoutMs,
-            queueSize: config.pyroscope.queueSize,
-            traceId: config.pyroscope.traceId,
-            maxSpanNames: config.pyroscope.maxSpanNames,
-            maxUploadBytes: config.pyroscope.maxUploadBytes,
-          }),
-        );
-      } catch (err) {
-        logger.warn(`the Pyroscope exporter could not be created: ${describeError(err)}`);
-      }
-    }
-    if (chosen.includes('store')) {
-      try {
-        const { ProfileStoreExporter } = require('./store/write/profile-store-exporter') as typeof import('./store/write/profile-store-exporter');
-        exporters.push(
-          new ProfileStoreExporter({ dir: config.store.dir, serviceName: config.serviceName, maxBytes: config.store.maxBytes }),
-        );
-      } catch (err) {
-        logger.warn(`the local profile store could not be created: ${describeError(err)}`);
-      }
-    }
-    return exporters;
   }
 
   /** Cuts the current profile now and hands it to the destinations (for flush on signal). */
