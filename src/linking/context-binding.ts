@@ -25,16 +25,21 @@ export interface BindingDecision {
   reason: string;
 }
 
-/** Decides the mode for this process; never throws. */
+/**
+ * Decides the mode for this process; never throws. The agent binds with this decision and `doctor`
+ * reports it, so both say the same.
+ */
 export function detectBindingMode(): BindingDecision {
   let active = false;
   try {
     // Not exported from the package index; the module is part of the published layout.
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const acf = require('@datadog/pprof/out/src/async-context-frame') as { isAsyncContextFrameActive(): boolean };
+    const acf = require('@datadog/pprof/out/src/async-context-frame') as typeof import('@datadog/pprof/out/src/async-context-frame');
     active = acf.isAsyncContextFrameActive();
   } catch {
     active = false;
+  }
+  if (active && !runDelegatesToEnterWithSafely()) {
+    return { mode: 'async-hooks', reason: RUN_WITHOUT_ENTER_WITH };
   }
   if (active) {
     return {
@@ -49,6 +54,17 @@ export function detectBindingMode(): BindingDecision {
     why = `AsyncContextFrame is off by default on Node ${major} (--experimental-async-context-frame turns it on and is cheaper)`;
   } else why = `Node ${major} has no AsyncContextFrame`;
   return { mode: 'async-hooks', reason: `${why}; an async_hooks before-hook follows continuations instead` };
+}
+
+/** Why a process with AsyncContextFrame still gets the hooks binding. */
+const RUN_WITHOUT_ENTER_WITH = 'AsyncLocalStorage.run does not go through enterWith on this Node; using async hooks';
+
+function runDelegatesToEnterWithSafely(): boolean {
+  try {
+    return runDelegatesToEnterWith();
+  } catch {
+    return false;
+  }
 }
 
 /** Resolves the labels of the span active in a context. */
@@ -315,7 +331,7 @@ class HooksBinding implements ContextBinding {
 
 /**
  * Creates the binding for this process. `decision` comes from {@link detectBindingMode}; a frame
- * decision falls back to hooks when `run` does not go through `enterWith` here.
+ * decision falls back to hooks when the context manager has no AsyncLocalStorage to follow.
  */
 export function createContextBinding(
   decision: BindingDecision,
@@ -324,11 +340,8 @@ export function createContextBinding(
   resolve: LabelsResolver,
 ): { binding: ContextBinding; fallbackReason?: string } {
   if (decision.mode === 'async-context-frame') {
-    if (storageOf(manager) && runDelegatesToEnterWith()) return { binding: new FrameBinding(time, manager, resolve) };
-    return {
-      binding: new HooksBinding(time, manager, resolve),
-      fallbackReason: 'AsyncLocalStorage.run does not go through enterWith on this Node; using async hooks',
-    };
+    if (storageOf(manager)) return { binding: new FrameBinding(time, manager, resolve) };
+    return { binding: new HooksBinding(time, manager, resolve), fallbackReason: RUN_WITHOUT_ENTER_WITH };
   }
   return { binding: new HooksBinding(time, manager, resolve) };
 }
