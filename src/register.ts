@@ -8,7 +8,7 @@ const STARTED = Symbol.for('acme.span-profiles.started');
 
 function loadedVia(): import('./agent').LoadedVia {
   // By package name, by the Operator's entry file, or by a path into this package.
-  const packageDir = require('node:path').dirname(__dirname) as string;
+  const packageDir = (require('node:path') as typeof import('node:path')).dirname(__dirname);
   const mentions = (text: string) => /span-profiles|autoinstrumentation/.test(text) || text.includes(packageDir);
   const fromArgv = process.execArgv.join(' ');
   const nodeOptions = process.env.NODE_OPTIONS ?? '';

@@ -16,10 +16,10 @@ export interface Subcommand {
 }
 
 const SUBCOMMANDS: Record<string, { summary: string; load: () => Subcommand }> = {
-  report: { summary: 'the root spans that used the most CPU, and their hottest functions', load: () => require('./report').reportCommand },
-  pprof: { summary: 'write the merged pprof of a span, a trace or a span name', load: () => require('./pprof').pprofCommand },
+  report: { summary: 'the root spans that used the most CPU, and their hottest functions', load: () => (require('./report') as typeof import('./report')).reportCommand },
+  pprof: { summary: 'write the merged pprof of a span, a trace or a span name', load: () => (require('./pprof') as typeof import('./pprof')).pprofCommand },
   view: { summary: 'browse the store in a web browser', load: loadView },
-  doctor: { summary: 'check the configuration, Node, the profiler and the endpoints', load: () => require('./doctor').doctorCommand },
+  doctor: { summary: 'check the configuration, Node, the profiler and the endpoints', load: () => (require('./doctor') as typeof import('./doctor')).doctorCommand },
 };
 
 /** The top-level `--help` text. */
@@ -95,7 +95,7 @@ async function runSubcommand(name: string, argv: string[]): Promise<number> {
 function loadView(): Subcommand {
   let view: { runView?: (argv: string[]) => unknown; usage?: () => string };
   try {
-    view = require('./view/index.js');
+    view = require('./view/index.js') as typeof import('./view/index.js');
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'MODULE_NOT_FOUND') throw new Error('the browser view is not part of this build (dist/cli/view/index.js is missing)');

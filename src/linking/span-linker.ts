@@ -40,7 +40,7 @@ export class SpanLinker implements SpanProcessor {
 
   onStart(span: Span, parentContext: Context): void {
     if (!this.active) return;
-    const parent = (span as unknown as ReadableSpan).parentSpanContext;
+    const parent = span.parentSpanContext;
     const isLocalRoot = parent === undefined || parent.isRemote === true;
     if (!isLocalRoot && this.rootSpanOnly) {
       // A descendant shares its root's label object; found through the parent span in the context.
@@ -51,8 +51,8 @@ export class SpanLinker implements SpanProcessor {
     }
     const spanContext = span.spanContext();
     span.setAttribute(PROFILE_ID_ATTRIBUTE, spanContext.spanId);
-    const startTime = (span as unknown as ReadableSpan).startTime;
-    this.bySpan.set(span, new SpanLabels(spanContext.spanId, spanContext.traceId, span as unknown as ReadableSpan, hrTimeNanos(startTime)));
+    const startTime = span.startTime;
+    this.bySpan.set(span, new SpanLabels(spanContext.spanId, spanContext.traceId, span, hrTimeNanos(startTime)));
   }
 
   onEnd(span: ReadableSpan): void {

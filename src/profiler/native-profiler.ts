@@ -4,7 +4,8 @@
  */
 import { describeError } from '../logger';
 
-export type PprofModule = typeof import('@datadog/pprof');
+/** The two samplers the agent uses, as the package's index exports them. */
+export type PprofModule = Pick<typeof import('@datadog/pprof'), 'time' | 'heap'>;
 
 export type NativeProfilerLoad = { ok: true; pprof: PprofModule } | { ok: false; reason: string };
 
@@ -51,14 +52,14 @@ function requireSamplers(): PprofModule {
   let samplers: PprofModule;
   try {
     samplers = {
-      time: require('@datadog/pprof/out/src/time-profiler'),
-      heap: require('@datadog/pprof/out/src/heap-profiler'),
-    } as PprofModule;
+      time: require('@datadog/pprof/out/src/time-profiler') as typeof import('@datadog/pprof/out/src/time-profiler'),
+      heap: require('@datadog/pprof/out/src/heap-profiler') as typeof import('@datadog/pprof/out/src/heap-profiler'),
+    };
     if (typeof samplers.time.start === 'function' && typeof samplers.time.stop === 'function' && typeof samplers.heap.start === 'function') {
       return samplers;
     }
   } catch {
     // Fall through: the index gives the error to report, or works where the layout differs.
   }
-  return require('@datadog/pprof') as PprofModule;
+  return require('@datadog/pprof') as typeof import('@datadog/pprof');
 }

@@ -35,7 +35,7 @@ export function registerEsmHook(): { state: EsmHookState; error?: string } {
   if (isCommonJsEval()) return { state: 'not-needed' };
   try {
     // In-thread synchronous hooks where this Node supports them: no loader thread, no IPC per import.
-    const hooks = require('import-in-the-middle/register-hooks.mjs') as { supportsSyncHooks(): boolean; register(): void };
+    const hooks = require('import-in-the-middle/register-hooks.mjs') as typeof import('import-in-the-middle/register-hooks.mjs');
     if (hooks.supportsSyncHooks()) {
       hooks.register();
       return { state: 'in-thread' };

@@ -11,19 +11,20 @@ type DetectorFactory = () => ResourceDetector | ResourceDetector[];
 
 // Required only when named: each cloud detector package costs start-up time.
 const DETECTORS: Record<string, DetectorFactory> = {
-  host: () => require('@opentelemetry/resources').hostDetector,
-  os: () => require('@opentelemetry/resources').osDetector,
-  process: () => require('@opentelemetry/resources').processDetector,
-  serviceinstance: () => require('@opentelemetry/resources').serviceInstanceIdDetector,
-  container: () => require('@opentelemetry/resource-detector-container').containerDetector,
-  alibaba: () => require('@opentelemetry/resource-detector-alibaba-cloud').alibabaCloudEcsDetector,
-  gcp: () => require('@opentelemetry/resource-detector-gcp').gcpDetector,
+  host: () => (require('@opentelemetry/resources') as typeof import('@opentelemetry/resources')).hostDetector,
+  os: () => (require('@opentelemetry/resources') as typeof import('@opentelemetry/resources')).osDetector,
+  process: () => (require('@opentelemetry/resources') as typeof import('@opentelemetry/resources')).processDetector,
+  serviceinstance: () => (require('@opentelemetry/resources') as typeof import('@opentelemetry/resources')).serviceInstanceIdDetector,
+  container: () => (require('@opentelemetry/resource-detector-container') as typeof import('@opentelemetry/resource-detector-container')).containerDetector,
+  alibaba: () =>
+    (require('@opentelemetry/resource-detector-alibaba-cloud') as typeof import('@opentelemetry/resource-detector-alibaba-cloud')).alibabaCloudEcsDetector,
+  gcp: () => (require('@opentelemetry/resource-detector-gcp') as typeof import('@opentelemetry/resource-detector-gcp')).gcpDetector,
   aws: () => {
-    const aws = require('@opentelemetry/resource-detector-aws');
+    const aws = require('@opentelemetry/resource-detector-aws') as typeof import('@opentelemetry/resource-detector-aws');
     return [aws.awsEc2Detector, aws.awsEcsDetector, aws.awsEksDetector, aws.awsBeanstalkDetector, aws.awsLambdaDetector];
   },
   azure: () => {
-    const azure = require('@opentelemetry/resource-detector-azure');
+    const azure = require('@opentelemetry/resource-detector-azure') as typeof import('@opentelemetry/resource-detector-azure');
     return [azure.azureAppServiceDetector, azure.azureFunctionsDetector, azure.azureVmDetector];
   },
 };

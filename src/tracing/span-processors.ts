@@ -11,14 +11,27 @@ import { SpanStoreExporter } from '../store/write/span-store-exporter';
 function otlpExporter(protocol: OtlpProtocol): SpanExporter {
   // Each exporter reads OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT, _HEADERS, _TIMEOUT, _COMPRESSION itself,
   // so header values (credentials) never pass through the agent.
+  // (The class is taken into a const first: `new (require(...) as T).Class()` loses its parentheses in
+  // TypeScript 7's output and calls require with `new`.)
   switch (protocol) {
-    case 'grpc':
-      return new (require('@opentelemetry/exporter-trace-otlp-grpc').OTLPTraceExporter)();
-    case 'http/json':
-      return new (require('@opentelemetry/exporter-trace-otlp-http').OTLPTraceExporter)();
-    default:
-      return new (require('@opentelemetry/exporter-trace-otlp-proto').OTLPTraceExporter)();
+    case 'grpc': {
+      const { OTLPTraceExporter } = require('@opentelemetry/exporter-trace-otlp-grpc') as typeof import('@opentelemetry/exporter-trace-otlp-grpc');
+      return new OTLPTraceExporter();
+    }
+    case 'http/json': {
+      const { OTLPTraceExporter } = require('@opentelemetry/exporter-trace-otlp-http') as typeof import('@opentelemetry/exporter-trace-otlp-http');
+      return new OTLPTraceExporter();
+    }
+    default: {
+      const { OTLPTraceExporter } = require('@opentelemetry/exporter-trace-otlp-proto') as typeof import('@opentelemetry/exporter-trace-otlp-proto');
+      return new OTLPTraceExporter();
+    }
   }
+}
+
+function zipkinExporter(): SpanExporter {
+  const { ZipkinExporter } = require('@opentelemetry/exporter-zipkin') as typeof import('@opentelemetry/exporter-zipkin');
+  return new ZipkinExporter();
 }
 
 /** One processor per configured exporter; an exporter that cannot be built is reported and skipped. */
@@ -32,7 +45,7 @@ export function buildSpanProcessors(config: AgentConfig): SpanProcessor[] {
           processors.push(new BatchSpanProcessor({ exporter: otlpExporter(config.traces.otlpProtocol), ...batch }));
           break;
         case 'zipkin':
-          processors.push(new BatchSpanProcessor({ exporter: new (require('@opentelemetry/exporter-zipkin').ZipkinExporter)(), ...batch }));
+          processors.push(new BatchSpanProcessor({ exporter: zipkinExporter(), ...batch }));
           break;
         case 'console':
           processors.push(new SimpleSpanProcessor({ exporter: new ConsoleSpanExporter() }));

@@ -51,10 +51,10 @@ function buildPropagator(names: readonly PropagatorName[]): TextMapPropagator | 
       case 'baggage':
         return new W3CBaggagePropagator();
       case 'b3':
-        return new (require('@opentelemetry/propagator-b3').B3Propagator)();
       case 'b3multi': {
-        const b3 = require('@opentelemetry/propagator-b3');
-        return new b3.B3Propagator({ injectEncoding: b3.B3InjectEncoding.MULTI_HEADER });
+        // Taken into consts first: `new (require(...) as T).Class()` loses its parentheses in TypeScript 7's output.
+        const { B3Propagator, B3InjectEncoding } = require('@opentelemetry/propagator-b3') as typeof import('@opentelemetry/propagator-b3');
+        return name === 'b3' ? new B3Propagator() : new B3Propagator({ injectEncoding: B3InjectEncoding.MULTI_HEADER });
       }
       default:
         return new W3CTraceContextPropagator();
