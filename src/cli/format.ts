@@ -112,7 +112,13 @@ export function renderTable(columns: Column[], rows: string[][], totalWidth = 80
  * Why there is nothing to report from `store`, with what to do; `undefined` when there are CPU
  * samples. `dir` is the directory as the user gave it.
  */
-export function describeStoreTrouble(dir: string, store: StoreCpu, service: string | undefined): string | undefined {
+/** What {@link describeStoreTrouble} looks at: a {@link StoreCpu}, or the same counts from the store's index. */
+export interface StoreTroubleInput {
+  readonly contents: { readonly problems: readonly StoreProblem[]; readonly profiles: ReadonlyArray<{ readonly kind: string }> };
+  readonly cpu: { readonly profilesRead: number; readonly samples: { readonly length: number }; readonly problems: readonly StoreProblem[] };
+}
+
+export function describeStoreTrouble(dir: string, store: StoreTroubleInput, service: string | undefined): string | undefined {
   const root = path.resolve(dir);
   const rootProblem = store.contents.problems.find((p) => p.path === root);
   if (rootProblem !== undefined) {

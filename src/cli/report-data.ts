@@ -21,7 +21,7 @@ import {
   type UnchargedCpu,
 } from '../store/read/span-cpu';
 import { StoreIndex } from '../store/read/store-index';
-import { describeStoreTrouble } from './format';
+import { describeStoreTrouble, type StoreTroubleInput } from './format';
 
 export const SORT_KEYS = ['cpu', 'duration', 'blocked'] as const;
 export type SortKey = (typeof SORT_KEYS)[number];
@@ -545,9 +545,9 @@ export function indexTrouble(dir: string, index: StoreIndex, problems: StoreProb
 function troubleOf(dir: string, index: StoreIndex, problems: StoreProblem[], service: string | undefined, cpuFiles: number, readable: number, samples: number): string | undefined {
   // The same messages as for a store read whole, from the index's counts.
   const rootProblem = problems.find((p) => p.path === index.dir);
-  const fake = {
+  const counts: StoreTroubleInput = {
     contents: { problems: rootProblem === undefined ? [] : [rootProblem], profiles: Array.from({ length: cpuFiles }, () => ({ kind: 'cpu' })) },
     cpu: { profilesRead: readable, samples: { length: samples }, problems: problems.filter((p) => p.path !== index.dir) },
-  } as unknown as StoreCpu;
-  return describeStoreTrouble(dir, fake, service);
+  };
+  return describeStoreTrouble(dir, counts, service);
 }
