@@ -4,6 +4,7 @@
  */
 
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { describeError } from '../logger';
 
 /** Conventional exit codes. */
 export const EXIT_OK = 0;
@@ -31,7 +32,7 @@ export function parseCommandArgs(argv: string[], options: Options, maxPositional
   try {
     parsed = parseArgs({ args: argv, options, allowPositionals: true, strict: true });
   } catch (error) {
-    throw new UsageError((error as Error).message.replace(/^TypeError \[\w+\]: /, ''));
+    throw new UsageError(describeError(error).replace(/^TypeError \[\w+\]: /, ''));
   }
   if (parsed.positionals.length > maxPositionals) {
     throw new UsageError(`unexpected argument '${parsed.positionals[maxPositionals]}'`);

@@ -21,6 +21,7 @@ import { AGENT_VERSION } from '../version';
 import { EXIT_FAILURE, EXIT_OK, parseCommandArgs, parsePositiveInt } from './args';
 import { truncateEnd } from './format';
 import type { Subcommand } from './main';
+import { describeError } from '../logger';
 
 const DEFAULT_TIMEOUT_MS = 2000;
 const WIDTH = 80;
@@ -133,7 +134,7 @@ async function checkStoreWritable(dir: string): Promise<{ ok: boolean; detail: s
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'ENOTDIR') return { ok: false, detail: `${dir} cannot be created: a part of its path is a file (ENOTDIR)` };
-    if (code !== 'ENOENT') return { ok: false, detail: `${dir} is not writable (${code ?? (error as Error).message})` };
+    if (code !== 'ENOENT') return { ok: false, detail: `${dir} is not writable (${code ?? describeError(error)})` };
   }
   // Missing: the agent creates it. Find what exists above it and whether it can hold a directory.
   let parent = path.dirname(dir);

@@ -4,6 +4,7 @@
  */
 
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError } from './args';
+import { describeError } from '../logger';
 
 /** What every subcommand module provides. */
 export interface Subcommand {
@@ -76,7 +77,7 @@ async function runSubcommand(name: string, argv: string[]): Promise<number> {
   try {
     command = entry.load();
   } catch (error) {
-    process.stderr.write(`span-profiles ${name}: ${(error as Error).message}\n`);
+    process.stderr.write(`span-profiles ${name}: ${describeError(error)}\n`);
     return EXIT_FAILURE;
   }
   try {

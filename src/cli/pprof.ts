@@ -13,6 +13,7 @@ import { indexTrouble } from './report-data';
 import { EXIT_FAILURE, EXIT_OK, parseCommandArgs, parseIdPrefix, parseTimeArg, UsageError } from './args';
 import { describeStoreTrouble, formatNanos, printProblems } from './format';
 import type { Subcommand } from './main';
+import { describeError } from '../logger';
 
 const OPTIONS = {
   span: { type: 'string' },
@@ -101,7 +102,7 @@ async function run(argv: string[]): Promise<number> {
   try {
     await fsp.writeFile(output, data);
   } catch (error) {
-    process.stderr.write(`span-profiles pprof: cannot write ${output}: ${(error as Error).message}\n`);
+    process.stderr.write(`span-profiles pprof: cannot write ${output}: ${describeError(error)}\n`);
     return EXIT_FAILURE;
   }
   process.stdout.write(`Wrote ${summary} to ${output}\nOpen it: go tool pprof -http=: ${output}\n`);

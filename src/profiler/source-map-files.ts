@@ -7,6 +7,7 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { describeError } from '../logger';
 
 /** The text of a map and where it lives (relative sources resolve against its directory). */
 export interface MapText {
@@ -117,7 +118,7 @@ function decodeDataUrl(url: string, file: string): MapLookup {
 
 function errorText(err: unknown): string {
   const e = err as NodeJS.ErrnoException;
-  return e.code ?? (e instanceof Error ? e.message : String(err));
+  return e.code ?? describeError(err);
 }
 
 function mib(bytes: number): string {

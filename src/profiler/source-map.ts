@@ -10,6 +10,7 @@
  */
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { describeError } from '../logger';
 
 /** Where a generated position came from. */
 export interface OriginalPosition {
@@ -59,7 +60,7 @@ export class SourceMap {
     try {
       raw = JSON.parse(text);
     } catch (err) {
-      throw new SourceMapError(`not JSON (${(err as Error).message})`);
+      throw new SourceMapError(`not JSON (${describeError(err)})`);
     }
     if (typeof raw !== 'object' || raw === null) throw new SourceMapError('not a JSON object');
     const map = raw as Record<string, unknown>;

@@ -8,6 +8,7 @@ import * as path from 'node:path';
 import { EXIT_FAILURE, EXIT_OK, parseCommandArgs, UsageError } from '../args';
 import { defaultStoreDir } from '../../config';
 import { startViewServer, type ViewServer } from './server';
+import { describeError } from '../../logger';
 
 /** The port used when none is given; `--port 0` asks for any free one. */
 export const DEFAULT_PORT = 4100;
@@ -66,7 +67,7 @@ export async function runView(argv: string[]): Promise<number> {
     } else if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND') {
       process.stderr.write(`span-profiles view: cannot listen on --host '${host}' (${code}); use an address of this machine\n`);
     } else {
-      process.stderr.write(`span-profiles view: ${(error as Error).message}\n`);
+      process.stderr.write(`span-profiles view: ${describeError(error)}\n`);
     }
     return EXIT_FAILURE;
   }

@@ -19,6 +19,7 @@ import { handleApi, type ApiResult } from './api';
 import { handleIndexedApi } from './indexed-api';
 import { ApiError } from './query';
 import { StoreCache } from './store-cache';
+import { describeError } from '../../logger';
 
 export interface ViewServerOptions {
   /** The store directory to serve. */
@@ -90,7 +91,7 @@ async function loadAssets(dir: string): Promise<Map<string, Asset>> {
   try {
     await walk('', 0);
   } catch (error) {
-    throw new Error(`the page's files are missing (${dir}: ${(error as Error).message}); run 'npm run build:view'`);
+    throw new Error(`the page's files are missing (${dir}: ${describeError(error)}); run 'npm run build:view'`);
   }
   if (!assets.has('/static/index.html')) throw new Error(`the page's files are missing (no index.html in ${dir}); run 'npm run build:view'`);
   return assets;
@@ -112,7 +113,7 @@ export async function startViewServer(options: ViewServerOptions): Promise<ViewS
 
   const server = http.createServer((req, res) => {
     handle(req, res).catch((error: unknown) => {
-      if (!res.headersSent) sendJson(res, 500, { error: `internal error: ${(error as Error)?.message ?? String(error)}` });
+      if (!res.headersSent) sendJson(res, 500, { error: `internal error: ${describeError(error)}` });
       else res.destroy();
     });
   });

@@ -9,6 +9,7 @@
  */
 import type { Profile } from 'pprof-format';
 import { readProfile, readStore, type StoreFilter, type StoreProblem, type StoredProfileFile } from './reader';
+import { describeError } from '../../logger';
 
 /** A frame of a heap stack. */
 export interface HeapFrame {
@@ -77,7 +78,7 @@ export async function loadStoreHeap(dir: string, filter: StoreFilter = {}): Prom
     try {
       profile = await readProfile(file.path);
     } catch (error) {
-      result.problems.push({ path: file.path, reason: (error as Error).message });
+      result.problems.push({ path: file.path, reason: describeError(error) });
       continue;
     }
     result.snapshots.push(file);

@@ -14,6 +14,7 @@ import { eventLoopDelayFromOtlpJson, type EventLoopDelayPoint } from '../event-l
 import { decompressTolerant } from '../compression';
 import { parseStoreFileName, rootsFileName, serviceDirName } from '../layout';
 import { spansOfRootsIndex } from '../roots-index';
+import { describeError } from '../../logger';
 
 const gunzip = promisify(zlib.gunzip);
 
@@ -206,7 +207,7 @@ export async function readProfile(file: string, withinDir?: string): Promise<Pro
     const data = raw[0] === 0x1f && raw[1] === 0x8b ? await gunzip(raw) : raw;
     return Profile.decode(data);
   } catch (error) {
-    throw new Error(`${resolved} is not a gzipped pprof profile: ${(error as Error).message}`);
+    throw new Error(`${resolved} is not a gzipped pprof profile: ${describeError(error)}`);
   }
 }
 
@@ -270,7 +271,7 @@ export async function readSpansFile(file: string, serviceDir: string): Promise<S
       collectSpans(JSON.parse(line) as unknown, serviceDir, filePid, contents.spans);
     } catch (error) {
       bad++;
-      if (bad <= PROBLEMS_PER_FILE) contents.problems.push({ path: `${file}:${i + 1}`, reason: `not an OTLP/JSON trace request: ${(error as Error).message}` });
+      if (bad <= PROBLEMS_PER_FILE) contents.problems.push({ path: `${file}:${i + 1}`, reason: `not an OTLP/JSON trace request: ${describeError(error)}` });
     }
   }
   if (bad > PROBLEMS_PER_FILE) {

@@ -22,6 +22,7 @@ import {
   valueColumns,
 } from '../../profile-format';
 import { readProfile, readStore, type StoreContents, type StoredProfileFile, type StoredSpan, type StoreProblem } from './reader';
+import { describeError } from '../../logger';
 
 const gzip = promisify(zlib.gzip);
 
@@ -128,7 +129,7 @@ export async function loadCpuSamples(files: readonly StoredProfileFile[]): Promi
     try {
       profile = await readProfile(file.path);
     } catch (error) {
-      result.problems.push({ path: file.path, reason: (error as Error).message });
+      result.problems.push({ path: file.path, reason: describeError(error) });
       continue;
     }
     const problem = addProfileSamples(profile, file, frames, result.samples);

@@ -5,7 +5,7 @@
 
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
-import { getLogger } from '../../logger';
+import { describeError, getLogger } from '../../logger';
 import { markReported } from '../../reported-errors';
 
 const ADVICE: Record<string, string> = {
@@ -20,7 +20,7 @@ const ADVICE: Record<string, string> = {
 /** Logs that `what` (e.g. `a CPU profile`) could not be written to the store at `dir`, and was dropped. */
 export function reportStoreWriteFailure(dir: string, what: string, error: unknown): void {
   const code = (error as NodeJS.ErrnoException)?.code ?? 'EIO';
-  const why = ADVICE[code] ?? (error as Error)?.message ?? String(error);
+  const why = ADVICE[code] ?? describeError(error);
   markReported(error);
   getLogger().warnRateLimited(
     `store-write:${dir}:${code}`,
