@@ -1,8 +1,8 @@
 /**
  * What the profiler hands to a destination, and what a destination promises in return. Every profile
- * destination (Pyroscope, the local store) implements {@link ProfileExporter}. The profiler hands over
- * the raw cut; each destination shapes it by its own rules (which labels, merged or per sample, which
- * limits), usually through `buildProfiles`.
+ * destination (Pyroscope, OTLP profiles, the local store) implements {@link ProfileExporter}. The
+ * profiler hands over the raw cut; each destination shapes it by its own rules (which labels, merged or
+ * per sample, which limits), usually through `buildProfiles`.
  */
 
 import type { Profile } from 'pprof-format';

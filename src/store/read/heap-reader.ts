@@ -1,5 +1,5 @@
 /**
- * Reads the heap profiles of the local store (`*.heap.pb.gz`, see ./layout.ts) for `report --heap` and
+ * Reads the heap profiles of the local store (`*.heap.pb.gz`, see ../layout.ts) for `report --heap` and
  * the view's heap flame graph.
  *
  * A heap profile is a snapshot (what was live when it was taken), not a count over its interval: adding

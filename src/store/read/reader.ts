@@ -1,5 +1,5 @@
 /**
- * Reads the local store (see ./layout.ts) back: the spans of every spans file and the list of profile
+ * Reads the local store (see ../layout.ts) back: the spans of every spans file and the list of profile
  * files. Used by the `span-profiles` command and its browser view, so it never throws on bad content:
  * whatever cannot be read is listed in `problems` and the rest is returned.
  */
@@ -289,7 +289,7 @@ export async function readStoreText(file: string): Promise<string> {
   return (await decompressTolerant(raw)).data.toString('utf8');
 }
 
-/** Reads the roots index `<start>_<pid>.roots.jsonl.zst` (see ./roots-index.ts). Never rejects. */
+/** Reads the roots index `<start>_<pid>.roots.jsonl.zst` (see ../roots-index.ts). Never rejects. */
 export async function readRootsFile(file: string, serviceDir: string): Promise<SpansFileContents> {
   const contents: SpansFileContents = { spans: [], problems: [] };
   let text: string;

@@ -3,7 +3,7 @@
  * OTLP/JSON ExportTraceServiceRequest per line (hex ids, as the OpenTelemetry Collector's file exporter
  * writes them), each batch compressed as one zstd frame on libuv's thread pool (so the app's event loop
  * never compresses) and appended with one `write`. Beside it, `<start>_<pid>.roots.jsonl.zst` indexes the
- * batch's local root spans (see ./roots-index.ts). A new pair starts once the spans file passes a small
+ * batch's local root spans (see ../roots-index.ts). A new pair starts once the spans file passes a small
  * slice of the store's cap (1 MiB at most) or a minute, so the size cap removes history in small steps.
  * A failed append is cut back off, so the files stay whole.
  */
