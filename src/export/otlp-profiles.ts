@@ -17,7 +17,6 @@ import { gzip as gzipCallback } from 'node:zlib';
 import { context } from '@opentelemetry/api';
 import { suppressTracing } from '@opentelemetry/core';
 import type { Resource } from '@opentelemetry/resources';
-import { withDeadline } from '../deadline';
 import { describeError, getLogger } from '../logger';
 import { credentialsOf, percentDecoded, redactSecrets, stripUrlCredentials } from '../redact';
 import { AGENT_VERSION } from '../version';
@@ -30,7 +29,7 @@ import {
 import { MAX_RESPONSE_BYTES, postUntraced } from './http-post';
 import type { ProfileCut, ProfileExporter } from './profile-exporter';
 import { DEFAULT_MAX_SPAN_NAMES, relabelForPyroscope, SpanNameGuard } from './pyroscope-labels';
-import { DEFAULT_RETRY_POLICY, UploadQueue, type AttemptResult, type RetryPolicy, type UploadCounters } from './upload-queue';
+import { BackgroundUploads, DEFAULT_RETRY_POLICY, type AttemptResult, type RetryPolicy, type UploadCounters } from './upload-queue';
 
 const gzip = promisify(gzipCallback);
 
@@ -84,16 +83,14 @@ export class OtlpProfilesExporter implements ProfileExporter {
   private readonly agent: http.Agent;
   private readonly request: typeof http.request;
   private readonly secrets: string[];
-  private readonly queue: UploadQueue<EncodedRequest>;
+  /** Cuts being encoded, and the queue of their requests. */
+  private readonly uploads: BackgroundUploads<EncodedRequest>;
   private readonly spanNames: SpanNameGuard;
   private readonly resource: Resource;
   private readonly timeoutMs: number;
   /** The HTTP/2 connection of the grpc protocol, opened on first use. */
   private session: http2.ClientHttp2Session | undefined;
   private encoderContext: Promise<OtlpProfilesContext> | undefined;
-  private shutDown = false;
-  /** Cuts being encoded. */
-  private readonly building = new Set<Promise<void>>();
 
   /** Throws if `url` is not an http(s) URL; the message never contains its credentials. */
   constructor(options: OtlpProfilesExporterOptions) {
@@ -140,33 +137,26 @@ export class OtlpProfilesExporter implements ProfileExporter {
       'a profiles backend indexes each span_name attribute like a label (Pyroscope\'s OTLP ingest makes it a series that stays in its index)',
       'otlp-profiles-span-names',
     );
-    this.queue = new UploadQueue<EncodedRequest>({
+    this.uploads = new BackgroundUploads<EncodedRequest>({
       name: this.description,
       capacity: options.queueSize,
       timeoutMs: options.timeoutMs,
       retry: options.retry ?? DEFAULT_RETRY_POLICY,
       deliver: (item, signal) => this.send(item, signal),
     });
-    this.counters = this.queue.counters;
+    this.counters = this.uploads.counters;
   }
 
   /** Encodes `cut` in the background and queues the request. */
   export(cut: ProfileCut): void {
-    if (this.shutDown) {
-      this.counters.dropped++;
-      return;
-    }
-    const work = this.encode(cut).then(
+    this.uploads.inBackground(
+      () => this.encode(cut),
       (request) => {
-        if (request) this.queue.enqueue(request);
+        if (request) this.uploads.queue.enqueue(request);
       },
-      (err: unknown) => {
-        this.counters.dropped++;
-        getLogger().warnRateLimited('otlp-profiles-build', `could not build the OTLP profiles request for ${this.description}: ${describeError(err)}`);
-      },
+      'otlp-profiles-build',
+      `could not build the OTLP profiles request for ${this.description}`,
     );
-    this.building.add(work);
-    void work.finally(() => this.building.delete(work));
   }
 
   /** The encoded (and compressed) body for `cut`; undefined when it holds no sample. */
@@ -185,18 +175,13 @@ export class OtlpProfilesExporter implements ProfileExporter {
   }
 
   /** Resolves when every queued request is dealt with, or at `deadline`. Never rejects. */
-  async flush(deadline: number): Promise<void> {
-    await withDeadline(Promise.all(this.building), deadline, false);
-    await this.queue.flush(deadline);
+  flush(deadline: number): Promise<void> {
+    return this.uploads.flush(deadline);
   }
 
   /** Flushes until `deadline`, then drops what is left and closes the connection. Never rejects. */
   async shutdown(deadline: number): Promise<void> {
-    if (this.shutDown) return;
-    await withDeadline(Promise.all(this.building), deadline, false);
-    this.shutDown = true;
-    await this.queue.flush(deadline);
-    await this.queue.close();
+    if (!(await this.uploads.shutdown(deadline))) return;
     this.agent.destroy();
     this.session?.close();
   }

@@ -22,7 +22,6 @@ import * as https from 'node:https';
 import { promisify } from 'node:util';
 import { gunzip as gunzipCallback } from 'node:zlib';
 import { Profile } from 'pprof-format';
-import { withDeadline } from '../deadline';
 import { describeError, getLogger } from '../logger';
 import { credentialsOf, redactSecrets } from '../redact';
 import { formatIngestName } from './app-name';
@@ -34,8 +33,8 @@ import type { EncodedProfile, HeapCut, ProfileCut, ProfileExporter } from './pro
 import { DEFAULT_MAX_SPAN_NAMES, relabelForPyroscope, SpanNameGuard } from './pyroscope-labels';
 import { keepsTraceIdPerSample, probeServerVersion, PROBE_TIMEOUT_MS, type ServerVersion } from './server-version';
 import {
+  BackgroundUploads,
   DEFAULT_RETRY_POLICY,
-  UploadQueue,
   type AttemptResult,
   type RetryPolicy,
   type UploadCounters,
@@ -108,10 +107,8 @@ export class PyroscopeExporter implements ProfileExporter {
   private readonly agent: http.Agent;
   private readonly request: typeof http.request;
   private readonly secrets: string[];
-  private readonly queue: UploadQueue<EncodedProfile>;
-  private shutDown = false;
-  /** Cuts being shaped into profiles. */
-  private readonly building = new Set<Promise<void>>();
+  /** Cuts being shaped into profiles, and the queue of their uploads. */
+  private readonly uploads: BackgroundUploads<EncodedProfile>;
   /** Bounds span_name values for the process's lifetime. */
   readonly spanNames: SpanNameGuard;
   /** Resolves with whether samples carry trace_id (after the version probe, in auto mode). */
@@ -178,14 +175,14 @@ export class PyroscopeExporter implements ProfileExporter {
       : new http.Agent({ keepAlive: true, maxSockets: 1 });
     this.request = isHttps ? https.request : http.request;
 
-    this.queue = new UploadQueue<EncodedProfile>({
+    this.uploads = new BackgroundUploads<EncodedProfile>({
       name: this.description,
       capacity: options.queueSize,
       timeoutMs: options.timeoutMs,
       retry: options.retry ?? DEFAULT_RETRY_POLICY,
       deliver: (profile, signal) => this.deliver(profile, signal),
     });
-    this.counters = this.queue.counters;
+    this.counters = this.uploads.counters;
 
     this.buildInfoUrl = new URL(server.href);
     this.buildInfoUrl.pathname = `${basePath}/api/v1/status/buildinfo`;
@@ -194,21 +191,14 @@ export class PyroscopeExporter implements ProfileExporter {
 
   /** Shapes `cut` for Pyroscope in the background (labels, merged samples, its limits) and queues the uploads. */
   export(cut: ProfileCut): void {
-    if (this.shutDown) {
-      this.counters.dropped++;
-      return;
-    }
-    const work = this.shape(cut).then(
+    this.uploads.inBackground(
+      () => this.shape(cut),
       (profiles) => {
         for (const profile of profiles) this.enqueue(profile);
       },
-      (err: unknown) => {
-        this.counters.dropped++;
-        getLogger().warnRateLimited('pyroscope-build', `could not build a profile for ${this.description}: ${describeError(err)}`);
-      },
+      'pyroscope-build',
+      `could not build a profile for ${this.description}`,
     );
-    this.building.add(work);
-    void work.finally(() => this.building.delete(work));
   }
 
   /** The profiles to upload for `cut`: Pyroscope's labels, each upload within the limits. */
@@ -299,49 +289,29 @@ export class PyroscopeExporter implements ProfileExporter {
 
   /** Encodes a heap profile in the background and queues it; Pyroscope names it `memory` from its sample types. */
   exportHeap(cut: HeapCut): void {
-    if (this.shutDown) {
-      this.counters.dropped++;
-      return;
-    }
     // A heap profile is a snapshot: while Pyroscope is unreachable only the newest waits, so heap
     // profiles never push CPU profiles out of the queue.
-    const work = encodeHeapCut(cut, { ...PYROSCOPE_PROFILE_LIMITS, maxBytes: Math.min(PYROSCOPE_PROFILE_LIMITS.maxBytes, this.profileByteBudget()) }).then(
-      (profile) => {
-        if (this.shutDown) this.counters.dropped++;
-        else this.queue.enqueue(profile, (waiting) => waiting.kind === 'heap');
-      },
-      (err: unknown) => {
-        this.counters.dropped++;
-        getLogger().warnRateLimited('pyroscope-build', `could not build a profile for ${this.description}: ${describeError(err)}`);
-      },
+    this.uploads.inBackground(
+      () => encodeHeapCut(cut, { ...PYROSCOPE_PROFILE_LIMITS, maxBytes: Math.min(PYROSCOPE_PROFILE_LIMITS.maxBytes, this.profileByteBudget()) }),
+      (profile) => this.uploads.enqueue(profile, (waiting) => waiting.kind === 'heap'),
+      'pyroscope-build',
+      `could not build a profile for ${this.description}`,
     );
-    this.building.add(work);
-    void work.finally(() => this.building.delete(work));
   }
 
   /** Queues one built profile for upload. */
   enqueue(profile: EncodedProfile): void {
-    if (this.shutDown) {
-      this.counters.dropped++;
-      return;
-    }
-    this.queue.enqueue(profile);
+    this.uploads.enqueue(profile);
   }
 
   /** Resolves when every queued profile is dealt with, or at `deadline`. Never rejects. */
-  async flush(deadline: number): Promise<void> {
-    await withDeadline(Promise.all(this.building), deadline, false);
-    await this.queue.flush(deadline);
+  flush(deadline: number): Promise<void> {
+    return this.uploads.flush(deadline);
   }
 
   /** Flushes until `deadline`, then drops what is left and closes the connection. Never rejects. */
   async shutdown(deadline: number): Promise<void> {
-    if (this.shutDown) return;
-    await withDeadline(Promise.all(this.building), deadline, false);
-    this.shutDown = true;
-    await this.queue.flush(deadline);
-    await this.queue.close();
-    this.agent.destroy();
+    if (await this.uploads.shutdown(deadline)) this.agent.destroy();
   }
 
   /** The full ingest URL for `profile`; exposed for diagnostics and tests. Contains no credentials. */

@@ -5,6 +5,7 @@
  * is a {@link DeliverAttempt} function. Every timer is unref'd, so a queue never keeps the process alive.
  */
 
+import { withDeadline } from '../deadline';
 import { describeError, getLogger } from '../logger';
 
 /** How often and how patiently a failed upload is retried. */
@@ -282,5 +283,76 @@ export class UploadQueue<T> {
       timer.unref();
       this.cutBackoffShort = wake;
     });
+  }
+}
+
+/**
+ * The wiring every uploading destination (Pyroscope, OTLP profiles) shares around its {@link UploadQueue}:
+ * cuts are shaped into items in the background, the items queued; `flush` waits for both, and `shutdown`
+ * waits for the builds, refuses new work, flushes and closes the queue. The destination keeps how an
+ * item is built and sent, and closes its own connection once {@link shutdown} says it ran.
+ */
+export class BackgroundUploads<T> {
+  readonly queue: UploadQueue<T>;
+  /** The queue's live totals. */
+  readonly counters: UploadCounters;
+  private shutDown = false;
+  /** Cuts being shaped into items. */
+  private readonly building = new Set<Promise<void>>();
+
+  constructor(options: UploadQueueOptions<T>) {
+    this.queue = new UploadQueue<T>(options);
+    this.counters = this.queue.counters;
+  }
+
+  /** Whether {@link shutdown} has begun refusing work. */
+  get isShutDown(): boolean {
+    return this.shutDown;
+  }
+
+  /**
+   * Starts `build` in the background and hands its result to `deliver`; once shut down, counts the work
+   * dropped instead. A failed build is counted dropped and reported (rate-limited under `warnKey`) as
+   * `what: <error>`.
+   */
+  inBackground<R>(build: () => Promise<R>, deliver: (result: R) => void, warnKey: string, what: string): void {
+    if (this.shutDown) {
+      this.counters.dropped++;
+      return;
+    }
+    const work = build().then(deliver, (err: unknown) => {
+      this.counters.dropped++;
+      getLogger().warnRateLimited(warnKey, `${what}: ${describeError(err)}`);
+    });
+    this.building.add(work);
+    void work.finally(() => this.building.delete(work));
+  }
+
+  /** Queues `item`, or counts it dropped once shut down. */
+  enqueue(item: T, supersedes?: (waiting: T) => boolean): void {
+    if (this.shutDown) {
+      this.counters.dropped++;
+      return;
+    }
+    this.queue.enqueue(item, supersedes);
+  }
+
+  /** Resolves when every build and queued item is dealt with, or at `deadline`. Never rejects. */
+  async flush(deadline: number): Promise<void> {
+    await withDeadline(Promise.all(this.building), deadline, false);
+    await this.queue.flush(deadline);
+  }
+
+  /**
+   * Waits for the builds until `deadline`, refuses new work, flushes until `deadline`, then drops what is
+   * left. Resolves false when an earlier call had already shut down. Never rejects.
+   */
+  async shutdown(deadline: number): Promise<boolean> {
+    if (this.shutDown) return false;
+    await withDeadline(Promise.all(this.building), deadline, false);
+    this.shutDown = true;
+    await this.queue.flush(deadline);
+    await this.queue.close();
+    return true;
   }
 }
