@@ -16,6 +16,7 @@
 import type * as http from 'node:http';
 import { context } from '@opentelemetry/api';
 import { suppressTracing } from '@opentelemetry/core';
+import { describeError } from '../logger';
 
 /** The first release that keeps trace_id out of series labels. */
 export const TRACE_ID_MIN_VERSION: readonly [number, number, number] = [2, 1, 0];
@@ -101,7 +102,7 @@ export function probeServerVersion(transport: ProbeTransport): Promise<ServerVer
         req.on('error', (error) => settle({ known: false, reason: transport.scrub(error.message), transient: true }));
         req.end();
       } catch (error) {
-        settle({ known: false, reason: transport.scrub(String(error)), transient: true });
+        settle({ known: false, reason: transport.scrub(describeError(error)), transient: true });
       }
     });
   });
