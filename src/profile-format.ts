@@ -1,8 +1,8 @@
 /**
  * The profile wire format: what a CPU profile sample carries between the agent that writes it (the
  * profiler's cut, the Pyroscope and OTLP uploads, the local store) and the command that reads it back.
- * The label keys, the sample types, the synthetic frames and the one rule for finding a value column
- * live here, so a writer and a reader cannot drift apart.
+ * The label keys, the CPU/wall and heap sample types, the synthetic frames and the one rule for finding
+ * a value column live here, so a writer and a reader cannot drift apart.
  */
 import type { Profile } from 'pprof-format';
 
@@ -66,4 +66,28 @@ export function valueColumns(profile: Profile): ValueColumns {
     }
   });
   return { count, wall, cpu };
+}
+
+/** Heap sample types as the agent writes them: Go's and Grafana's names (Pyroscope: `memory:inuse_*`). */
+export const HEAP_SPACE_TYPE = 'inuse_space';
+export const HEAP_OBJECTS_TYPE = 'inuse_objects';
+/** The heap profile's period type: Grafana's memory profile types end in `space:bytes`. */
+export const HEAP_PERIOD_TYPE: SampleType = { type: 'space', unit: 'bytes' };
+/** Older @datadog/pprof releases name the heap sample types `objects`/`space`: the names the agent writes instead. */
+export const HEAP_TYPE_RENAMES: Readonly<Record<string, string>> = { objects: HEAP_OBJECTS_TYPE, space: HEAP_SPACE_TYPE };
+
+/** Index of each value in a heap sample's `value` array; -1 when the profile lacks it. */
+export interface HeapColumns {
+  readonly space: number;
+  readonly objects: number;
+}
+
+/** Where a heap profile keeps in-use bytes and objects: the first column of each, by the agent's or pprof's older name. */
+export function heapColumns(profile: Profile): HeapColumns {
+  const strings = profile.stringTable.strings;
+  const types = profile.sampleType.map((t) => strings[Number(t.type)] ?? '');
+  return {
+    space: types.findIndex((t) => t === HEAP_SPACE_TYPE || t === 'space'),
+    objects: types.findIndex((t) => t === HEAP_OBJECTS_TYPE || t === 'objects'),
+  };
 }

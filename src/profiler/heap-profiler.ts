@@ -15,6 +15,7 @@ import { withDeadline } from '../deadline';
 import { describeError, getLogger } from '../logger';
 import type { EncodedProfile, HeapCut, ProfileExporter } from '../export/profile-exporter';
 import type { PprofModule } from './native-profiler';
+import { HEAP_PERIOD_TYPE, HEAP_TYPE_RENAMES, heapColumns } from '../profile-format';
 import type { ProfileLimits } from './profile-limits';
 import type { Symbolizer } from './symbolizer';
 
@@ -36,9 +37,6 @@ export interface HeapProfilerStats {
   profilesExported: number;
   failures: number;
 }
-
-/** Heap sample types of older pprof releases, and the names Pyroscope (and Go) give them. */
-const SAMPLE_TYPE_NAMES: Readonly<Record<string, string>> = { objects: 'inuse_objects', space: 'inuse_space' };
 
 export class HeapProfiler {
   readonly stats: HeapProfilerStats = { profilesExported: 0, failures: 0 };
@@ -136,10 +134,10 @@ export class HeapProfiler {
 function nameSampleTypes(raw: Profile): void {
   const strings = raw.stringTable;
   raw.sampleType = raw.sampleType.map((vt) => {
-    const renamed = SAMPLE_TYPE_NAMES[strings.strings[Number(vt.type)] ?? ''];
+    const renamed = HEAP_TYPE_RENAMES[strings.strings[Number(vt.type)] ?? ''];
     return renamed === undefined ? vt : new ValueType({ type: strings.dedup(renamed), unit: vt.unit });
   });
-  raw.periodType = new ValueType({ type: strings.dedup('space'), unit: strings.dedup('bytes') });
+  raw.periodType = new ValueType({ type: strings.dedup(HEAP_PERIOD_TYPE.type), unit: strings.dedup(HEAP_PERIOD_TYPE.unit) });
 }
 
 /**
@@ -150,7 +148,7 @@ export async function encodeHeapCut(cut: HeapCut, limits?: Pick<ProfileLimits, '
   let profile = cut.raw;
   let encoded = profile.encode();
   if (limits !== undefined && (profile.sample.length > limits.maxSamples || encoded.length > limits.maxBytes)) {
-    const spaceAt = Math.max(0, profile.sampleType.findIndex((t) => profile.stringTable.strings[Number(t.type)] === 'inuse_space'));
+    const spaceAt = Math.max(0, heapColumns(profile).space);
     const heaviest = [...profile.sample].sort((a, b) => Number(b.value[spaceAt] ?? 0) - Number(a.value[spaceAt] ?? 0));
     let keep = Math.min(heaviest.length, limits.maxSamples);
     for (;;) {

@@ -10,6 +10,7 @@
 import type { Profile } from 'pprof-format';
 import { readProfile, readStore, type StoreFilter, type StoreProblem, type StoredProfileFile } from './reader';
 import { describeError } from '../../logger';
+import { heapColumns } from '../../profile-format';
 
 /** A frame of a heap stack. */
 export interface HeapFrame {
@@ -92,9 +93,7 @@ export async function loadStoreHeap(dir: string, filter: StoreFilter = {}): Prom
 function addStacks(profile: Profile, into: StoreHeap): void {
   const strings = profile.stringTable.strings;
   const str = (i: unknown): string => strings[Number(i)] ?? '';
-  const types = profile.sampleType.map((t) => str(t.type));
-  const spaceAt = types.findIndex((t) => t === 'inuse_space' || t === 'space');
-  const objectsAt = types.findIndex((t) => t === 'inuse_objects' || t === 'objects');
+  const { space: spaceAt, objects: objectsAt } = heapColumns(profile);
   if (spaceAt < 0) return;
   const functions = new Map(profile.function.map((f) => [Number(f.id), f]));
   const frames = new Map<number, HeapFrame[]>();
