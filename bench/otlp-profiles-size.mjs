@@ -22,7 +22,7 @@ import os from 'node:os';
 const require = createRequire(import.meta.url);
 const { buildProfilesOfCut } = require('../dist/profiler/profile-builder.js');
 const { buildOtlpProfiles, encodeOtlpProfilesJson, encodeOtlpProfilesProtobuf } = require('../dist/export/otlp-profiles-encoder.js');
-const { SAMPLE_TIME_LABEL } = require('../dist/export/profile-exporter.js');
+const { SAMPLE_TIME_LABEL } = require('../dist/profile-format.js');
 const { readConfig } = require('../dist/config.js');
 const { buildResource } = require('../dist/tracing/resource.js');
 const { time } = require('@datadog/pprof');

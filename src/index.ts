@@ -22,7 +22,7 @@ import { SpanProfiling, type ProfilerState } from './span-profiling';
 
 export type { AgentConfig, ConfigEntry, ConfigReport } from './config';
 export { readConfig } from './config';
-export { PROFILE_ID_ATTRIBUTE, SpanLinker } from './profiler/span-linker';
+export { PROFILE_ID_ATTRIBUTE, SpanLinker } from './linking/span-linker';
 export type { ProfilerState } from './span-profiling';
 export type { EncodedProfile, ProfileExporter } from './export/profile-exporter';
 

@@ -11,12 +11,12 @@ import { describeError, getLogger } from './logger';
 import { redactSecrets } from './redact';
 import { sanitizeAppName } from './export/app-name';
 import type { ProfileExporter } from './export/profile-exporter';
-import { createContextBinding, detectBindingMode, type BindingMode } from './profiler/context-binding';
+import { createContextBinding, detectBindingMode, type BindingMode } from './linking/context-binding';
 import { CpuProfiler } from './profiler/cpu-profiler';
 import { HeapProfiler } from './profiler/heap-profiler';
 import { loadNativeProfiler, type PprofModule } from './profiler/native-profiler';
 import { detectOtherProfiler, LoadedProfilerWatch } from './profiler/other-profilers';
-import { SpanLinker } from './profiler/span-linker';
+import { SpanLinker } from './linking/span-linker';
 import { Symbolizer } from './profiler/symbolizer';
 
 /** What the profiler is doing, for the startup summary and `doctor`. */
@@ -213,7 +213,7 @@ export class SpanProfiling {
     }
     if (chosen.includes('store')) {
       try {
-        const { ProfileStoreExporter } = require('./store/profile-store-exporter') as typeof import('./store/profile-store-exporter');
+        const { ProfileStoreExporter } = require('./store/write/profile-store-exporter') as typeof import('./store/write/profile-store-exporter');
         exporters.push(
           new ProfileStoreExporter({ dir: config.store.dir, serviceName: config.serviceName, maxBytes: config.store.maxBytes }),
         );

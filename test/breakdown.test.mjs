@@ -5,7 +5,7 @@ import { createRequire } from 'node:module';
 import { test } from 'node:test';
 
 const require = createRequire(import.meta.url);
-const { RootResolver, ProcessTimelines, breakdownOf, findStalls, OUTSIDE_SPANS } = require('../dist/store/breakdown.js');
+const { RootResolver, ProcessTimelines, breakdownOf, findStalls, OUTSIDE_SPANS } = require('../dist/store/read/breakdown.js');
 
 const T = 1_780_000_000_000; // Unix ms
 const PID = 4242;

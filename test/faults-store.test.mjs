@@ -29,7 +29,7 @@ import {
 
 const MIB = 1024 * 1024;
 const SERVICE_DIR = 'fixture-guarded-app';
-/** MAX_PENDING_WRITES in src/store/profile-store-exporter.ts: profiles waiting for the disk. */
+/** MAX_PENDING_WRITES in src/store/write/profile-store-exporter.ts: profiles waiting for the disk. */
 const MAX_PENDING_WRITES = 8;
 
 const storeEnv = (dir) => ({ SPAN_PROFILES_DIR: dir, PYROSCOPE_UPLOAD_INTERVAL: '1s', OTEL_BSP_SCHEDULE_DELAY: '200' });

@@ -11,7 +11,7 @@ import { after, test } from 'node:test';
 import { runCli } from './cli-run.mjs';
 
 const require = createRequire(import.meta.url);
-const { loadStoreHeap, heapSites, heapFlameTree } = require('../dist/store/heap-reader.js');
+const { loadStoreHeap, heapSites, heapFlameTree } = require('../dist/store/read/heap-reader.js');
 const { profileFileName } = require('../dist/store/layout.js');
 const { Function: PprofFunction, Line, Location, Profile, Sample, StringTable, ValueType } = require('pprof-format');
 

@@ -14,7 +14,7 @@ import {
 
 const require = createRequire(import.meta.url);
 const { buildOtlpProfiles, encodeOtlpProfilesJson, encodeOtlpProfilesProtobuf } = require('../dist/export/otlp-profiles-encoder.js');
-const { SAMPLE_TIME_LABEL } = require('../dist/export/profile-exporter.js');
+const { SAMPLE_TIME_LABEL } = require('../dist/profile-format.js');
 const { time } = require('@datadog/pprof');
 const { isAsyncContextFrameActive } = require('@datadog/pprof/out/src/async-context-frame');
 const { Profile, StringTable, ValueType, Sample, Label, Location, Line, Function: PprofFunction } = require('pprof-format');

@@ -9,7 +9,7 @@ import { otlpProfilesTypes } from './helpers/otlp-profiles.mjs';
 
 const require = createRequire(import.meta.url);
 const { OtlpProfilesExporter } = require('../dist/export/otlp-profiles.js');
-const { SAMPLE_TIME_LABEL } = require('../dist/export/profile-exporter.js');
+const { SAMPLE_TIME_LABEL } = require('../dist/profile-format.js');
 const { getLogger } = require('../dist/logger.js');
 const { resourceFromAttributes } = require('@opentelemetry/resources');
 const { Profile, StringTable, ValueType, Sample, Label, Location, Line, Function: PprofFunction } = require('pprof-format');

@@ -5,7 +5,8 @@ import { createRequire } from 'node:module';
 
 const require = createRequire(import.meta.url);
 const { Profile, ValueType, Function: Fn, Location, Line, Sample, Label, StringTable } = require('pprof-format');
-const { addUnsampledCpu, separateUnsampledCpu, UNSAMPLED_CPU_FRAME } = require('../dist/profiler/sampler-gaps.js');
+const { addUnsampledCpu, separateUnsampledCpu } = require('../dist/profiler/sampler-gaps.js');
+const { UNSAMPLED_CPU_FRAME } = require('../dist/profile-format.js');
 
 function rawProfile(samples) {
   const strings = new StringTable();

@@ -5,9 +5,9 @@ import { createRequire } from 'node:module';
 
 const require = createRequire(import.meta.url);
 const { Profile, ValueType, Function: Fn, Location, Line, Sample, Label, StringTable } = require('pprof-format');
-const bounds = require('../dist/profiler/span-time-bounds.js');
-const { SpanLabels } = require('../dist/profiler/span-labels.js');
-const { UNSAMPLED_CPU_FRAME } = require('../dist/profiler/sampler-gaps.js');
+const bounds = require('../dist/linking/span-time-bounds.js');
+const { SpanLabels } = require('../dist/linking/span-labels.js');
+const { AFTER_SPAN_ENDED_FRAME, UNSAMPLED_CPU_FRAME } = require('../dist/profile-format.js');
 const { buildProfiles } = require('../dist/profiler/profile-builder.js');
 const { decodePprof } = await import('./helpers/pprof-samples.mjs');
 
@@ -60,7 +60,7 @@ test('samples after their span ended lose the span and sit under one root frame;
   };
   for (const sample of raw.sample.slice(1)) {
     assert.deepEqual(sample.label, [], 'no labels left: not the span, not the marker');
-    assert.deepEqual(Array.from(sample.locationId, frameName), ['work', 'main', bounds.AFTER_SPAN_ENDED_FRAME]);
+    assert.deepEqual(Array.from(sample.locationId, frameName), ['work', 'main', AFTER_SPAN_ENDED_FRAME]);
   }
   assert.deepEqual(Array.from(raw.sample[0].locationId, frameName), ['work', 'main'], 'the shared stack array is not changed');
 });
@@ -70,7 +70,7 @@ test('the bucket reaches Pyroscope as a frame, not a label: no new series', asyn
   bounds.separateSamplesAfterSpanEnd(raw);
   const [cpu] = await buildProfiles(raw, { intervalMicros: 10_000, startMs: 0, endMs: 1000, wall: false });
   const decoded = decodePprof(cpu.data);
-  const after = decoded.samples.find((s) => s.stack.includes(bounds.AFTER_SPAN_ENDED_FRAME));
+  const after = decoded.samples.find((s) => s.stack.includes(AFTER_SPAN_ENDED_FRAME));
   assert.deepEqual(after.labels, {});
   assert.deepEqual(after.numLabels, {});
   assert.ok(!decoded.profile.stringTable.strings.includes(bounds.AFTER_SPAN_ENDED_MARK));

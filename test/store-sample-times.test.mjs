@@ -11,10 +11,10 @@ import { decodePprof } from './helpers/pprof-samples.mjs';
 
 const require = createRequire(import.meta.url);
 const { Profile, StringTable, ValueType, Sample, Label, Location, Line, Function: PprofFunction } = require('pprof-format');
-const { ProfileStoreExporter } = require('../dist/store/profile-store-exporter.js');
+const { ProfileStoreExporter } = require('../dist/store/write/profile-store-exporter.js');
 const { buildProfilesOfCut } = require('../dist/profiler/profile-builder.js');
-const { readStore, readEventLoopDelay } = require('../dist/store/reader.js');
-const { loadCpuSamples } = require('../dist/store/span-cpu.js');
+const { readStore, readEventLoopDelay } = require('../dist/store/read/reader.js');
+const { loadCpuSamples } = require('../dist/store/read/span-cpu.js');
 
 const scratch = mkdtempSync(path.join(tmpdir(), 'span-profiles-times-test-'));
 after(() => rmSync(scratch, { recursive: true, force: true }));

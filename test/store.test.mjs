@@ -13,12 +13,12 @@ import { zstdText, zstdUnavailable } from './helpers/zstd.mjs';
 
 const require = createRequire(import.meta.url);
 const { Profile } = require('pprof-format');
-const { ProfileStoreExporter } = require('../dist/store/profile-store-exporter.js');
-const { SpanStoreExporter } = require('../dist/store/span-store-exporter.js');
-const { StoreSizeCap } = require('../dist/store/size-cap.js');
-const { readStore, readProfile, resolveInside } = require('../dist/store/reader.js');
+const { ProfileStoreExporter } = require('../dist/store/write/profile-store-exporter.js');
+const { SpanStoreExporter } = require('../dist/store/write/span-store-exporter.js');
+const { StoreSizeCap } = require('../dist/store/write/size-cap.js');
+const { readStore, readProfile, resolveInside } = require('../dist/store/read/reader.js');
 const { formatStamp, parseStamp, serviceDirName } = require('../dist/store/layout.js');
-const span = require('../dist/store/span-cpu.js');
+const span = require('../dist/store/read/span-cpu.js');
 const { getLogger } = require('../dist/logger.js');
 
 const scratch = mkdtempSync(path.join(tmpdir(), 'span-profiles-store-test-'));

@@ -7,7 +7,7 @@ function wrap(obj, name, label) { const f = obj[name]; obj[name] = function (...
 const tp = require('@datadog/pprof/out/src/time-profiler'); wrap(tp, 'stop', 'pprof.time.stop'); wrap(tp, 'stopV2', 'pprof.time.stopV2');
 const hp = require('@datadog/pprof/out/src/heap-profiler'); wrap(hp, 'profile', 'pprof.heap.profile');
 const ser = require('@datadog/pprof/out/src/profile-serializer');
-wrap(require(D + '/store/profile-store-exporter.js').ProfileStoreExporter.prototype, 'export', 'store.export(cut)');
+wrap(require(D + '/store/write/profile-store-exporter.js').ProfileStoreExporter.prototype, 'export', 'store.export(cut)');
 wrap(require(D + '/profiler/heap-profiler.js').HeapProfiler.prototype, 'collect', 'heap.collect');
 wrap(require(D + '/profiler/cpu-profiler.js').CpuProfiler.prototype, 'collect', 'cpu.collect');
 const sb = require(D + '/profiler/profile-builder.js'); 

@@ -14,7 +14,7 @@ import { readConfig, type ConfigReport } from '../config';
 import { checkNodeSupport } from '../node-support';
 import { appModuleDirectories, isInstrumentationEnabled } from '../tracing/instrumentations';
 import { describeFrameworkCoverage, webFrameworkCoverage } from '../tracing/web-frameworks';
-import { detectBindingMode } from '../profiler/context-binding';
+import { detectBindingMode } from '../linking/context-binding';
 import { loadNativeProfiler } from '../profiler/native-profiler';
 import { stripUrlCredentials } from '../redact';
 import { AGENT_VERSION } from '../version';

@@ -5,8 +5,8 @@
 
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { StoreProblem } from '../store/reader';
-import type { StoreCpu } from '../store/span-cpu';
+import type { StoreProblem } from '../store/read/reader';
+import type { StoreCpu } from '../store/read/span-cpu';
 
 const ELLIPSIS = '…';
 

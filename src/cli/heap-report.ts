@@ -3,7 +3,7 @@
  * the objects still live), from the last heap profile of each process in the time range.
  */
 import * as path from 'node:path';
-import { heapSites, loadStoreHeap, type HeapSite, type StoreHeap } from '../store/heap-reader';
+import { heapSites, loadStoreHeap, type HeapSite, type StoreHeap } from '../store/read/heap-reader';
 import { EXIT_FAILURE, EXIT_OK } from './args';
 import { displayLocation, formatTime, printProblems, renderTable, truncateEnd } from './format';
 

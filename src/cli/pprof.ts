@@ -6,9 +6,9 @@
 import { promises as fsp } from 'node:fs';
 import { defaultStoreDir } from '../config';
 import { serviceDirName } from '../store/layout';
-import type { StoreProblem } from '../store/reader';
-import { buildPprof, encodePprofGzip, loadStoreCpu, matchRoots, type CpuSample, type RootSpanCpu } from '../store/span-cpu';
-import { StoreIndex } from '../store/store-index';
+import type { StoreProblem } from '../store/read/reader';
+import { buildPprof, encodePprofGzip, loadStoreCpu, matchRoots, type CpuSample, type RootSpanCpu } from '../store/read/span-cpu';
+import { StoreIndex } from '../store/read/store-index';
 import { indexTrouble } from './report-data';
 import { EXIT_FAILURE, EXIT_OK, parseCommandArgs, parseIdPrefix, parseTimeArg, UsageError } from './args';
 import { describeStoreTrouble, formatNanos, printProblems } from './format';

@@ -4,10 +4,10 @@
  * store read whole. The report's rendering never knows which.
  */
 
-import { breakdownOf, findStalls, OUTSIDE_SPANS, ProcessTimelines, RootResolver, type DurationBreakdown, type Stall } from '../store/breakdown';
+import { breakdownOf, findStalls, OUTSIDE_SPANS, ProcessTimelines, RootResolver, type DurationBreakdown, type Stall } from '../store/read/breakdown';
 import { serviceDirName } from '../store/layout';
 import type { EventLoopDelayPoint } from '../store/event-loop-delay';
-import { readEventLoopDelay, type StoredSpan, type StoreProblem } from '../store/reader';
+import { readEventLoopDelay, type StoredSpan, type StoreProblem } from '../store/read/reader';
 import {
   hottestFunctions,
   loadStoreCpu,
@@ -19,8 +19,8 @@ import {
   type RootSpanCpu,
   type StoreCpu,
   type UnchargedCpu,
-} from '../store/span-cpu';
-import { StoreIndex } from '../store/store-index';
+} from '../store/read/span-cpu';
+import { StoreIndex } from '../store/read/store-index';
 import { describeStoreTrouble } from './format';
 
 export const SORT_KEYS = ['cpu', 'duration', 'blocked'] as const;

@@ -4,8 +4,8 @@
  */
 
 import { defaultStoreDir } from '../config';
-import type { Stall } from '../store/breakdown';
-import { isEstimate, ESTIMATE_MAX_SAMPLES, type RootSpanCpu } from '../store/span-cpu';
+import type { Stall } from '../store/read/breakdown';
+import { isEstimate, ESTIMATE_MAX_SAMPLES, type RootSpanCpu } from '../store/read/span-cpu';
 import { loadReportData, SORT_KEYS, type ReportData, type SortKey } from './report-data';
 import { EXIT_FAILURE, EXIT_OK, parseCommandArgs, parseIdPrefix, parsePositiveInt, parseTimeArg, UsageError } from './args';
 import { displayLocation, formatMs, formatNanos, formatTime, printProblems, renderTable, truncateEnd } from './format';

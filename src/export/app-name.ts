@@ -3,6 +3,7 @@
  * name it cannot parse or validate (grafana/pyroscope `api/model/labelset`), which would lose every
  * profile, so names and tags are made valid here instead of being passed through.
  */
+import { SPAN_ID_LABEL, SPAN_NAME_LABEL, TRACE_ID_LABEL } from '../profile-format';
 
 /** Characters Pyroscope allows in a label (tag) name. */
 const TAG_KEY_INVALID = /[^A-Za-z0-9_.]/gu;
@@ -67,7 +68,7 @@ export function formatIngestName(appName: string, tags: Readonly<Record<string, 
  * being a series label, win over every sample's own value (`span_id`, `trace_id`, `span_name`,
  * `profile_id`; pprof_split.go addSampleLabelsToLabelsBuilder), breaking the link to spans.
  */
-const AGENT_LABEL_NAMES = new Set(['service_name', 'pyroscope_spy', 'span_id', 'span_name', 'trace_id', 'profile_id']);
+const AGENT_LABEL_NAMES = new Set(['service_name', 'pyroscope_spy', SPAN_ID_LABEL, SPAN_NAME_LABEL, TRACE_ID_LABEL, 'profile_id']);
 
 /**
  * Most static labels: Pyroscope rejects a series with more than 30 label names

@@ -27,8 +27,8 @@
 import { randomBytes } from 'node:crypto';
 import type { AttributeValue } from '@opentelemetry/api';
 import type { Label, Profile as PprofProfile } from 'pprof-format';
-import { SAMPLE_TIME_LABEL, type ProfileCut } from './profile-exporter';
-import { valueColumns } from '../profiler/value-columns';
+import type { ProfileCut } from './profile-exporter';
+import { COUNT_SAMPLE_TYPE, CPU_SAMPLE_TYPE, SAMPLE_TIME_LABEL, SPAN_ID_LABEL, TRACE_ID_LABEL, valueColumns, WALL_SAMPLE_TYPE } from '../profile-format';
 import { TrieNode } from '../profiler/sequence-trie';
 import { ProtobufWriter } from './protobuf-writer';
 
@@ -109,8 +109,8 @@ export async function buildOtlpProfiles(cut: ProfileCut, context: OtlpProfilesCo
 
   const columns = valueColumns(raw);
   const labelKeys = {
-    spanId: rawStrings.indexOf('span_id'),
-    traceId: rawStrings.indexOf('trace_id'),
+    spanId: rawStrings.indexOf(SPAN_ID_LABEL),
+    traceId: rawStrings.indexOf(TRACE_ID_LABEL),
     time: rawStrings.indexOf(SAMPLE_TIME_LABEL),
   };
   const periodNanos = Math.round(cut.intervalMicros * 1000);
@@ -162,8 +162,8 @@ export async function buildOtlpProfiles(cut: ProfileCut, context: OtlpProfilesCo
   const str = (text: string): number => dictionary.string(text);
   if (cpu) {
     profiles.push({
-      sampleType: { type: str('samples'), unit: str('count') },
-      periodType: { type: str('cpu'), unit: str('nanoseconds') },
+      sampleType: { type: str(COUNT_SAMPLE_TYPE.type), unit: str(COUNT_SAMPLE_TYPE.unit) },
+      periodType: { type: str(CPU_SAMPLE_TYPE.type), unit: str(CPU_SAMPLE_TYPE.unit) },
       period: periodNanos,
       samples: cpu.samples.filter(timestampsOrValue),
       timestampsOnly: true,
@@ -171,8 +171,8 @@ export async function buildOtlpProfiles(cut: ProfileCut, context: OtlpProfilesCo
   }
   if (wall) {
     profiles.push({
-      sampleType: { type: str('wall'), unit: str('nanoseconds') },
-      periodType: { type: str('wall'), unit: str('nanoseconds') },
+      sampleType: { type: str(WALL_SAMPLE_TYPE.type), unit: str(WALL_SAMPLE_TYPE.unit) },
+      periodType: { type: str(WALL_SAMPLE_TYPE.type), unit: str(WALL_SAMPLE_TYPE.unit) },
       period: periodNanos,
       samples: wall.samples.filter((s) => s.value > 0),
       timestampsOnly: false,

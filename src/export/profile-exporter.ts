@@ -10,17 +10,11 @@ import type { Profile } from 'pprof-format';
 /** The kind of data a profile holds; it decides how Pyroscope names the series. */
 export type ProfileKind = 'cpu' | 'wall' | 'heap';
 
-/**
- * Numeric label on every raw sample: when the sample was taken, Unix nanoseconds. Destinations that
- * merge samples (Pyroscope) drop it; `buildProfiles` drops it unless asked to keep it.
- */
-export const SAMPLE_TIME_LABEL = 'end_timestamp_ns';
-
 /** One cut of the profiler: the raw samples of one interval, before any destination shapes them. */
 export interface ProfileCut {
   /**
    * The raw @datadog/pprof time profile: one sample per labelled tick, each with its span labels and
-   * {@link SAMPLE_TIME_LABEL}; late span names already applied. Shared by every destination: read it,
+   * the sample-time label (`SAMPLE_TIME_LABEL`, profile-format.ts); late span names already applied. Shared by every destination: read it,
    * never change it.
    */
   readonly raw: Profile;

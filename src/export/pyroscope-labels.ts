@@ -13,6 +13,7 @@
 
 import { Label, Profile, Sample, StringTable } from 'pprof-format';
 import { getLogger } from '../logger';
+import { SPAN_NAME_LABEL, TRACE_ID_LABEL } from '../profile-format';
 
 /** Longest `span_name` sent, in UTF-8 bytes: readable in Grafana, far under Pyroscope's 2048-byte value limit. */
 export const MAX_SPAN_NAME_BYTES = 200;
@@ -126,8 +127,8 @@ const SAMPLES_PER_SLICE = 2048;
  */
 export async function relabelForPyroscope(raw: Profile, rules: PyroscopeLabelRules): Promise<Profile> {
   const rawStrings = raw.stringTable.strings;
-  const traceKey = rules.includeTraceId ? -1 : rawStrings.indexOf('trace_id');
-  const nameKey = rawStrings.indexOf('span_name');
+  const traceKey = rules.includeTraceId ? -1 : rawStrings.indexOf(TRACE_ID_LABEL);
+  const nameKey = rawStrings.indexOf(SPAN_NAME_LABEL);
   if (traceKey < 0 && nameKey < 0) return raw;
 
   // raw's strings at raw's indexes, then the new names. Only encoding reads the table, never dedup().

@@ -7,12 +7,13 @@ import type { LabelSet, SourceMapper } from '@datadog/pprof';
 import type { Profile } from 'pprof-format';
 import { withDeadline } from '../deadline';
 import { describeError, getLogger } from '../logger';
-import { SAMPLE_TIME_LABEL, type ProfileCut, type ProfileExporter } from '../export/profile-exporter';
-import type { ContextBinding } from './context-binding';
+import type { ProfileCut, ProfileExporter } from '../export/profile-exporter';
+import { SAMPLE_TIME_LABEL, SPAN_NAME_LABEL } from '../profile-format';
+import type { ContextBinding } from '../linking/context-binding';
 import type { PprofModule } from './native-profiler';
-import { PendingSpanNames } from './late-span-names';
+import { PendingSpanNames } from '../linking/late-span-names';
 import { separateUnsampledCpu } from './sampler-gaps';
-import { AFTER_SPAN_ENDED_MARK, SpansOfCut, capSpanCpu, isAfterSpanEnd, separateSamplesAfterSpanEnd } from './span-time-bounds';
+import { AFTER_SPAN_ENDED_MARK, SpansOfCut, capSpanCpu, isAfterSpanEnd, separateSamplesAfterSpanEnd } from '../linking/span-time-bounds';
 import type { Symbolizer } from './symbolizer';
 
 export interface CpuProfilerOptions {
@@ -157,7 +158,7 @@ export class CpuProfiler {
         if (this.timer) clearInterval(this.timer);
         binding.uninstall();
       }
-      if (pprof.time.isStarted()) raw = pprof.time.stop(!final, this.generateLabels, ['span_name']);
+      if (pprof.time.isStarted()) raw = pprof.time.stop(!final, this.generateLabels, [SPAN_NAME_LABEL]);
       if (!final) binding.afterCollect();
     } catch (err) {
       this.stats.failures++;

@@ -6,7 +6,7 @@
  */
 import * as path from 'node:path';
 import type { Profile } from 'pprof-format';
-import { valueColumns } from './value-columns';
+import { valueColumns } from '../profile-format';
 
 const IDLE_LEAVES = new Set(['(idle)', '(program)', '(garbage collector)', 'Garbage Collection']);
 

@@ -20,10 +20,10 @@ import {
   StringTable,
   ValueType,
 } from 'pprof-format';
-import { SAMPLE_TIME_LABEL, type EncodedProfile, type ProfileCut, type ProfileKind } from '../export/profile-exporter';
+import type { EncodedProfile, ProfileCut, ProfileKind } from '../export/profile-exporter';
 import { getLogger } from '../logger';
 import { PYROSCOPE_PROFILE_LIMITS, type ProfileLimits } from './profile-limits';
-import { valueColumns, type ValueColumns } from './value-columns';
+import { COUNT_SAMPLE_TYPE, CPU_SAMPLE_TYPE, SAMPLE_TIME_LABEL, SPAN_LABEL_KEYS, valueColumns, WALL_SAMPLE_TYPE, type ValueColumns } from '../profile-format';
 import { TrieNode } from './sequence-trie';
 
 const gzip = promisify(gzipCallback);
@@ -138,7 +138,7 @@ function trieKey(value: Numeric): Numeric {
 }
 
 /** Labels Pyroscope needs to link a sample to its span; kept first if labels must be dropped. */
-const ESSENTIAL_LABEL_KEYS = ['span_id', 'trace_id', 'span_name'];
+const ESSENTIAL_LABEL_KEYS = SPAN_LABEL_KEYS;
 
 /** `dropKey`: string-table index of a label key to leave out (the sample time), or -1. */
 async function mergeSamples(raw: Profile, columns: ValueColumns, maxLabels: number, dropKey: number): Promise<MergedProfile> {
@@ -536,8 +536,9 @@ async function assembleProfile(
     });
   }
 
-  const countType = new ValueType({ type: stringTable.dedup('samples'), unit: stringTable.dedup('count') });
-  const valueType = new ValueType({ type: stringTable.dedup(header.kind), unit: stringTable.dedup('nanoseconds') });
+  const countType = new ValueType({ type: stringTable.dedup(COUNT_SAMPLE_TYPE.type), unit: stringTable.dedup(COUNT_SAMPLE_TYPE.unit) });
+  const timeType = isCpu ? CPU_SAMPLE_TYPE : WALL_SAMPLE_TYPE;
+  const valueType = new ValueType({ type: stringTable.dedup(timeType.type), unit: stringTable.dedup(timeType.unit) });
   const frame = new Profile({
     sampleType: [countType, valueType],
     mapping: mappings,

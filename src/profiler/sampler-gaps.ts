@@ -7,10 +7,7 @@
  * credited with work it may not have done.
  */
 import { Function as PprofFunction, Location, Line, Sample, type Profile } from 'pprof-format';
-import { valueColumns } from './value-columns';
-
-/** The frame that holds CPU no sample can vouch for. */
-export const UNSAMPLED_CPU_FRAME = '(CPU between samples)';
+import { UNSAMPLED_CPU_FRAME, valueColumns } from '../profile-format';
 
 /** Ticks' worth of CPU one sample may carry. */
 const MAX_INTERVALS_PER_TICK = 2;

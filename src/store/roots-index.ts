@@ -12,7 +12,7 @@
  */
 
 import type { ReadableSpan } from '@opentelemetry/sdk-trace';
-import type { StoredSpan } from './reader';
+import type { StoredSpan } from './read/reader';
 
 type RootRow = [string, string, string, string, number, string, string, number, string, string];
 type LinkRow = [string, string, string, string];

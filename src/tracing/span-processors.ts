@@ -6,7 +6,7 @@
 import { BatchSpanProcessor, SimpleSpanProcessor, ConsoleSpanExporter, type SpanExporter, type SpanProcessor } from '@opentelemetry/sdk-trace';
 import type { AgentConfig, OtlpProtocol } from '../config';
 import { describeError, getLogger } from '../logger';
-import { SpanStoreExporter } from '../store/span-store-exporter';
+import { SpanStoreExporter } from '../store/write/span-store-exporter';
 
 function otlpExporter(protocol: OtlpProtocol): SpanExporter {
   // Each exporter reads OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT, _HEADERS, _TIMEOUT, _COMPRESSION itself,

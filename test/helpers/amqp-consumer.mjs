@@ -54,7 +54,7 @@ export async function runAmqpScenario(db, { messages = 40, items = 6000, uploadI
   app.kill('SIGTERM');
   await app.waitForExit(20_000);
 
-  const { loadStoreCpu } = require(path.join(distDir, 'store', 'span-cpu.js'));
+  const { loadStoreCpu } = require(path.join(distDir, 'store', 'read', 'span-cpu.js'));
   const store = await loadStoreCpu(app.storeDir, { service: 'fixture-amqp-consumer-app' });
   const spans = store.contents.spans;
   const opener = spans.find((s) => s.kind === 2 && String(s.attributes['url.path'] ?? s.attributes['http.target'] ?? '').startsWith('/start'));

@@ -48,7 +48,7 @@ export async function runPooledScenario(name, db, { later = 40, uploadIntervalMs
   app.kill('SIGTERM');
   await app.waitForExit(20_000);
 
-  const { loadStoreCpu } = require(path.join(distDir, 'store', 'span-cpu.js'));
+  const { loadStoreCpu } = require(path.join(distDir, 'store', 'read', 'span-cpu.js'));
   const store = await loadStoreCpu(app.storeDir, { service: scenario.service });
   const requests = store.contents.spans
     .filter((s) => s.kind === 2 && s.profileId !== undefined)

@@ -13,9 +13,9 @@
  */
 
 import * as path from 'node:path';
-import { breakdownOf, OUTSIDE_SPANS, ProcessTimelines, RootResolver, type DurationBreakdown } from '../../store/breakdown';
+import { breakdownOf, OUTSIDE_SPANS, ProcessTimelines, RootResolver, type DurationBreakdown } from '../../store/read/breakdown';
 import { serviceDirName } from '../../store/layout';
-import type { StoredSpan } from '../../store/reader';
+import type { StoredSpan } from '../../store/read/reader';
 import {
   buildPprof,
   cpuByRootSpan,
@@ -27,8 +27,8 @@ import {
   unchargedCpu,
   type CpuSample,
   type FunctionCpu,
-} from '../../store/span-cpu';
-import { heapFlameTree, heapSites, loadStoreHeap, type HeapFlameNode } from '../../store/heap-reader';
+} from '../../store/read/span-cpu';
+import { heapFlameTree, heapSites, loadStoreHeap, type HeapFlameNode } from '../../store/read/heap-reader';
 import { diffFlameJson, MIN_SHARE, scaleFlameTree, toFlameJson, type DiffFlameJson, type FlameJson } from './flame-json';
 import { ApiError, choiceParam, limitParam, spanIdParam, textParam, timeParam } from './query';
 import type { StoreSnapshot } from './store-cache';

@@ -4,7 +4,7 @@
  * seen are dropped here, so a large profile does not ship tens of thousands of invisible nodes.
  */
 
-import type { CodeFrame, FlameNode } from '../../store/span-cpu';
+import type { CodeFrame, FlameNode } from '../../store/read/span-cpu';
 
 /** Nodes below this share of the root are not sent (under one pixel on a 2,000 px wide graph). */
 export const MIN_SHARE = 1 / 4000;

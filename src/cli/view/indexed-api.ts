@@ -1,5 +1,5 @@
 /**
- * The view's list and span pages answered from the store's SQLite index (see ../../store/store-index.ts)
+ * The view's list and span pages answered from the store's SQLite index (see ../../store/read/store-index.ts)
  * instead of the whole store in memory: on a large store (hundreds of MiB, hundreds of thousands of
  * requests) reading every span for each refresh takes half a minute, the index answers in a second.
  * Same answers as ./api.ts for `store`, `roots`, `span/<id>` (with its pprof and Chrome trace);
@@ -7,11 +7,11 @@
  */
 
 import * as path from 'node:path';
-import { breakdownOf, type DurationBreakdown } from '../../store/breakdown';
+import { breakdownOf, type DurationBreakdown } from '../../store/read/breakdown';
 import { parseStoreFileName, serviceDirName, spansFileName } from '../../store/layout';
-import { readSpansFile, type StoredSpan, type StoreProblem } from '../../store/reader';
-import { buildPprof, encodePprofGzip, flameTree, hottestFunctions, isEstimate } from '../../store/span-cpu';
-import { StoreIndex } from '../../store/store-index';
+import { readSpansFile, type StoredSpan, type StoreProblem } from '../../store/read/reader';
+import { buildPprof, encodePprofGzip, flameTree, hottestFunctions, isEstimate } from '../../store/read/span-cpu';
+import { StoreIndex } from '../../store/read/store-index';
 import { chromeTrace, laneOf, type ApiResult, type RootSpanRow, type SpanDetail } from './api';
 import { toFlameJson } from './flame-json';
 import { ApiError, choiceParam, limitParam, spanIdParam, textParam, timeParam } from './query';

@@ -9,8 +9,8 @@ import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { parseStoreFileName, type StoreFileName } from '../../store/layout';
 import type { EventLoopDelayPoint } from '../../store/event-loop-delay';
-import { describeFsError, listServiceDirs, readEventLoopDelay, readSpansFile, type SpansFileContents, type StoredLoopFile, type StoredProfileFile, type StoredSpan, type StoreProblem } from '../../store/reader';
-import { loadCpuSamples, type CodeFrame, type CpuSample } from '../../store/span-cpu';
+import { describeFsError, listServiceDirs, readEventLoopDelay, readSpansFile, type SpansFileContents, type StoredLoopFile, type StoredProfileFile, type StoredSpan, type StoreProblem } from '../../store/read/reader';
+import { loadCpuSamples, type CodeFrame, type CpuSample } from '../../store/read/span-cpu';
 
 /** Everything the API answers from; treat as read-only (it is shared between requests). */
 export interface StoreSnapshot {

@@ -4,7 +4,7 @@
  * elsewhere, or cut by the size cap) start their own branch at depth 0.
  */
 
-import type { StoredSpan } from '../../store/reader';
+import type { StoredSpan } from '../../store/read/reader';
 
 /** Rows beyond this are left out (and counted): a waterfall of thousands of rows helps nobody. */
 export const MAX_WATERFALL_ROWS = 2000;

@@ -10,9 +10,17 @@
 import { promisify } from 'node:util';
 import * as zlib from 'node:zlib';
 import { Function as PprofFunction, Label, Line, Location, Profile, Sample, StringTable, ValueType } from 'pprof-format';
-import { SAMPLE_TIME_LABEL } from '../export/profile-exporter';
-import { AFTER_SPAN_ENDED_FRAME } from '../profiler/span-time-bounds';
-import { UNSAMPLED_CPU_FRAME } from '../profiler/sampler-gaps';
+import {
+  AFTER_SPAN_ENDED_FRAME,
+  COUNT_SAMPLE_TYPE,
+  CPU_SAMPLE_TYPE,
+  SAMPLE_TIME_LABEL,
+  SPAN_ID_LABEL,
+  SPAN_NAME_LABEL,
+  TRACE_ID_LABEL,
+  UNSAMPLED_CPU_FRAME,
+  valueColumns,
+} from '../../profile-format';
 import { readProfile, readStore, type StoreContents, type StoredProfileFile, type StoredSpan, type StoreProblem } from './reader';
 
 const gzip = promisify(zlib.gzip);
@@ -138,11 +146,8 @@ export async function loadCpuSamples(files: readonly StoredProfileFile[]): Promi
 function addProfileSamples(profile: Profile, file: StoredProfileFile, frames: Map<string, CodeFrame>, out: CpuSample[]): string | undefined {
   const strings = profile.stringTable.strings;
   const str = (index: unknown): string => strings[Number(index)] ?? '';
-  const typeIndex = (type: string, unit: string): number =>
-    profile.sampleType.findIndex((t) => str(t.type) === type && str(t.unit) === unit);
-  const cpuIndex = typeIndex('cpu', 'nanoseconds');
-  if (cpuIndex < 0) return 'not a CPU profile (no cpu/nanoseconds sample type)';
-  const countIndex = typeIndex('samples', 'count');
+  const { cpu: cpuIndex, count: countIndex } = valueColumns(profile);
+  if (cpuIndex < 0) return `not a CPU profile (no ${CPU_SAMPLE_TYPE.type}/${CPU_SAMPLE_TYPE.unit} sample type)`;
 
   const functions = new Map<number, PprofFunction>();
   for (const fn of profile.function) functions.set(Number(fn.id), fn);
@@ -182,9 +187,9 @@ function addProfileSamples(profile: Profile, file: StoredProfileFile, frames: Ma
         if (ns > 0n) timeMs = Number(ns / 1000n) / 1000;
         // A time far outside the profile's own interval is not one (a damaged or foreign file): no time.
         if (timeMs !== undefined && (timeMs < file.fromMs - DAY_MS || timeMs > file.untilMs + DAY_MS)) timeMs = undefined;
-      } else if (key === 'span_id') spanId = str(label.str) || undefined;
-      else if (key === 'trace_id') traceId = str(label.str) || undefined;
-      else if (key === 'span_name') spanName = str(label.str) || undefined;
+      } else if (key === SPAN_ID_LABEL) spanId = str(label.str) || undefined;
+      else if (key === TRACE_ID_LABEL) traceId = str(label.str) || undefined;
+      else if (key === SPAN_NAME_LABEL) spanName = str(label.str) || undefined;
     }
     const stack: CodeFrame[] = [];
     for (const id of sample.locationId) {
@@ -369,7 +374,7 @@ export function buildPprof(samples: readonly CpuSample[], periodNanos: number): 
     locationIds.set(frame, id);
     return id;
   };
-  const labelKeys = { span: strings.dedup('span_id'), trace: strings.dedup('trace_id'), name: strings.dedup('span_name') };
+  const labelKeys = { span: strings.dedup(SPAN_ID_LABEL), trace: strings.dedup(TRACE_ID_LABEL), name: strings.dedup(SPAN_NAME_LABEL) };
 
   const merged = new Map<string, Sample>();
   let fromMs = Infinity;
@@ -392,9 +397,9 @@ export function buildPprof(samples: readonly CpuSample[], periodNanos: number): 
     merged.set(key, new Sample({ locationId: locationIdList, value: [s.count, s.cpuNanos], label }));
   }
 
-  const cpu = { type: strings.dedup('cpu'), unit: strings.dedup('nanoseconds') };
+  const cpu = { type: strings.dedup(CPU_SAMPLE_TYPE.type), unit: strings.dedup(CPU_SAMPLE_TYPE.unit) };
   return new Profile({
-    sampleType: [new ValueType({ type: strings.dedup('samples'), unit: strings.dedup('count') }), new ValueType(cpu)],
+    sampleType: [new ValueType({ type: strings.dedup(COUNT_SAMPLE_TYPE.type), unit: strings.dedup(COUNT_SAMPLE_TYPE.unit) }), new ValueType(cpu)],
     periodType: new ValueType(cpu),
     period: periodNanos,
     sample: [...merged.values()],

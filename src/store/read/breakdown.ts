@@ -16,7 +16,7 @@
  */
 
 import type { StoredSpan } from './reader';
-import { serviceDirName } from './layout';
+import { serviceDirName } from '../layout';
 import type { CpuSample } from './span-cpu';
 
 /** Blocked time caused by one span name (or by work outside any span). */

@@ -5,8 +5,8 @@
 
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
-import { getLogger } from '../logger';
-import { markReported } from '../reported-errors';
+import { getLogger } from '../../logger';
+import { markReported } from '../../reported-errors';
 
 const ADVICE: Record<string, string> = {
   ENOSPC: 'the disk is full',

@@ -8,12 +8,12 @@ import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { gzip as gzipCallback } from 'node:zlib';
-import type { EncodedProfile, HeapCut, ProfileCut, ProfileExporter } from '../export/profile-exporter';
-import { encodeHeapCut } from '../profiler/heap-profiler';
-import { isIdleProfile } from '../profiler/idle-profile';
-import { buildProfilesOfCut } from '../profiler/profile-builder';
-import { EventLoopDelayRecorder, eventLoopDelayToOtlpJson, type EventLoopDelayPoint } from './event-loop-delay';
-import { loopFileName, profileFileName, serviceDirName, TEMP_SUFFIX } from './layout';
+import type { EncodedProfile, HeapCut, ProfileCut, ProfileExporter } from '../../export/profile-exporter';
+import { encodeHeapCut } from '../../profiler/heap-profiler';
+import { isIdleProfile } from '../../profiler/idle-profile';
+import { buildProfilesOfCut } from '../../profiler/profile-builder';
+import { EventLoopDelayRecorder, eventLoopDelayToOtlpJson, type EventLoopDelayPoint } from '../event-loop-delay';
+import { loopFileName, profileFileName, serviceDirName, TEMP_SUFFIX } from '../layout';
 import { StoreSizeCap } from './size-cap';
 import { makeStoreDirectory, reportStoreWriteFailure } from './write-failure';
 

@@ -15,7 +15,7 @@
 import { AsyncLocalStorage, createHook, type AsyncHook } from 'node:async_hooks';
 import { ROOT_CONTEXT, type Context } from '@opentelemetry/api';
 import type { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
-import type { PprofModule } from './native-profiler';
+import type { PprofModule } from '../profiler/native-profiler';
 import { SpanLabels } from './span-labels';
 
 export type BindingMode = 'async-context-frame' | 'async-hooks';

@@ -13,7 +13,7 @@
 
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
-import { formatStamp, parseStoreFileName, storeFileTime } from './layout';
+import { formatStamp, parseStoreFileName, storeFileTime } from '../layout';
 
 /** Rescan at least this often while writing, to see what other processes added. */
 const RESCAN_INTERVAL_MS = 60_000;

@@ -9,11 +9,11 @@ import * as path from 'node:path';
 import { promisify } from 'node:util';
 import * as zlib from 'node:zlib';
 import { Profile } from 'pprof-format';
-import type { ProfileKind } from '../export/profile-exporter';
-import { eventLoopDelayFromOtlpJson, type EventLoopDelayPoint } from './event-loop-delay';
-import { decompressTolerant } from './compression';
-import { parseStoreFileName, rootsFileName, serviceDirName } from './layout';
-import { spansOfRootsIndex } from './roots-index';
+import type { ProfileKind } from '../../export/profile-exporter';
+import { eventLoopDelayFromOtlpJson, type EventLoopDelayPoint } from '../event-loop-delay';
+import { decompressTolerant } from '../compression';
+import { parseStoreFileName, rootsFileName, serviceDirName } from '../layout';
+import { spansOfRootsIndex } from '../roots-index';
 
 const gunzip = promisify(zlib.gunzip);
 

@@ -7,6 +7,7 @@
  * span still running when a profile is cut gets its ids now and its name later (see late-span-names.ts).
  */
 import type { LabelSet } from '@datadog/pprof';
+import { SPAN_ID_LABEL, SPAN_NAME_LABEL, TRACE_ID_LABEL } from '../profile-format';
 
 /** What the label object needs of a span: its name may change until it ends. */
 export interface NamedSpan {
@@ -37,7 +38,7 @@ export class SpanLabels {
     readonly startNanos: number = 0,
   ) {
     this.span = span;
-    this.idLabels = { span_id: spanId, trace_id: traceId };
+    this.idLabels = { [SPAN_ID_LABEL]: spanId, [TRACE_ID_LABEL]: traceId };
   }
 
   /** Whether the span has ended, so its name is final. */
@@ -63,7 +64,7 @@ export class SpanLabels {
    */
   toLabelSet(withName: boolean): LabelSet {
     if (!withName || this.finalName === undefined || this.finalName === '') return this.idLabels;
-    this.namedLabels ??= { span_id: this.spanId, trace_id: this.traceId, span_name: this.finalName };
+    this.namedLabels ??= { [SPAN_ID_LABEL]: this.spanId, [TRACE_ID_LABEL]: this.traceId, [SPAN_NAME_LABEL]: this.finalName };
     return this.namedLabels;
   }
 }

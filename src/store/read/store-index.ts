@@ -13,7 +13,7 @@
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { findStalls, ProcessTimelines, RootResolver } from './breakdown';
-import { parseStoreFileName, rootsFileName, serviceDirName, storeFileTime, type StoreFileName } from './layout';
+import { parseStoreFileName, rootsFileName, serviceDirName, storeFileTime, type StoreFileName } from '../layout';
 import { listServiceDirs, readEventLoopDelay, readRootsFile, readSpansFile, type StoredProfileFile, type StoredSpan, type StoreProblem } from './reader';
 import { loadCpuSamples, unchargedCpu, type CodeFrame, type CpuSample, type UnchargedCpu } from './span-cpu';
 

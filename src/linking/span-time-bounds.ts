@@ -14,12 +14,9 @@
  * Both run once per cut on the raw profile, before any destination sees it; nothing here is on the hot path.
  */
 import { Label, type Profile } from 'pprof-format';
-import { addSyntheticFrame, addUnsampledCpu } from './sampler-gaps';
-import { valueColumns } from './value-columns';
+import { addSyntheticFrame, addUnsampledCpu } from '../profiler/sampler-gaps';
+import { AFTER_SPAN_ENDED_FRAME, SPAN_ID_LABEL, valueColumns } from '../profile-format';
 import type { SpanLabels } from './span-labels';
-
-/** The root frame of samples taken after the span whose context they ran in had ended. */
-export const AFTER_SPAN_ENDED_FRAME = '(after its span ended)';
 
 /**
  * Numeric label `generateLabels` puts on a sample taken after its span ended, in place of the span's labels;
@@ -82,7 +79,7 @@ export function capSpanCpu(raw: Profile, spans: SpansOfCut, startMs: number, end
   if (spans.byId.size === 0) return 0;
   const { cpu: cpuColumn } = valueColumns(raw);
   const strings = raw.stringTable.strings;
-  const spanIdKey = strings.indexOf('span_id');
+  const spanIdKey = strings.indexOf(SPAN_ID_LABEL);
   if (cpuColumn < 0 || spanIdKey < 0) return 0;
   const cutStart = startMs * 1e6;
   const cutEnd = endMs * 1e6;

@@ -6,6 +6,7 @@
  * (then the current name is used: a request longer than the wait keeps its provisional name).
  */
 import { Label, type Profile } from 'pprof-format';
+import { SPAN_ID_LABEL, SPAN_NAME_LABEL } from '../profile-format';
 import type { SpanLabels } from './span-labels';
 
 const POLL_MS = 50;
@@ -38,8 +39,8 @@ export class PendingSpanNames {
   applyTo(profile: Profile): void {
     if (this.pending.size === 0) return;
     const strings = profile.stringTable;
-    const spanIdKey = strings.dedup('span_id');
-    const spanNameKey = strings.dedup('span_name');
+    const spanIdKey = strings.dedup(SPAN_ID_LABEL);
+    const spanNameKey = strings.dedup(SPAN_NAME_LABEL);
     // span id string index -> label to add, built once per span.
     const byIdIndex = new Map<number, Label | undefined>();
     for (const [spanId, labels] of this.pending) {
