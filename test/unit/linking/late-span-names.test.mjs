@@ -6,8 +6,8 @@ import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
 
 const require = createRequire(import.meta.url);
-const { PendingSpanNames } = require('../../../dist/profiler/late-span-names.js');
-const { SpanLabels } = require('../../../dist/profiler/span-labels.js');
+const { PendingSpanNames } = require('../../../dist/linking/late-span-names.js');
+const { SpanLabels } = require('../../../dist/linking/span-labels.js');
 const { Profile, StringTable, Sample, Label, ValueType } = require('pprof-format');
 
 const TRACE = '4bf92f3577b34da6a3ce929d0e0e4736';

@@ -10,8 +10,8 @@ import { createRequire } from 'node:module';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 const require = createRequire(import.meta.url);
-const { createContextBinding, detectBindingMode, runDelegatesToEnterWith } = require('../../../dist/profiler/context-binding.js');
-const { SpanLabels } = require('../../../dist/profiler/span-labels.js');
+const { createContextBinding, detectBindingMode, runDelegatesToEnterWith } = require('../../../dist/linking/context-binding.js');
+const { SpanLabels } = require('../../../dist/linking/span-labels.js');
 const { AsyncLocalStorageContextManager } = require('@opentelemetry/context-async-hooks');
 const { ROOT_CONTEXT, createContextKey } = require('@opentelemetry/api');
 const { isAsyncContextFrameActive } = require('@datadog/pprof/out/src/async-context-frame');

@@ -7,8 +7,8 @@ import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
 
 const require = createRequire(import.meta.url);
-const { SpanLinker, PROFILE_ID_ATTRIBUTE } = require('../../../dist/profiler/span-linker.js');
-const { SpanLabels } = require('../../../dist/profiler/span-labels.js');
+const { SpanLinker, PROFILE_ID_ATTRIBUTE } = require('../../../dist/linking/span-linker.js');
+const { SpanLabels } = require('../../../dist/linking/span-labels.js');
 const { TracerProvider } = require('@opentelemetry/sdk-trace');
 const { ROOT_CONTEXT, trace, TraceFlags } = require('@opentelemetry/api');
 
