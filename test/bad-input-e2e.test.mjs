@@ -14,7 +14,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { spawnApp } from './helpers/spawn-app.mjs';
-import { GUARDED_APP, agentLines, assertNoFaultsReachedApp } from './reliability-harness.mjs';
+import { GUARDED_APP, agentLines, assertNoFaultsReachedApp } from './helpers/reliability-harness.mjs';
 
 const require = createRequire(import.meta.url);
 const { readConfig } = require('../dist/config.js');

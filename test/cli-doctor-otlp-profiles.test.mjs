@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, test } from 'node:test';
-import { runCli as run } from './cli-run.mjs';
+import { runCli as run } from './helpers/cli-run.mjs';
 
 const scratch = mkdtempSync(path.join(tmpdir(), 'span-profiles-doctor-otlp-'));
 after(() => rmSync(scratch, { recursive: true, force: true }));

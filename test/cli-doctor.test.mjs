@@ -8,7 +8,7 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, test } from 'node:test';
-import { runCli as run } from './cli-run.mjs';
+import { runCli as run } from './helpers/cli-run.mjs';
 
 const scratch = mkdtempSync(path.join(tmpdir(), 'span-profiles-cli-doctor-'));
 after(() => rmSync(scratch, { recursive: true, force: true }));

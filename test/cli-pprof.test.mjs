@@ -5,10 +5,10 @@ import { mkdtempSync, mkdirSync, readFileSync, rmSync, existsSync } from 'node:f
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { runCli as run } from './cli-run.mjs';
+import { runCli as run } from './helpers/cli-run.mjs';
 import { goPprofRaw, goPprofSkipReason } from './helpers/go-pprof.mjs';
 import { decodePprof } from './helpers/pprof-samples.mjs';
-import { writeShopStore } from './store-fixtures.mjs';
+import { writeShopStore } from './helpers/store-fixtures.mjs';
 
 const scratch = mkdtempSync(path.join(tmpdir(), 'span-profiles-cli-pprof-'));
 const store = path.join(scratch, 'store');

@@ -5,8 +5,8 @@ import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { runCli as run } from './cli-run.mjs';
-import { buildCpuProfile, labelsOf, makeSpans, T0, writeShopStore, writeStore } from './store-fixtures.mjs';
+import { runCli as run } from './helpers/cli-run.mjs';
+import { buildCpuProfile, labelsOf, makeSpans, T0, writeShopStore, writeStore } from './helpers/store-fixtures.mjs';
 
 const scratch = mkdtempSync(path.join(tmpdir(), 'span-profiles-cli-report-'));
 const store = path.join(scratch, 'store');

@@ -11,7 +11,7 @@ import path from 'node:path';
 import { zstdText } from './helpers/zstd.mjs';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { runCli } from './cli-run.mjs';
+import { runCli } from './helpers/cli-run.mjs';
 import { readPprofFile } from './helpers/pprof-samples.mjs';
 
 const repo = fileURLToPath(new URL('../', import.meta.url));

@@ -15,7 +15,7 @@ import {
   assertNoFaultsReachedApp,
   startLoad,
   waitForAgentStats,
-} from './reliability-harness.mjs';
+} from './helpers/reliability-harness.mjs';
 
 const QUEUE = 3;
 

@@ -14,7 +14,7 @@ import {
   retainedBytesOf,
   startGuardedAppWithBackends,
   startLoad,
-} from './reliability-harness.mjs';
+} from './helpers/reliability-harness.mjs';
 
 const MIB = 1024 * 1024;
 const SPAN_QUEUE = 64;

@@ -2,7 +2,7 @@
 // the app keeps serving, the queue stays capped with drops counted, warnings are rate-limited, and
 // the queued profiles are delivered once Pyroscope is back. See runPyroscopeFault.
 import { test } from 'node:test';
-import { runPyroscopeFault } from './reliability-harness.mjs';
+import { runPyroscopeFault } from './helpers/reliability-harness.mjs';
 
 test('Pyroscope refusing connections: app unaffected, queue capped, queued profiles delivered on recovery', (t) =>
   runPyroscopeFault(t, { mode: 'refuse', retryable: true, reason: /ECONNREFUSED/ }));

@@ -2,7 +2,7 @@
 // queued profiles are delivered on recovery; 400 and 413 are rejected for good, counted, not
 // retried. In every case the app keeps serving and warnings are rate-limited. See runPyroscopeFault.
 import { test } from 'node:test';
-import { runPyroscopeFault } from './reliability-harness.mjs';
+import { runPyroscopeFault } from './helpers/reliability-harness.mjs';
 
 test('Pyroscope answering 500: retried within the cap, queued profiles delivered on recovery', (t) =>
   runPyroscopeFault(t, { mode: 500, retryable: true, reason: /HTTP 500/ }));

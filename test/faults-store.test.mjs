@@ -25,7 +25,7 @@ import {
   retainedBytesOf,
   startLoad,
   waitForAgentStats,
-} from './reliability-harness.mjs';
+} from './helpers/reliability-harness.mjs';
 
 const MIB = 1024 * 1024;
 const SERVICE_DIR = 'fixture-guarded-app';

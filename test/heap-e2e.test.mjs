@@ -9,7 +9,7 @@ import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { runCli } from './cli-run.mjs';
+import { runCli } from './helpers/cli-run.mjs';
 import { goPprofRaw, goPprofSkipReason, goPprofTop } from './helpers/go-pprof.mjs';
 import { startPyroscopeReceiver } from './helpers/pyroscope-receiver.mjs';
 import { killAllApps, spawnApp } from './helpers/spawn-app.mjs';

@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import zlib from 'node:zlib';
 import { after, test } from 'node:test';
-import { runCli } from './cli-run.mjs';
+import { runCli } from './helpers/cli-run.mjs';
 
 const require = createRequire(import.meta.url);
 const { loadStoreHeap, heapSites, heapFlameTree } = require('../dist/store/read/heap-reader.js');

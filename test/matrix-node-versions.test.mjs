@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import { startOtlpReceiver } from './helpers/otlp-receiver.mjs';
 import { startPyroscopeReceiver } from './helpers/pyroscope-receiver.mjs';
 import { nodeBinary, spawnApp } from './helpers/spawn-app.mjs';
-import { GUARDED_APP, agentStatsOf, assertNoFaultsReachedApp } from './reliability-harness.mjs';
+import { GUARDED_APP, agentStatsOf, assertNoFaultsReachedApp } from './helpers/reliability-harness.mjs';
 
 const BINDING = { 22: 'async-hooks', 24: 'async-context-frame', 26: 'async-context-frame' };
 

@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import { decodeOtlpProfilesProtobuf, flattenOtlpProfiles, otlpProfilesProblems } from './helpers/otlp-profiles.mjs';
 import { spawnApp } from './helpers/spawn-app.mjs';
 import { waitUntil } from './helpers/wait-for.mjs';
-import { GUARDED_APP, agentLines, assertAllServed, startLoad } from './reliability-harness.mjs';
+import { GUARDED_APP, agentLines, assertAllServed, startLoad } from './helpers/reliability-harness.mjs';
 
 const require = createRequire(import.meta.url);
 const grpc = require('@grpc/grpc-js');

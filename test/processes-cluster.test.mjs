@@ -11,7 +11,7 @@ import { readPprofFile } from './helpers/pprof-samples.mjs';
 import { startPyroscopeReceiver } from './helpers/pyroscope-receiver.mjs';
 import { spawnApp } from './helpers/spawn-app.mjs';
 import { waitUntil } from './helpers/wait-for.mjs';
-import { agentLines, labelledSpanIds } from './reliability-harness.mjs';
+import { agentLines, labelledSpanIds } from './helpers/reliability-harness.mjs';
 
 const APP = 'fixtures/cluster-app/index.js';
 const WORKERS = 2;

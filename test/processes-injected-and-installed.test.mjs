@@ -12,7 +12,7 @@ import { promisify } from 'node:util';
 import { startOtlpReceiver } from './helpers/otlp-receiver.mjs';
 import { startPyroscopeReceiver } from './helpers/pyroscope-receiver.mjs';
 import { fixturePath, pinnedNode, registerPath, repoRoot, spawnApp } from './helpers/spawn-app.mjs';
-import { agentLines, profileWindowMs } from './reliability-harness.mjs';
+import { agentLines, profileWindowMs } from './helpers/reliability-harness.mjs';
 
 const run = promisify(execFile);
 let workDir;

@@ -10,7 +10,7 @@ import { startOtlpReceiver } from './helpers/otlp-receiver.mjs';
 import { startPyroscopeReceiver } from './helpers/pyroscope-receiver.mjs';
 import { spawnApp } from './helpers/spawn-app.mjs';
 import { waitUntil } from './helpers/wait-for.mjs';
-import { GUARDED_APP, assertAllServed, assertNoFaultsReachedApp, faultsOf, startLoad, waitForAgentStats } from './reliability-harness.mjs';
+import { GUARDED_APP, assertAllServed, assertNoFaultsReachedApp, faultsOf, startLoad, waitForAgentStats } from './helpers/reliability-harness.mjs';
 
 test("the guarded fixture records the app's own uncaught exception, unhandled rejection and warning", async () => {
   const app = await spawnApp({ app: GUARDED_APP, loader: 'none' });

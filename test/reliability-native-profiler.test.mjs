@@ -11,7 +11,7 @@ import { promisify } from 'node:util';
 import { startOtlpReceiver } from './helpers/otlp-receiver.mjs';
 import { startPyroscopeReceiver } from './helpers/pyroscope-receiver.mjs';
 import { pinnedNode, repoRoot, spawnApp } from './helpers/spawn-app.mjs';
-import { GUARDED_APP, agentLines, agentStatsOf, assertAllServed, assertNoFaultsReachedApp, startLoad } from './reliability-harness.mjs';
+import { GUARDED_APP, agentLines, agentStatsOf, assertAllServed, assertNoFaultsReachedApp, startLoad } from './helpers/reliability-harness.mjs';
 
 const run = promisify(execFile);
 let workDir;

@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import { startOtlpReceiver } from './helpers/otlp-receiver.mjs';
 import { startPyroscopeReceiver } from './helpers/pyroscope-receiver.mjs';
 import { fixturePath, spawnApp } from './helpers/spawn-app.mjs';
-import { agentLines, agentStatsOf, assertAllServed, assertNoFaultsReachedApp, startLoad } from './reliability-harness.mjs';
+import { agentLines, agentStatsOf, assertAllServed, assertNoFaultsReachedApp, startLoad } from './helpers/reliability-harness.mjs';
 
 const APP = 'fixtures/other-profiler-app/index.js';
 const START_PYROSCOPE = fixturePath('other-profiler-app/start-pyroscope.js');

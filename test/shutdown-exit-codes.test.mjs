@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import { startOtlpReceiver } from './helpers/otlp-receiver.mjs';
 import { startPyroscopeReceiver } from './helpers/pyroscope-receiver.mjs';
 import { spawnApp } from './helpers/spawn-app.mjs';
-import { GUARDED_APP, agentLines, labelledSpanIds } from './reliability-harness.mjs';
+import { GUARDED_APP, agentLines, labelledSpanIds } from './helpers/reliability-harness.mjs';
 
 const BATCH_JOB = 'fixtures/guarded-app/batch-job.js';
 // No guard: Node's own handling of uncaught errors decides the exit code.

@@ -12,7 +12,7 @@ import { zstdText } from './helpers/zstd.mjs';
 import { readPprofFile } from './helpers/pprof-samples.mjs';
 import { startPyroscopeReceiver } from './helpers/pyroscope-receiver.mjs';
 import { spawnApp } from './helpers/spawn-app.mjs';
-import { GUARDED_APP, agentLines, labelledSpanIds } from './reliability-harness.mjs';
+import { GUARDED_APP, agentLines, labelledSpanIds } from './helpers/reliability-harness.mjs';
 
 /** Nothing leaves on its own schedule during a test: only a flush sends. */
 const NO_SCHEDULED_EXPORT = { PYROSCOPE_UPLOAD_INTERVAL: '60s', OTEL_BSP_SCHEDULE_DELAY: '60000' };

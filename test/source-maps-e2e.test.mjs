@@ -8,7 +8,7 @@ import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'nod
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { runCli } from './cli-run.mjs';
+import { runCli } from './helpers/cli-run.mjs';
 import { goPprofRaw, goPprofSkipReason } from './helpers/go-pprof.mjs';
 import { readPprofFile } from './helpers/pprof-samples.mjs';
 import { startPyroscopeReceiver } from './helpers/pyroscope-receiver.mjs';

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, test } from 'node:test';
 import { gunzipSync } from 'node:zlib';
-import { buildCpuProfile, labelsOf, makeSpans, T0, writeShopStore } from './store-fixtures.mjs';
+import { buildCpuProfile, labelsOf, makeSpans, T0, writeShopStore } from './helpers/store-fixtures.mjs';
 import { zstdText, zstdUnavailable } from './helpers/zstd.mjs';
 
 const require = createRequire(import.meta.url);
@@ -313,7 +313,7 @@ test('CPU per root span joins samples with spans by pyroscope.profile.id; names 
     { stack: [['other', '/app/c.js', 3]], cpuMs: 5, labels: other },
     { stack: [['idle', '', 0]], cpuMs: 7 },
   ], { startMs: T0, endMs: T0 + 1000 });
-  const { writeStore } = await import('./store-fixtures.mjs');
+  const { writeStore } = await import('./helpers/store-fixtures.mjs');
   await writeStore(dir, { service: 'shop', spans, profiles: [{ data, startMs: T0, endMs: T0 + 1000 }] });
 
   const store = await span.loadStoreCpu(dir);

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import zlib from 'node:zlib';
-import { writeViewStore } from './view-store.mjs';
+import { writeViewStore } from './helpers/view-store.mjs';
 
 const require = createRequire(import.meta.url);
 const { startViewServer } = require('../dist/cli/view/server.js');

@@ -9,7 +9,7 @@ import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { buildCpuProfile, labelsOf, makeSpans, T0, writeStore } from './store-fixtures.mjs';
+import { buildCpuProfile, labelsOf, makeSpans, T0, writeStore } from './helpers/store-fixtures.mjs';
 
 const require = createRequire(import.meta.url);
 const { startViewServer } = require('../dist/cli/view/server.js');

@@ -11,7 +11,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { fixturePath, spawnApp } from './helpers/spawn-app.mjs';
-import { writeViewStore } from './view-store.mjs';
+import { writeViewStore } from './helpers/view-store.mjs';
 
 const scratch = mkdtempSync(path.join(os.tmpdir(), 'view-e2e-'));
 

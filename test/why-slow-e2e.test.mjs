@@ -3,7 +3,7 @@
 // and function for most of the waiting request's duration, and does not call the loop's own CPU blocked.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { runCli } from './cli-run.mjs';
+import { runCli } from './helpers/cli-run.mjs';
 import { fixturePath, killAllApps, spawnApp } from './helpers/spawn-app.mjs';
 
 after(killAllApps);

@@ -3,7 +3,7 @@
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
-export const BIN = fileURLToPath(new URL('../bin/span-profiles', import.meta.url));
+export const BIN = fileURLToPath(new URL('../../bin/span-profiles', import.meta.url));
 
 /** Resolves { code, stdout, stderr }; stdout is a Buffer when `binary` is set. */
 export function runCli(args, { env = {}, cwd, binary = false } = {}) {

@@ -9,8 +9,8 @@ const { Profile, StringTable, ValueType, Sample, Label, Location, Line, Function
 const { TracerProvider, InMemorySpanExporter, SimpleSpanProcessor } = require('@opentelemetry/sdk-trace');
 const { resourceFromAttributes } = require('@opentelemetry/resources');
 const { context, trace } = require('@opentelemetry/api');
-const { ProfileStoreExporter } = require('../dist/store/write/profile-store-exporter.js');
-const { SpanStoreExporter } = require('../dist/store/write/span-store-exporter.js');
+const { ProfileStoreExporter } = require('../../dist/store/write/profile-store-exporter.js');
+const { SpanStoreExporter } = require('../../dist/store/write/span-store-exporter.js');
 
 /**
  * Finished spans. `defs`: [{ name, startMs, durationMs, children?: [{ name, startMs, durationMs }] }];

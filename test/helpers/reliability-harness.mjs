@@ -1,10 +1,10 @@
 // Shared by the reliability tests (faults-*, shutdown-*, processes-*, matrix-*, bad-input-e2e):
 // a steady load generator, the agent's lines on stderr, and the guarded fixture's fault record.
 import assert from 'node:assert/strict';
-import { startOtlpReceiver } from './helpers/otlp-receiver.mjs';
-import { startPyroscopeReceiver } from './helpers/pyroscope-receiver.mjs';
-import { httpRequest, spawnApp } from './helpers/spawn-app.mjs';
-import { waitUntil } from './helpers/wait-for.mjs';
+import { startOtlpReceiver } from './otlp-receiver.mjs';
+import { startPyroscopeReceiver } from './pyroscope-receiver.mjs';
+import { httpRequest, spawnApp } from './spawn-app.mjs';
+import { waitUntil } from './wait-for.mjs';
 
 /** The guarded fixture (fixtures/guarded-app): records uncaught exceptions, rejections, warnings. */
 export const GUARDED_APP = 'fixtures/guarded-app/index.js';
