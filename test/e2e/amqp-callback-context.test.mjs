@@ -1,4 +1,4 @@
-// Issue 11, amqplib: what arrives on a shared connection for a request (a channel RPC reply, a publisher
+// amqplib: what arrives on a shared connection for a request (a channel RPC reply, a publisher
 // confirm) runs in that request's context, not in the context of the request that opened the connection.
 // Against a real RabbitMQ; in-process, with the binding under test (dist/) and OpenTelemetry's context
 // manager, through amqplib's callback API (whose callbacks are called straight from the frame loop).

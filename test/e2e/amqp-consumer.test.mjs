@@ -1,4 +1,4 @@
-// Issue 11, amqplib against a real RabbitMQ the test starts. A delivery answers no request: it is new
+// amqplib consumers against a real RabbitMQ the test starts. A delivery answers no request: it is new
 // work, whose consumer span (`<queue> process`) amqplib's instrumentation starts when it calls the
 // consumer. So: the consumer's handling is charged to its consumer span, and the frames read before it
 // (on a connection a finished HTTP request opened) are charged to no request, not to that opener.

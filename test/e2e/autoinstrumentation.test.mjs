@@ -325,7 +325,7 @@ describe('apps run with only NODE_OPTIONS=--require <tree>/autoinstrumentation.j
     });
   }
 
-  // Issue 13: the source mapper and the heap profiler come from the same tree (the heap profiler is in
+  // The source mapper and the heap profiler come from the same tree (the heap profiler is in
   // the native addon): a TypeScript app's frames at its .ts lines, heap profiles as Pyroscope memory types.
   test('a TypeScript app from the tree: CPU frames at their .ts lines, heap profiles on by default', async () => {
     const build = await buildTsFixture('tsc-maps');

@@ -1,4 +1,4 @@
-// Issue 11: Express 5 gets one span per middleware and one per route handler, no duplicates (the router
+// Express 5 gets one span per middleware and one per route handler, no duplicates (the router
 // instrumentation would wrap every layer the express one already wraps), and http.route only where it
 // is the route. The exact span tree of one request of fixtures/express5-app.
 import assert from 'node:assert/strict';

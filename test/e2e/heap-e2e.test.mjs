@@ -1,4 +1,4 @@
-// Issue 13, end to end: heap profiles. The TypeScript fixture (tsc with .js.map files) retains objects in
+// Heap profiles end to end. The TypeScript fixture (tsc with .js.map files) retains objects in
 // retainRecords(); under the agent, the heap profile uploaded to Pyroscope and the one stored locally
 // show that function first by in-use space, at its .ts lines, with the sample types Pyroscope names
 // `memory:inuse_space:bytes:space:bytes` and `memory:inuse_objects:count:space:bytes`. Decoded with

@@ -1,4 +1,4 @@
-// Issue 13: reading heap profiles back from the local store. A heap profile is a snapshot, so a range
+// Reading heap profiles back from the local store. A heap profile is a snapshot, so a range
 // takes the last snapshot of each process and adds processes up; report --heap says so and fails
 // clearly when there is none.
 import assert from 'node:assert/strict';

@@ -1,4 +1,4 @@
-// Issue 13: heap profiles in the Pyroscope exporter's queue. A heap profile is a snapshot, so while the
+// Heap profiles in the Pyroscope exporter's queue. A heap profile is a snapshot, so while the
 // server does not answer only the newest one waits: heap uploads never push CPU profiles out of the
 // bounded queue. Against a loopback /ingest that holds its answers.
 import assert from 'node:assert/strict';

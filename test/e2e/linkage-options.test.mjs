@@ -1,4 +1,4 @@
-// Issue 3, end to end: the options Grafana's Java agent also has. OTEL_PYROSCOPE_ROOT_SPAN_ONLY=false
+// The span linkage options Grafana's Java agent also has. OTEL_PYROSCOPE_ROOT_SPAN_ONLY=false
 // gives every span its own pyroscope.profile.id and samples the innermost span's id;
 // OTEL_PYROSCOPE_ADD_SPAN_NAME=false drops the span_name label (and only that).
 import assert from 'node:assert/strict';

@@ -1,4 +1,4 @@
-// Issue 3, end to end: with no backend configured, spans and profiles land in the local store
+// With no backend configured, spans and profiles land in the local store
 // (SPAN_PROFILES_DIR) in the documented layout, and the profiles link to the stored spans exactly as
 // they would to Tempo: every span_id label is a stored root span's pyroscope.profile.id.
 import assert from 'node:assert/strict';

@@ -1,4 +1,4 @@
-// Issue 11, node-redis: each reply is decoded in the context of the command it answers, taken from the
+// node-redis: each reply is decoded in the context of the command it answers, taken from the
 // queue's own head (not a shadow list), so it stays right when an `asap` command jumps the queue and
 // when commands from several requests are pipelined on one connection. Against a real Redis server.
 // In-process: the binding under test (dist/) with OpenTelemetry's context manager, no profiler.

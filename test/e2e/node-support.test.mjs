@@ -1,4 +1,4 @@
-// Issue 2: which Node.js versions the agent starts on (22.15 and later), and what it does on an
+// Which Node.js versions the agent starts on (22.15 and later), and what it does on an
 // older one: one line on stderr, and the app runs untouched.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';

@@ -1,4 +1,4 @@
-// Issue 15 end to end: the Express fixture under concurrent load with OTEL_PROFILES_EXPORTER=otlp sends
+// OTLP profiles end to end: the Express fixture under concurrent load with OTEL_PROFILES_EXPORTER=otlp sends
 // traces and profiles through one OTLP/HTTP endpoint (base URL: /v1/traces and /v1development/profiles).
 // The receiver decodes the profiles with protobufjs over the kept .proto files and applies Pyroscope's
 // OTLP ingest rules; the tests then judge the span links as the pprof linkage suite does.

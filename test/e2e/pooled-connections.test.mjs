@@ -1,4 +1,4 @@
-// Issue 11: CPU of pooled connections is charged to the request whose query it answers, against real
+// CPU of pooled connections is charged to the request whose query it answers, against real
 // PostgreSQL, MariaDB (for mysql2 and mysql) and Redis (for ioredis and node-redis) servers the test starts. The first requests open the connections; without the
 // binding every later reply's parsing runs in an opener's context (the socket's), long after it ended.
 import assert from 'node:assert/strict';

@@ -1,4 +1,4 @@
-// Issue 3, end to end: the Pyroscope exporter as a real server sees it. Auth (Basic from variables
+// The Pyroscope exporter as a real server sees it. Auth (Basic from variables
 // or from the URL, Bearer), the tenant header, a service name Pyroscope would reject made valid,
 // a 503 retried until delivered, and the uploaded bytes read back by `go tool pprof`, a decoder we
 // did not write.

@@ -1,4 +1,4 @@
-// Issue 2, end to end: OTEL_SDK_DISABLED=true turns the whole agent off (no spans, no profiles, no
+// OTEL_SDK_DISABLED=true turns the whole agent off (no spans, no profiles, no
 // signal handlers, nothing patched) and the app serves as it would without the agent.
 import assert from 'node:assert/strict';
 import { readdirSync } from 'node:fs';

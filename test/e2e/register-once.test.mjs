@@ -1,4 +1,4 @@
-// Issue 2, end to end: the agent starts once per process and on the main thread only, however many
+// The agent starts once per process and on the main thread only, however many
 // times it is preloaded (a second --require, NODE_OPTIONS plus --require, a second copy of the
 // package) and although worker threads run the preloads again. Duplicates would show as two
 // startup summaries and two spans per request (every instrumentation patched twice).

@@ -1,4 +1,4 @@
-// Issue 13, end to end: a TypeScript service compiled three ways (tsc with .js.map files, tsc with
+// A TypeScript service compiled three ways (tsc with .js.map files, tsc with
 // inline maps, an esbuild bundle) runs under the agent; the CPU-heavy functions of hot.ts show up in the
 // profile uploaded to Pyroscope and in the one stored locally with their .ts file and a line inside the
 // function's .ts body. Decoded with `go tool pprof -raw`. With SPAN_PROFILES_SOURCE_MAPS=false the .js

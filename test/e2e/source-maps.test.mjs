@@ -1,4 +1,4 @@
-// Issue 13: the source-map reader and the symbolization step on their own. The decoder is checked
+// The source-map reader and the symbolization step on their own. The decoder is checked
 // against Node's own (module.SourceMap, which --enable-source-maps uses) on real tsc and esbuild maps;
 // then broken maps, maps whose sources are missing, huge maps and thousands of maps.
 import assert from 'node:assert/strict';

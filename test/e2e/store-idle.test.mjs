@@ -1,4 +1,4 @@
-// Issue 11: an idle app leaves no profile file per interval in the store; work makes one again.
+// An idle app leaves no profile file per interval in the store; work makes one again.
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';

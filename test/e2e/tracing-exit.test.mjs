@@ -1,4 +1,4 @@
-// Issue 2, end to end: how processes end under the agent. `node -e 0` exits at once with code 0
+// How processes end under the agent. `node -e 0` exits at once with code 0
 // whatever the backends do; SIGTERM/SIGINT end the app by that signal (a shell sees 143/130) after
 // the last spans and profile are flushed; an app with its own SIGTERM handler keeps control.
 import assert from 'node:assert/strict';

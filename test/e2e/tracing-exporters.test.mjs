@@ -1,4 +1,4 @@
-// Issue 2, end to end: the standard trace variables still work although the agent adds its own span
+// The standard trace variables still work although the agent adds its own span
 // processor (NodeSDK ignores them once span processors are passed, so the agent builds them itself):
 // OTEL_TRACES_EXPORTER with two exporters, OTEL_EXPORTER_OTLP_PROTOCOL, OTEL_TRACES_SAMPLER.
 import assert from 'node:assert/strict';

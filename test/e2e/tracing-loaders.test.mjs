@@ -1,4 +1,4 @@
-// Issue 2, end to end: the three fixture apps (plain node:http, Express 5, an ES module app) under
+// The three fixture apps (plain node:http, Express 5, an ES module app) under
 // each way of loading the agent (--require, --import, NODE_OPTIONS), exporting to a local OTLP
 // receiver. Asserts span names, http.route, parent/child structure and the resource.
 import assert from 'node:assert/strict';

@@ -1,4 +1,4 @@
-// Issue 14, end to end: a request that only waits on a timer, stuck behind another request's long
+// "Why was it slow" end to end: a request that only waits on a timer, stuck behind another request's long
 // synchronous loop. From the store alone, `report --sort duration --json` blames the loop's span name
 // and function for most of the waiting request's duration, and does not call the loop's own CPU blocked.
 import assert from 'node:assert/strict';
