@@ -16,7 +16,7 @@
 #       ENV NODE_OPTIONS="--require /autoinstrumentation/autoinstrumentation.js"
 #
 # What goes into /autoinstrumentation is made by autoinstrumentation/build.mjs, which
-# test/autoinstrumentation.test.mjs runs too (no Docker engine needed to test the content).
+# test/e2e/autoinstrumentation.test.mjs runs too (no Docker engine needed to test the content).
 #
 # Build (multi-arch; the build stage runs once, natively, because its output is the same for every
 # target: plain JS plus the prebuilt addons of both architectures):

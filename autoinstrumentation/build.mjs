@@ -6,7 +6,7 @@
 //   <out>/node_modules/@acme/span-profiles    this package, as `npm pack` ships it
 //   <out>/node_modules/...                    its production dependencies, at the lockfile's versions
 //
-// The Dockerfile runs this script, and so does test/autoinstrumentation.test.mjs: what goes into the
+// The Dockerfile runs this script, and so does test/e2e/autoinstrumentation.test.mjs: what goes into the
 // image is tested on machines without a Docker engine.
 //
 //   node autoinstrumentation/build.mjs <out-dir> [--skip-build]

@@ -1,6 +1,6 @@
-// The AMQP scenario of issue 11: the first HTTP request opens the connection and starts consuming; then
+// The AMQP consumer scenario: the first HTTP request opens the connection and starts consuming; then
 // messages are published (by this process, without the agent) and consumed on that connection. Returns
-// the store's spans and CPU. Used by test/amqp-consumer.test.mjs and runnable alone for the figures:
+// the store's spans and CPU. Used by test/e2e/amqp-consumer.test.mjs and runnable alone for the figures:
 //   node test/helpers/amqp-consumer.mjs [messages]
 import path from 'node:path';
 import { createRequire } from 'node:module';

@@ -1,4 +1,4 @@
-// The issue 3 linkage suite, defined once and run by one test file per Node binary (each binding
+// The span linkage suite, defined once and run by one test file per Node binary (each binding
 // mode: AsyncContextFrame on 24 and 26, async hooks on 22). One Express app per suite takes a mixed
 // concurrent load; the tests then judge the profiles it uploaded against the spans it exported.
 import assert from 'node:assert/strict';

@@ -1,6 +1,6 @@
-// The pooled-connection scenario of issue 11: the first requests open a driver's connections, later
+// The pooled-connection scenario: the first requests open a driver's connections, later
 // requests reuse them; then each request's CPU as the store reports it. Used by
-// test/pooled-connections.test.mjs and runnable alone to print the distribution:
+// test/e2e/pooled-connections.test.mjs and runnable alone to print the distribution:
 //   node test/helpers/pooled-connections.mjs pg|mysql2|mysql|redis|node-redis [requests]
 import path from 'node:path';
 import { createRequire } from 'node:module';

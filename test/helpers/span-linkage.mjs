@@ -1,4 +1,4 @@
-// The linkage checks of issue 3, on decoded profile samples ({values, labels, stack}, see
+// The span linkage checks, on decoded profile samples ({values, labels, stack}, see
 // pprof-samples.mjs) and exported spans (see otlp-receiver.mjs): is every span_id label the
 // pyroscope.profile.id of an exported local root, and is CPU attributed to the right route.
 import { readFileSync } from 'node:fs';

@@ -54,7 +54,7 @@ function childEnv(extraEnv, nodeOptions, storeDir) {
   }
   env.PORT = '0';
   env.SPAN_PROFILES_DIR = storeDir;
-  // Heap profiles (on by default, issue 13) are a second upload per interval; tests of CPU profiles
+  // Heap profiles (on by default) are a second upload per interval; tests of CPU profiles
   // count and compare uploads, so heap is off unless a test asks (heap-e2e passes undefined: the default).
   env.SPAN_PROFILES_HEAP = 'false';
   for (const [key, value] of Object.entries(extraEnv ?? {})) {

@@ -1,0 +1,42 @@
+// An interval with no work of the app is recognised, so the store writes no file for it.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+
+const require = createRequire(import.meta.url);
+const { Profile, ValueType, Function: Fn, Location, Line, Sample, StringTable } = require('pprof-format');
+const { isIdleProfile } = require('../../../dist/profiler/idle-profile.js');
+const AGENT_FILE = path.resolve('dist/profiler/cpu-profiler.js');
+
+/** samples: [count, [[name, file], ...leaf first]] */
+function rawProfile(samples) {
+  const strings = new StringTable();
+  const s = (x) => strings.dedup(x);
+  const functions = [];
+  const locations = [];
+  const locationOf = (name, file) => {
+    const id = functions.length + 1;
+    functions.push(new Fn({ id, name: s(name), systemName: s(name), filename: s(file) }));
+    locations.push(new Location({ id, line: [new Line({ functionId: id, line: 1 })] }));
+    return id;
+  };
+  return new Profile({
+    sampleType: [new ValueType({ type: s('sample'), unit: s('count') }), new ValueType({ type: s('cpu'), unit: s('nanoseconds') })],
+    sample: samples.map(([count, stack]) => new Sample({ locationId: stack.map(([name, file]) => locationOf(name, file ?? '')), value: [count, 1e6] })),
+    function: functions,
+    location: locations,
+    stringTable: strings,
+  });
+}
+
+test('idle ticks, background threads, GC and the agent\'s own work are idle', () => {
+  assert.equal(isIdleProfile(rawProfile([[96, [['(idle)']]], [0, [['Non JS threads activity'], ['Node.js']]]])), true);
+  assert.equal(isIdleProfile(rawProfile([[1, [['Garbage Collection'], ['Node.js']]], [1, [['encodeProfile', AGENT_FILE], ['listOnTimeout', 'node:internal/timers']]]])), true);
+  assert.equal(isIdleProfile(rawProfile([])), true);
+});
+
+test('one tick of the app\'s code is work', () => {
+  assert.equal(isIdleProfile(rawProfile([[96, [['(idle)']]], [1, [['handleRequest', '/srv/app/server.js']]]])), false);
+  assert.equal(isIdleProfile(rawProfile([[1, [['parse', 'node:internal/url']]]])), false);
+});
