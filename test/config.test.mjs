@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 
 const require = createRequire(import.meta.url);
-const { readConfig, parseDuration, parseSize } = require('../dist/config.js');
+const { readConfig, parseDuration, parseSize } = require('../dist/config/index.js');
 
 const read = (env) => readConfig({ ...env });
 

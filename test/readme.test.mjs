@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 
 const require = createRequire(import.meta.url);
-const { readConfig } = require('../dist/config.js');
+const { readConfig } = require('../dist/config/index.js');
 const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
 
 test('every configuration variable has a row in the README table', () => {
