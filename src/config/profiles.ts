@@ -9,6 +9,7 @@ import type { Warnings } from './parse';
 import type { AgentConfig, ProfileExporterName } from './types';
 import { OTLP_PROFILES_PATH, defaultProfileExporters, type Values } from './variables';
 
+/** Where profiles go, and the OTLP profiles exporter's settings; `pyroscope` without a server is left out, with a warning. */
 export function profileDestinations(values: Values, warnings: Warnings): AgentConfig['profiles'] {
   const serverSet = values.PYROSCOPE_SERVER_ADDRESS !== undefined;
   const names = values.OTEL_PROFILES_EXPORTER;

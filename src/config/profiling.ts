@@ -6,6 +6,7 @@ import type { Warnings } from './parse';
 import type { AgentConfig } from './types';
 import type { Values, VariableName } from './variables';
 
+/** The profiling part of the config: off when not asked for, or with nowhere for profiles to go (then with a warning). */
 export function profiling(
   values: Values,
   destinations: AgentConfig['profiles'],

@@ -5,6 +5,7 @@ import type { Warnings } from './parse';
 import type { AgentConfig } from './types';
 import type { Values } from './variables';
 
+/** The Pyroscope part of the config; labels Pyroscope would refuse are renamed or left out, one warning each. */
 export function pyroscope(values: Values, serviceName: string, warnings: Warnings): AgentConfig['pyroscope'] {
   const serverUrl = values.PYROSCOPE_SERVER_ADDRESS;
   let basicAuth: AgentConfig['pyroscope']['basicAuth'];

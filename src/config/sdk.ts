@@ -5,6 +5,7 @@
 import type { AgentConfig } from './types';
 import { DEFAULT_RESOURCE_DETECTORS, RESOURCE_DETECTOR_NAMES, type Values } from './variables';
 
+/** Which instrumentations and resource detectors load, and whether metrics and logs are exported. */
 export function sdkComponents(values: Values): Pick<AgentConfig, 'instrumentations' | 'resourceDetectors' | 'metricsExporterSet' | 'logsExporterSet'> {
   let resourceDetectors: string[] = values.OTEL_NODE_RESOURCE_DETECTORS ?? DEFAULT_RESOURCE_DETECTORS;
   if (resourceDetectors.includes('none')) resourceDetectors = [];

@@ -4,6 +4,7 @@ import { readVariables } from './parse';
 import type { AgentConfig } from './types';
 import { DEFAULT_STORE_DIR, type Values } from './variables';
 
+/** The local store's part of the config: it keeps what the trace and profile destinations name `store`. */
 export function store(values: Values, traces: AgentConfig['traces'], profiles: AgentConfig['profiles']): AgentConfig['store'] {
   return {
     mode: values.SPAN_PROFILES_STORE,

@@ -4,6 +4,7 @@ import type { Warnings } from './parse';
 import type { AgentConfig, PropagatorName, TraceExporterName } from './types';
 import { defaultTraceExporters, type Values } from './variables';
 
+/** The traces part of the config; a batch size above the queue size is cut to it, with a warning. */
 export function traces(values: Values, warnings: Warnings): AgentConfig['traces'] {
   const names = values.OTEL_TRACES_EXPORTER;
   let exporters: TraceExporterName[];

@@ -7,6 +7,10 @@
  *
  * Variables that the OpenTelemetry exporters read themselves (traces' OTEL_EXPORTER_OTLP_HEADERS,
  * _TIMEOUT, _COMPRESSION, ...) are left to them; the ones listed here are those the agent decides with.
+ *
+ * A new variable: one entry below, in its section (the type gives its parsing and its warnings; a type
+ * that does not exist yet is a parser in parse.ts), a row in the README's table with the same default,
+ * and `values.NAME` (typed) read in the section's derivation that puts it in the config (types.ts).
  */
 import * as os from 'node:os';
 import * as path from 'node:path';
