@@ -9,8 +9,9 @@
  * _TIMEOUT, _COMPRESSION, ...) are left to them; the ones listed here are those the agent decides with.
  *
  * A new variable: one entry below, in its section (the type gives its parsing and its warnings; a type
- * that does not exist yet is a parser in parse.ts), a row in the README's table with the same default,
- * and `values.NAME` (typed) read in the section's derivation that puts it in the config (types.ts).
+ * that does not exist yet is a parser in parse.ts), its row in the README's table (test/readme.test.mjs
+ * prints the row it expects), and `values.NAME` (typed) read in the derivation of its section, which
+ * puts it in the config (types.ts).
  */
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -53,6 +54,11 @@ interface VariableBase {
   readonly name: string;
   /** What it does, one or two sentences: doctor's listing (the README words it for users, at more length). */
   readonly description: string;
+  /**
+   * The README's Meaning column where it tells users more than `description` (why, what it costs);
+   * unset, the README says `description`.
+   */
+  readonly readme?: string;
   /** The default as a user would write it: the README's Default column, doctor's, and "using ..." in warnings. */
   readonly default: string;
   /** Never printed: doctor and warnings show `<redacted>`. */
@@ -143,6 +149,8 @@ export const VARIABLES = [
     type: 'keyValues',
     description: 'Extra resource attributes, key=value,key=value (values percent-encoded).',
     default: '',
+    readme:
+      "Extra resource attributes, key=value,key=value (read by the OpenTelemetry SDK).",
   },
 
   // The local store's mode comes early: the trace and profile destinations' defaults depend on it.
@@ -284,6 +292,8 @@ export const VARIABLES = [
     type: 'names',
     description: 'Metrics are off unless set: otlp, console, prometheus, none (then the OpenTelemetry SDK exports them).',
     default: 'off',
+    readme:
+      "Metrics are off unless set (otlp, console, prometheus); then the SDK reads it.",
     values: ['otlp', 'console', 'prometheus', 'none'],
   },
   {
@@ -291,6 +301,8 @@ export const VARIABLES = [
     type: 'names',
     description: 'Log export is off unless set: otlp, console, none.',
     default: 'off',
+    readme:
+      "Log export is off unless set (otlp, console); then the SDK reads it.",
     values: ['otlp', 'console', 'none'],
   },
 
@@ -331,6 +343,8 @@ export const VARIABLES = [
     description:
       "How often profiles are cut and sent, at most 60s (longer is cut to 60s: Grafana looks for a span's profile within 60 s of it, and a profile is stamped with its window's start).",
     default: '15s',
+    readme:
+      "How often profiles are cut and sent, at most `60s`: a longer value is cut to 60s with a warning (Grafana looks for a span's profile from 60 s before it to 60 s after, and a profile is stamped with its window's start).",
     fallbackMs: 15_000,
     minMs: 1000,
     maxMs: 24 * 3_600_000,
@@ -401,6 +415,8 @@ export const VARIABLES = [
     description:
       'Static profile labels, key=value,key=value. Names are sent as letters, digits and _ (dots become _, a leading digit gets a _), at most 23 labels.',
     default: '',
+    readme:
+      "Static profile labels, key=value,key=value. Names are sent as every Pyroscope reads them: letters, digits and `_` (a dot becomes `_`, a leading digit gets a `_` in front); names starting with `__`, names the agent sets (`service_name`, `span_id`, `trace_id`, `span_name`) and the second of two names that become equal are left out; at most 23 labels. One warning per change.",
   },
   {
     name: 'PYROSCOPE_BASIC_AUTH_USER',
@@ -459,6 +475,8 @@ export const VARIABLES = [
     description:
       'auto: samples sent to Pyroscope carry trace_id only if the server (asked once at /api/v1/status/buildinfo) is 2.1.0 or later; older ones make each trace_id a series. true forces it (on an older server: one series per request), false leaves it out.',
     default: 'auto',
+    readme:
+      "`auto`: samples sent to Pyroscope carry `trace_id` only if the server, asked once at `/api/v1/status/buildinfo` in the background, is 2.1.0 or later (older ones make every trace id a series: one per request). `true` forces it: on an older server that grows its series count with traffic until the tenant's series limit refuses new data. `false` leaves it out. The local store always keeps it.",
     fallback: 'auto',
     values: ['auto', 'true', 'false'],
     caseInsensitive: true,
@@ -469,6 +487,8 @@ export const VARIABLES = [
     description:
       'Distinct span_name values a process sends to Pyroscope or over OTLP in its lifetime (each is a series); later names are sent as "(other span names)". The local store keeps the real names.',
     default: '200',
+    readme:
+      "Distinct `span_name` values one process sends to Pyroscope or over OTLP (a sample attribute there) in its lifetime (each is a series that stays in Pyroscope's index); later names are sent as `(other span names)`, with one warning per destination. The local store keeps the real names.",
     fallback: 200,
     min: 1,
     max: 100_000,
@@ -479,6 +499,8 @@ export const VARIABLES = [
     description:
       "Largest Pyroscope upload, uncompressed with its labels; bigger profiles are split. Pyroscope refuses (429, for good) one over its ingestion burst, 2 MiB by default: raise it only with the server's distributor.ingestion-burst-size-mb (and validation.max-profile-size-bytes above 4 MiB).",
     default: '2MiB',
+    readme:
+      "Largest Pyroscope upload, uncompressed with its labels; bigger cuts are sent as several uploads. Pyroscope refuses (429, however often retried) one over its ingestion burst, 2 MiB by default: raise it only together with the server's `distributor.ingestion-burst-size-mb` (and `validation.max-profile-size-bytes` above 4 MiB).",
     fallbackBytes: 2 * MIB,
     minBytes: 256 * 1024,
   },
