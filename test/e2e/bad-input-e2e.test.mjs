@@ -17,7 +17,7 @@ import { spawnApp } from '../helpers/spawn-app.mjs';
 import { GUARDED_APP, agentLines, assertNoFaultsReachedApp } from '../helpers/reliability-harness.mjs';
 
 const require = createRequire(import.meta.url);
-const { readConfig } = require('../../dist/config.js');
+const { readConfig } = require('../../dist/config/index.js');
 
 const SECRET = `pw-${randomBytes(6).toString('hex')}`;
 /** A closed loopback port: whatever is sent there is refused, nothing leaves the machine. */

@@ -10,7 +10,7 @@ import { parse as parseYaml, parseAllDocuments } from 'yaml';
 import { repoRoot } from '../helpers/spawn-app.mjs';
 
 const require = createRequire(import.meta.url);
-const { readConfig } = require('../../dist/config.js');
+const { readConfig } = require('../../dist/config/index.js');
 
 const pkg = JSON.parse(readFileSync(path.join(repoRoot, 'package.json'), 'utf8'));
 /** The published image, tagged with the package version: bump both together. */

@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 
 const require = createRequire(import.meta.url);
-const { readConfig, parseDuration, parseSize } = require('../../dist/config.js');
+const { readConfig, parseDuration, parseSize, defaultStoreDir, VARIABLES } = require('../../dist/config/index.js');
 
 const read = (env) => readConfig({ ...env });
 
@@ -323,4 +323,68 @@ test('trace_id, span name and upload size variables', () => {
       'SPAN_PROFILES_MAX_UPLOAD_SIZE="1KiB" is below the minimum 256KiB; using 2MiB',
     ],
   );
+});
+
+test("doctor's entries are the table: one per variable, in its order, with its meaning, default and secrecy", () => {
+  const { entries } = read({});
+  assert.deepEqual(entries.map((e) => e.name), VARIABLES.map((v) => v.name));
+  for (const [i, variable] of VARIABLES.entries()) {
+    const entry = entries[i];
+    assert.equal(entry.description, variable.description, variable.name);
+    assert.equal(entry.secret, variable.secret === true, variable.name);
+    assert.equal(entry.isSet, false, variable.name);
+    // Inherited and computed defaults are the effective ones; the rest are the table's own.
+    if (variable.inherits === undefined && variable.defaultFrom === undefined) assert.equal(entry.defaultValue, variable.default, variable.name);
+  }
+  assert.equal(entries.find((e) => e.name === 'SPAN_PROFILES_DIR').defaultValue, path.join(os.tmpdir(), 'span-profiles'));
+});
+
+test('a signal-specific OTLP variable defaults to the general one: its value, and its text in doctor and warnings', () => {
+  const { config, entries, warnings } = read({ OTEL_EXPORTER_OTLP_TIMEOUT: '2500', OTEL_EXPORTER_OTLP_PROFILES_TIMEOUT: 'soon', OTEL_EXPORTER_OTLP_COMPRESSION: 'GZIP' });
+  assert.equal(config.profiles.otlp.timeoutMs, 2500);
+  assert.equal(config.profiles.otlp.compression, 'gzip');
+  assert.equal(entries.find((e) => e.name === 'OTEL_EXPORTER_OTLP_PROFILES_TIMEOUT').defaultValue, '2500');
+  assert.equal(entries.find((e) => e.name === 'OTEL_EXPORTER_OTLP_PROFILES_COMPRESSION').defaultValue, 'gzip');
+  assert.deepEqual(warnings, ['OTEL_EXPORTER_OTLP_PROFILES_TIMEOUT="soon" is not a whole number of milliseconds; using 2500']);
+});
+
+test("the app's package.json is asked for the service name only when no variable names the service", () => {
+  let asked = 0;
+  const appPackageName = () => {
+    asked++;
+    return 'shop-api';
+  };
+  const fromPackage = readConfig({}, appPackageName).config;
+  assert.equal(fromPackage.serviceName, 'shop-api');
+  assert.equal(fromPackage.serviceNameSource, 'package.json');
+  assert.equal(fromPackage.pyroscope.applicationName, 'shop-api');
+  assert.equal(readConfig({}, () => undefined).config.serviceNameSource, 'default');
+  assert.equal(readConfig({}, () => undefined).config.serviceName, 'unknown_service:node');
+  asked = 0;
+  readConfig({ OTEL_SERVICE_NAME: 'a' }, appPackageName);
+  readConfig({ OTEL_RESOURCE_ATTRIBUTES: 'service.name=b' }, appPackageName);
+  assert.equal(asked, 0);
+});
+
+test('the command reads the store directory the agent writes to', () => {
+  for (const env of [{}, { SPAN_PROFILES_DIR: 'relative/store' }, { SPAN_PROFILES_DIR: ' /srv/profiles ' }, { SPAN_PROFILES_DIR: '   ' }]) {
+    assert.equal(defaultStoreDir(env), read(env).config.store.dir, JSON.stringify(env));
+  }
+  assert.equal(defaultStoreDir({ SPAN_PROFILES_DIR: 'relative/store' }), path.resolve('relative/store'));
+});
+
+test('warnings come in the order of the table; those about no single variable last', () => {
+  const { warnings } = read({
+    SPAN_PROFILES_STORE: 'never',
+    OTEL_PROFILES_EXPORTER: 'pyroscope',
+    PYROSCOPE_LABELS: 'a.b=1,k',
+    OTEL_BSP_MAX_QUEUE_SIZE: '10',
+    OTEL_BSP_MAX_EXPORT_BATCH_SIZE: 'many',
+    OTEL_LOGS_EXPORTER: 'file',
+  });
+  assert.deepEqual(
+    warnings.map((w) => w.split(/[=: ]/)[0]),
+    ['OTEL_BSP_MAX_EXPORT_BATCH_SIZE', 'OTEL_BSP_MAX_EXPORT_BATCH_SIZE', 'OTEL_LOGS_EXPORTER', 'PYROSCOPE_LABELS', 'PYROSCOPE_LABELS', 'OTEL_PROFILES_EXPORTER', 'no'],
+  );
+  assert.match(warnings[1], /is larger than OTEL_BSP_MAX_QUEUE_SIZE=10; using 10$/);
 });
