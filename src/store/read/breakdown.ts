@@ -110,6 +110,8 @@ export class RootResolver {
  */
 export class ProcessTimelines {
   private readonly lines = new Map<string, PlacedSample[]>();
+  /** Per process, the times (us, ascending) of ticks that found the thread idle. */
+  private readonly idleTicks = new Map<string, number[]>();
   /** Samples that could not be placed (no time). */
   readonly untimedSamples: number;
 
@@ -127,14 +129,21 @@ export class ProcessTimelines {
         untimed++;
         continue;
       }
-      // A tick that found the thread idle: whatever CPU it carries ran before, unplaceable; not work.
-      if (sample.stack[0]?.name === IDLE_FRAME) continue;
       const key = processKey(sample.service, sample.pid);
+      // A tick that found the thread idle: whatever CPU it carries ran before, unplaceable; not work.
+      // Its time is kept: it proves the event loop was free then (see idleBetween).
+      if (sample.stack[0]?.name === IDLE_FRAME) {
+        let ticks = this.idleTicks.get(key);
+        if (ticks === undefined) this.idleTicks.set(key, (ticks = []));
+        ticks.push(Math.round(sample.timeMs * 1000));
+        continue;
+      }
       let list = grouped.get(key);
       if (list === undefined) grouped.set(key, (list = []));
       list.push(sample);
     }
     this.untimedSamples = untimed;
+    for (const ticks of this.idleTicks.values()) ticks.sort((a, b) => a - b);
     for (const [key, list] of grouped) {
       list.sort((a, b) => a.timeMs! - b.timeMs!);
       const placed: PlacedSample[] = [];
@@ -153,6 +162,20 @@ export class ProcessTimelines {
       }
       this.lines.set(key, placed);
     }
+  }
+
+  /** Whether a tick found the thread of process `key` idle strictly between `fromUs` and `untilUs`. */
+  idleBetween(key: string, fromUs: number, untilUs: number): boolean {
+    const ticks = this.idleTicks.get(key);
+    if (ticks === undefined) return false;
+    let lo = 0;
+    let hi = ticks.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (ticks[mid]! <= fromUs) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo < ticks.length && ticks[lo]! < untilUs;
   }
 
   /** The placed samples of `span`'s process whose stretch overlaps `[fromUs, untilUs]`. */
@@ -246,20 +269,31 @@ export interface Stall {
   othersOpen: number;
 }
 
+/** The longest gap without any tick that a stall may bridge: longer, and nothing is known of the thread. */
+const MAX_UNOBSERVED_GAP_US = 1_000_000;
+
 /**
  * The longest stalls, longest first: runs of samples of one root (or of no span) where each follows the
- * previous with at most `maxGapNanos` between the end of one stretch and the start of the next.
+ * previous with at most `maxGapNanos` between the end of one stretch and the start of the next, or with a
+ * longer gap (up to a second) in which the sampler saw nothing at all: no other span, no idle tick. On a
+ * loaded machine the sampler misses ticks; a synchronous loop cannot yield between two of its own ticks
+ * unless something else (another span, the idle loop) was there to be sampled.
  * `spans` are the stored spans (to count the requests open meanwhile).
  */
 export function findStalls(timelines: ProcessTimelines, spans: readonly StoredSpan[], options: { maxGapNanos: number; limit: number; minNanos?: number }): Stall[] {
   const maxGapUs = Math.round(options.maxGapNanos / 1000);
+  const continues = (key: string, previous: PlacedSample, next: PlacedSample): boolean => {
+    if (next.rootKey !== previous.rootKey) return false;
+    const gapUs = next.fromUs - previous.untilUs;
+    return gapUs <= maxGapUs || (gapUs <= MAX_UNOBSERVED_GAP_US && !timelines.idleBetween(key, previous.untilUs, next.fromUs));
+  };
   const stalls: Array<Stall & { fromUs: number; untilUs: number; key: string }> = [];
   for (const [key, line] of timelines.all()) {
     let i = 0;
     while (i < line.length) {
       const first = line[i]!;
       let j = i + 1;
-      while (j < line.length && line[j]!.rootKey === first.rootKey && line[j]!.fromUs - line[j - 1]!.untilUs <= maxGapUs) j++;
+      while (j < line.length && continues(key, line[j - 1]!, line[j]!)) j++;
       const run = line.slice(i, j);
       const fromUs = first.fromUs;
       const untilUs = run[run.length - 1]!.untilUs;

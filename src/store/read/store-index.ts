@@ -20,7 +20,7 @@ import { loadCpuSamples, unchargedCpu, type CodeFrame, type CpuSample, type Unch
 /** The index file inside the store directory. */
 export const INDEX_FILE_NAME = '.span-profiles-index.sqlite';
 /** Bump when the schema or what is ingested changes: an index of another version is rebuilt. */
-const SCHEMA_VERSION = '4';
+const SCHEMA_VERSION = '5';
 
 type Sqlite = typeof import('node:sqlite');
 type Database = import('node:sqlite').DatabaseSync;

@@ -197,6 +197,27 @@ test('stalls: the longest runs of one span\'s CPU, with how many other requests 
   assert.equal(stalls[1].durationNanos, 15 * MS);
 });
 
+test('stalls: ticks the sampler missed inside a loop are bridged; an idle tick in the gap ends the stall', () => {
+  const loop = span('GET /loop', 0, 400);
+  const pausing = span('GET /pausing', 0, 400, { pid: PID + 1 });
+  const samples = [
+    // One synchronous loop: ticks every 10 ms with 120 ms unobserved in the middle (a loaded machine).
+    ...busy(0, 100, loop, 'spin'),
+    ...busy(220, 300, loop, 'spin'),
+    // Another process: the same shape, but a tick found its thread idle in the gap: two stretches.
+    ...busy(0, 100, pausing, 'spin').map((s) => ({ ...s, pid: PID + 1 })),
+    sample(160, undefined, '(idle)', { pid: PID + 1 }),
+    ...busy(220, 300, pausing, 'spin').map((s) => ({ ...s, pid: PID + 1 })),
+  ];
+  const stalls = findStalls(analyze([loop, pausing], samples), [loop, pausing], { maxGapNanos: 5 * MS, limit: 5 });
+  assert.equal(stalls[0].name, 'GET /loop');
+  assert.equal(stalls[0].durationNanos, 305 * MS); // [10 - 1.5 periods, 300]
+  assert.deepEqual(
+    stalls.filter((s) => s.name === 'GET /pausing').map((s) => s.durationNanos / MS),
+    [105, 85],
+  );
+});
+
 test('ticks that found the thread idle are not work: they neither block nor count as CPU', () => {
   const req = span('GET /a', 0, 50);
   const b = breakdownOf(req, analyze([req], [sample(10, undefined, '(idle)'), sample(20, req, '(idle)')]));
