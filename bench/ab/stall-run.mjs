@@ -1,6 +1,8 @@
 // A/B of the profile cut's event-loop stall at RATE req/s (default 1000), open loop, server on core 0, from the checkout:
 //   PROFILES=store UPLOAD=2s node bench/ab/stall-run.mjs <rounds> <seconds> <distA|bare> <distB> ...
 // 'stall at a cut' = longest setImmediate gap within 0.05-0.85 s after each cut; 'between cuts' = the same-width window before it.
+// RT=<priority>: the server runs under SCHED_RR at that priority, so a loaded machine's other processes do not
+// preempt it: its long turns are then its own work (the load generator still competes for the other core).
 // STAGES=1 also times the cut's synchronous stages (bench/ab/stage-timer.js).
 // A/B: overhead server under each dist at ~RATE req/s open loop; longest stall of each run; interleaved rounds.
 import { spawn } from 'node:child_process';
@@ -19,7 +21,7 @@ async function once(dist) {
     OTEL_TRACES_EXPORTER: 'otlp', OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf', OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${sink.address().port}`,
     OTEL_METRICS_EXPORTER: 'none', OTEL_LOGS_EXPORTER: 'none', OTEL_PROFILES_EXPORTER: process.env.PROFILES ?? 'pyroscope', PYROSCOPE_SERVER_ADDRESS: `http://127.0.0.1:${sink.address().port}`, BENCH_WORK_ITERATIONS: '3000', SPAN_PROFILES_DIR: '/tmp/stall-store' };
   const args = ['--require', './bench/ab/stall-probe.js', ...(dist === 'bare' ? [] : ['--require', `${dist}/register.js`]), ...(process.env.STAGES && dist !== 'bare' ? ['--require', process.env.STAGES === '1' ? './bench/ab/stage-timer.js' : process.env.STAGES] : []), 'bench/workload/overhead-server.js'];
-  const child = spawn('taskset', ['-c', '0', node, ...args], { env, stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn('taskset', ['-c', '0', ...(process.env.RT ? ['chrt', '-r', process.env.RT, node] : [node]), ...args], { env, stdio: ['ignore', 'pipe', 'inherit'] });
   const port = await new Promise((r) => child.stdout.on('data', (d) => { const m = /"listening":(\d+)/.exec(String(d)); if (m) r(+m[1]); }));
   const agent = new http.Agent({ keepAlive: true, maxSockets: 32 });
   const lat = []; let sent = 0;
