@@ -1,5 +1,5 @@
-// Within an upload interval the sampler is stopped and restarted whenever it has taken PIECE_SAMPLES samples
-// (each native stop stays short); the pieces reach the destinations as the interval's one cut, with every
+// Within an upload interval the sampler is stopped and restarted whenever the thread has been busy for
+// PIECE_BUSY_SAMPLES sampling intervals (each native stop stays short); the pieces reach the destinations as the interval's one cut, with every
 // sample, its time and its span, and no hole at the piece boundaries. Real sampler, real context binding.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -10,7 +10,7 @@ const { AsyncLocalStorageContextManager } = require('@opentelemetry/context-asyn
 const { createContextKey, ROOT_CONTEXT } = require('@opentelemetry/api');
 const { loadNativeProfiler } = require('../dist/profiler/native-profiler.js');
 const { createContextBinding } = require('../dist/profiler/context-binding.js');
-const { CpuProfiler, PIECE_SAMPLES } = require('../dist/profiler/cpu-profiler.js');
+const { CpuProfiler, PIECE_BUSY_SAMPLES } = require('../dist/profiler/cpu-profiler.js');
 const { SpanLabels } = require('../dist/profiler/span-labels.js');
 const { SAMPLE_TIME_LABEL } = require('../dist/export/profile-exporter.js');
 
@@ -60,7 +60,7 @@ test('an interval stopped in pieces reaches the destination as one cut with ever
     const piecesBeforeCut = profiler.stats.pieces;
     await new Promise((resolve) => setTimeout(resolve, UPLOAD_MS - (Date.now() - startedMs) + 500));
     await profiler.shutdown(Date.now() + 15_000);
-    // 3 s of CPU at 1 ms a sample is up to 3,000 samples: several pieces of PIECE_SAMPLES.
+    // 3 s of CPU at 1 ms a sample is up to 3,000 samples: several pieces of PIECE_BUSY_SAMPLES.
     assert.ok(piecesBeforeCut >= 2, `pieces stopped within the interval: ${piecesBeforeCut}`);
   } finally {
     if (profiler.isRunning) await profiler.shutdown(Date.now() + 5000);
@@ -85,11 +85,26 @@ test('an interval stopped in pieces reaches the destination as one cut with ever
   assert.equal(bySpan.size, spans.length, 'every span has samples in the one cut');
   let total = 0;
   for (const labels of spans) total += bySpan.get(labels.spanId).length;
-  assert.ok(total >= PIECE_SAMPLES * 2, `samples of the spans in the cut: ${total}`);
+  assert.ok(total >= PIECE_BUSY_SAMPLES * 2, `samples of the spans in the cut: ${total}`);
   // Nothing lost at the piece boundaries: the cuts hold a tick for each sample the sampler recorded (a few
   // are dropped natively when no V8 sample matches their time).
   const ticks = cuts.reduce((n, cut) => n + cut.raw.sample.reduce((m, sample) => m + Number(sample.value[0]), 0), 0);
   assert.ok(ticks <= recorded && ticks >= 0.97 * recorded, `ticks in the cuts ${ticks}, samples recorded ${recorded}`);
   // One profile: one period over all of it, the cut's own duration.
   assert.ok(Number(first.raw.period) >= INTERVAL_MICROS * 1000 && Number(first.raw.period) <= 2 * INTERVAL_MICROS * 1000);
+});
+
+test('an idle app is not restarted within the interval', { skip: !load.ok && load.reason }, async () => {
+  const { pprof } = load;
+  const manager = new AsyncLocalStorageContextManager().enable();
+  const { binding } = createContextBinding({ mode: 'async-hooks' }, pprof.time, manager, () => undefined);
+  const profiler = new CpuProfiler({ pprof, binding, samplingIntervalMicros: 10_000, uploadIntervalMs: 60_000, wall: false, addSpanName: true, exporters: [] });
+  profiler.start();
+  try {
+    for (let i = 0; i < 8; i++) await new Promise((resolve) => setTimeout(resolve, 250));
+    assert.equal(profiler.stats.pieces, 0);
+  } finally {
+    await profiler.shutdown(Date.now() + 5000);
+    manager.disable();
+  }
 });

@@ -56,13 +56,28 @@ const AFTER_SPAN_ENDED_LABELS: LabelSet = { [AFTER_SPAN_ENDED_MARK]: 1 };
 export const MAX_NAME_WAIT_MS = 10_000;
 
 /**
- * The sampler is also stopped and restarted within an interval once this many samples were taken since
- * its last stop (looked at every {@link PIECE_CHECK_MS}): pprof's native stop copies the whole profile
- * into JavaScript objects in one synchronous piece, so the pieces keep each stop short at any upload
- * interval and traffic. The pieces are merged into the interval's one cut. About 2 s of one busy core.
+ * The sampler is also stopped and restarted within an interval (looked at every {@link PIECE_CHECK_MS}) once
+ * the JavaScript thread has run for PIECE_BUSY_SAMPLES sampling intervals since the last stop, or the
+ * sampler has taken PIECE_SAMPLES samples (idle ones included): pprof's native stop copies the whole
+ * profile (a node per distinct stack, an entry per sample) into JavaScript objects in one synchronous
+ * piece, so the pieces keep each stop short at any upload interval and traffic. An idle app is not
+ * restarted. The pieces are merged into the interval's one cut.
  */
-export const PIECE_SAMPLES = 200;
+export const PIECE_BUSY_SAMPLES = 200;
+export const PIECE_SAMPLES = 2000;
 export const PIECE_CHECK_MS = 250;
+
+/** CPU time of the JavaScript thread, microseconds (of the process where Node cannot tell the thread's). */
+const threadCpuMicros: () => number =
+  typeof process.threadCpuUsage === 'function'
+    ? () => {
+        const used = process.threadCpuUsage();
+        return used.user + used.system;
+      }
+    : () => {
+        const used = process.cpuUsage();
+        return used.user + used.system;
+      };
 
 /** The interval being sampled: every stopped piece of it goes into its builder, one after another. */
 interface OpenCut {
@@ -85,6 +100,8 @@ export class CpuProfiler {
   private timer: NodeJS.Timeout | undefined;
   private pieceTimer: NodeJS.Timeout | undefined;
   private cut: OpenCut | undefined;
+  /** The thread's CPU at the sampler's last stop (or start), microseconds. */
+  private cpuAtLastStop = 0;
   private intervalStart = 0;
   private cpuAtIntervalStart: NodeJS.CpuUsage | undefined;
   private readonly pending = new Set<Promise<void>>();
@@ -174,6 +191,7 @@ export class CpuProfiler {
     this.unnamed = cut.unnamed;
     this.spansOfCut = cut.spans;
     const stopped = stopSampler(pprof.time, restart, this.generateLabels, ['span_name']);
+    this.cpuAtLastStop = threadCpuMicros();
     if ('tree' in stopped) {
       const tree = stopped.tree;
       cut.chain = cut.chain.then(() => cut.builder.add(tree));
@@ -182,18 +200,21 @@ export class CpuProfiler {
     }
   }
 
-  /** Stops a piece of the interval when the sampler has taken enough samples since its last stop. */
+  /** Stops a piece of the interval when enough has been sampled since the sampler's last stop. */
   private maybeStopPiece(): void {
     const cut = this.cut;
     if (!this.running || cut === undefined) return;
     // The cut itself is due: it stops the sampler anyway.
     if (Date.now() - this.intervalStart > this.options.uploadIntervalMs - PIECE_CHECK_MS) return;
     const { pprof, binding } = this.options;
-    let taken = 0;
-    this.safely(() => {
-      taken = (pprof.time.getState() as Uint32Array)[pprof.time.constants.kSampleCount as number] ?? 0;
-    });
-    if (taken < PIECE_SAMPLES) return;
+    const busy = (threadCpuMicros() - this.cpuAtLastStop) / this.options.samplingIntervalMicros;
+    if (busy < PIECE_BUSY_SAMPLES) {
+      let taken = 0;
+      this.safely(() => {
+        taken = (pprof.time.getState() as Uint32Array)[pprof.time.constants.kSampleCount as number] ?? 0;
+      });
+      if (taken < PIECE_SAMPLES) return;
+    }
     try {
       this.stopInto(cut, true);
       binding.afterCollect();
@@ -230,6 +251,7 @@ export class CpuProfiler {
     });
     this.intervalStart = Date.now();
     this.cpuAtIntervalStart = process.cpuUsage();
+    this.cpuAtLastStop = threadCpuMicros();
     this.cut = this.openCut();
   }
 
