@@ -66,6 +66,8 @@ export const MAX_NAME_WAIT_MS = 10_000;
 export const PIECE_BUSY_SAMPLES = 200;
 export const PIECE_SAMPLES = 2000;
 export const PIECE_CHECK_MS = 250;
+/** Longest wait for the sampler's next sample before a stop (see CpuProfiler.afterNextSample). */
+const MAX_SAMPLE_WAIT_MS = 60;
 
 /** CPU time of the JavaScript thread, microseconds (of the process where Node cannot tell the thread's). */
 const threadCpuMicros: () => number =
@@ -100,6 +102,8 @@ export class CpuProfiler {
   private timer: NodeJS.Timeout | undefined;
   private pieceTimer: NodeJS.Timeout | undefined;
   private cut: OpenCut | undefined;
+  private pieceWaiting = false;
+  private cutWaiting = false;
   /** The thread's CPU at the sampler's last stop (or start), microseconds. */
   private cpuAtLastStop = 0;
   private intervalStart = 0;
@@ -162,7 +166,15 @@ export class CpuProfiler {
       throw err;
     }
     this.running = true;
-    this.timer = setInterval(() => this.collect(false), this.options.uploadIntervalMs);
+    this.timer = setInterval(() => {
+      // One cut at a time: a loop blocked past the next interval must not queue a second, empty one.
+      if (this.cutWaiting) return;
+      this.cutWaiting = true;
+      this.afterNextSample(() => {
+        this.cutWaiting = false;
+        void this.collect(false);
+      });
+    }, this.options.uploadIntervalMs);
     this.timer.unref();
     this.pieceTimer = setInterval(() => this.maybeStopPiece(), PIECE_CHECK_MS);
     this.pieceTimer.unref();
@@ -200,10 +212,41 @@ export class CpuProfiler {
     }
   }
 
+  /**
+   * Runs `fn` once the sampler has taken its next sample (or after a few sampling intervals at most),
+   * without blocking the event loop meanwhile. V8 processes its samples on its own thread, shortly after
+   * taking them; a sample still queued when the sampler is restarted goes to the new profile while its
+   * context stays with the old one, and both are dropped. V8 works through its queue before it takes the
+   * next sample, so a stop right after one loses none of the samples before it. (pprof's workaroundV8Bug
+   * waited for that signal too, but asleep, inside the stop.)
+   */
+  private afterNextSample(fn: () => void): void {
+    const { pprof } = this.options;
+    const index = pprof.time.constants.kSampleCount as number;
+    const taken = (): number | undefined => {
+      try {
+        return (pprof.time.getState() as Uint32Array)[index];
+      } catch {
+        return undefined;
+      }
+    };
+    const before = taken();
+    const giveUpAt = Date.now() + Math.min(MAX_SAMPLE_WAIT_MS, (3 * this.options.samplingIntervalMicros) / 1000);
+    const poll = (): void => {
+      const now = taken();
+      if (now === undefined || now !== before || Date.now() >= giveUpAt) fn();
+      else setTimeout(poll, 1).unref();
+    };
+    // First right after the callbacks already due (one of them may run long: the sampler signals meanwhile),
+    // then every millisecond (a timer, so an idle loop still sleeps).
+    if (before === undefined) fn();
+    else setImmediate(poll);
+  }
+
   /** Stops a piece of the interval when enough has been sampled since the sampler's last stop. */
   private maybeStopPiece(): void {
     const cut = this.cut;
-    if (!this.running || cut === undefined) return;
+    if (!this.running || cut === undefined || this.pieceWaiting) return;
     // The cut itself is due: it stops the sampler anyway.
     if (Date.now() - this.intervalStart > this.options.uploadIntervalMs - PIECE_CHECK_MS) return;
     const { pprof, binding } = this.options;
@@ -215,15 +258,21 @@ export class CpuProfiler {
       });
       if (taken < PIECE_SAMPLES) return;
     }
-    try {
-      this.stopInto(cut, true);
-      binding.afterCollect();
-      this.stats.pieces++;
-    } catch (err) {
-      this.stats.failures++;
-      getLogger().warnRateLimited('profiler-collect', `could not collect the CPU profile: ${describeError(err)}`);
-    }
-    this.noteStuckSampler();
+    this.pieceWaiting = true;
+    this.afterNextSample(() => {
+      this.pieceWaiting = false;
+      // The cut may have been taken meanwhile: that stop was the piece.
+      if (!this.running || this.cut !== cut) return;
+      try {
+        this.stopInto(cut, true);
+        binding.afterCollect();
+        this.stats.pieces++;
+      } catch (err) {
+        this.stats.failures++;
+        getLogger().warnRateLimited('profiler-collect', `could not collect the CPU profile: ${describeError(err)}`);
+      }
+      this.noteStuckSampler();
+    });
   }
 
   get isRunning(): boolean {
@@ -241,8 +290,10 @@ export class CpuProfiler {
       lineNumbers: false,
       // pprof's workaround for a V8 sampler hang sleeps in every stop until the next SIGPROF, before the
       // restart and again after it: 0-20 ms of blocked event loop at each cut whatever the profile's size,
-      // most of the cut's stall. Without it the stop takes under a millisecond. pprof still detects the
-      // hang at every stop (and restarts V8's profiler then), and checkEmpty() below catches the rest.
+      // most of the cut's stall. Without it the stop takes under a millisecond; the wait before the
+      // restart (which lets V8 process the samples it has queued) is done without blocking, by
+      // afterNextSample(). pprof still detects the hang at every stop (and restarts V8's profiler then),
+      // and checkEmpty() below catches the rest.
       workaroundV8Bug: false,
       // With a symbolizer, pprof keeps each frame's column (see Symbolizer.columnKeeper): bundles need it.
       ...(this.options.symbolizer
