@@ -10,6 +10,7 @@ import { describeError, getLogger } from '../logger';
 import { SAMPLE_TIME_LABEL, type ProfileCut, type ProfileExporter } from '../export/profile-exporter';
 import type { ContextBinding } from './context-binding';
 import { stopSampler, type PprofModule } from './native-profiler';
+import { nextTurn } from './frame-table';
 import { RawCutBuilder, type SampleLabelsOf } from './raw-cut-builder';
 import { PendingSpanNames } from './late-span-names';
 import { separateUnsampledCpu } from './sampler-gaps';
@@ -418,8 +419,12 @@ export class CpuProfiler {
       unnamed.applyTo(raw);
     }
     await this.options.symbolizer?.symbolize(raw, this.mapDeadline);
+    // Each pass over the samples in a turn of its own.
+    await nextTurn();
     separateSamplesAfterSpanEnd(raw);
+    await nextTurn();
     separateUnsampledCpu(raw, this.options.samplingIntervalMicros);
+    await nextTurn();
     // After the wait: spans that ended meanwhile are capped at their real duration.
     capSpanCpu(raw, spans, startMs, endMs);
     // An empty interval (an idle app, `node -e 0`) is not worth a file or a request.
@@ -450,9 +455,4 @@ export class CpuProfiler {
       // The profiler is already stopped: nothing to do.
     }
   }
-}
-
-/** Resolves after the event loop has run its pending I/O callbacks once. */
-function nextTurn(): Promise<void> {
-  return new Promise((resolve) => setImmediate(resolve));
 }
