@@ -244,10 +244,21 @@ export class CpuProfiler {
     else setImmediate(poll);
   }
 
+  /** Stops for good when `stopIf` gives a reason: the last cut, as at shutdown. */
+  private stopIfAsked(): Promise<void> | undefined {
+    const reason = this.options.stopIf?.();
+    if (reason === undefined) return undefined;
+    getLogger().warnOnce('profiler-stop', `CPU profiling stopped: ${reason}; tracing continues`);
+    return this.collect(true);
+  }
+
   /** Stops a piece of the interval when enough has been sampled since the sampler's last stop. */
   private maybeStopPiece(): void {
     const cut = this.cut;
     if (!this.running || cut === undefined || this.pieceWaiting) return;
+    // Looked at here too, so each look covers only the modules loaded in the last moment: the first one
+    // (every module loaded so far) then happens at start-up, not in the first cut at full traffic.
+    if (this.stopIfAsked() !== undefined) return;
     // The cut itself is due: it stops the sampler anyway.
     if (Date.now() - this.intervalStart > this.options.uploadIntervalMs - PIECE_CHECK_MS) return;
     const { pprof, binding } = this.options;
@@ -314,11 +325,8 @@ export class CpuProfiler {
   collect(final: boolean): Promise<void> {
     if (!this.running) return Promise.resolve();
     if (!final) {
-      const reason = this.options.stopIf?.();
-      if (reason !== undefined) {
-        getLogger().warnOnce('profiler-stop', `CPU profiling stopped: ${reason}; tracing continues`);
-        return this.collect(true);
-      }
+      const stopped = this.stopIfAsked();
+      if (stopped !== undefined) return stopped;
     }
     const { binding } = this.options;
     const startMs = this.intervalStart;
