@@ -18,6 +18,8 @@ wrap(require(D + '/profiler/cpu-profiler.js').CpuProfiler.prototype, 'collect', 
 const tb = require(D + '/profiler/span-time-bounds.js'); wrap(tb, 'separateSamplesAfterSpanEnd', 'separateSamplesAfterSpanEnd'); wrap(tb, 'capSpanCpu', 'capSpanCpu');
 wrap(require(D + '/profiler/sampler-gaps.js'), 'separateUnsampledCpu', 'separateUnsampledCpu');
 wrap(require(D + '/profiler/late-span-names.js').PendingSpanNames.prototype, 'applyTo', 'unnamed.applyTo');
+const enc = tryRequire(D + '/export/otlp-profiles-encoder.js'); wrap(enc, 'encodeOtlpProfilesProtobuf', 'otlp.encodeProtobuf');
+const lab = tryRequire(D + '/export/pyroscope-labels.js');
 const rcb = tryRequire(D + '/profiler/raw-cut-builder.js');
 if (rcb) { const fin = rcb.RawCutBuilder.prototype.finish; rcb.RawCutBuilder.prototype.finish = function () { if (typeof this.longestSliceMs === 'number') log.push(['builder slice', this.longestSliceMs, 0]); const t = performance.now(); try { return fin.call(this); } finally { log.push(['builder.finish', performance.now() - t, t]); } }; }
 process.on('SIGUSR1', () => { const agg = {}; for (const [l, d] of log) (agg[l] ??= []).push(+d.toFixed(2)); require('fs').writeFileSync(process.env.STAGE_OUT, JSON.stringify(agg)); });
