@@ -27,7 +27,10 @@ const { CpuProfiler } = require(`${dist}/profiler/cpu-profiler.js`);
 const { SpanLabels } = require(`${dist}/profiler/span-labels.js`);
 const { buildProfilesOfCut } = require(`${dist}/profiler/profile-builder.js`);
 const { relabelForPyroscope, SpanNameGuard } = require(`${dist}/export/pyroscope-labels.js`);
-const { buildOtlpProfiles, encodeOtlpProfilesProtobuf } = require(`${dist}/export/otlp-profiles-encoder.js`);
+const otlpEncoder = require(`${dist}/export/otlp-profiles-encoder.js`);
+const { buildOtlpProfiles } = otlpEncoder;
+// What the exporter calls: the sliced encoding where the build has it.
+const encodeOtlp = otlpEncoder.encodeOtlpProfilesProtobufSliced ?? otlpEncoder.encodeOtlpProfilesProtobuf;
 
 /** Runs `work` and resolves with it the longest event-loop turn meanwhile, ms. */
 async function longestTurn(work) {
@@ -104,7 +107,7 @@ const context = { resourceAttributes: { 'service.name': 'bench' }, scopeName: 's
 const steps = {
   'store build (keep sample times)': () => buildProfilesOfCut(captured, { keepSampleTimes: true }),
   'pyroscope relabel + build': async () => buildProfilesOfCut({ ...captured, raw: await relabelForPyroscope(captured.raw, { includeTraceId: true, spanNames: new SpanNameGuard(1000) }) }),
-  'otlp build + encode': async () => encodeOtlpProfilesProtobuf(await buildOtlpProfiles(captured, context)),
+  'otlp build + encode': async () => encodeOtlp(await buildOtlpProfiles(captured, context)),
 };
 for (const [name, step] of Object.entries(steps)) {
   const turns = [];
