@@ -39,7 +39,7 @@ export interface CpuProfilerOptions {
 /** Counters for diagnostics and tests. */
 export interface CpuProfilerStats {
   intervals: number;
-  /** Stops of the sampler within an interval (see {@link PIECE_SAMPLES}). */
+  /** Stops of the sampler within an interval (see {@link PIECE_BUSY_SAMPLES}). */
   pieces: number;
   profilesExported: number;
   samples: number;
