@@ -11,7 +11,14 @@
 const WIRE_VARINT = 0;
 const WIRE_FIXED64 = 1;
 const WIRE_LEN = 2;
+const WIRE_FIXED32 = 5;
 const TWO_32 = 0x1_0000_0000;
+
+/** The value of one hex digit (either case); other characters give garbage, as ids are validated upstream. */
+function hexValue(code: number): number {
+  if (code <= 0x39) return code - 0x30;
+  return (code | 0x20) - 0x57;
+}
 
 /** Bytes the varint encoding of a non-negative integer takes. */
 export function varintSize(value: number): number {
@@ -40,17 +47,17 @@ export class ProtobufWriter {
     return this.buffer.subarray(0, this.position);
   }
 
-  /** Field `field` as a varint; zero (the proto3 default) is not written. */
-  uint(field: number, value: number): void {
-    if (value === 0) return;
+  /** Field `field` as a varint; zero (the proto3 default) is not written unless `always` (a oneof member). */
+  uint(field: number, value: number, always = false): void {
+    if (value === 0 && !always) return;
     this.tag(field, WIRE_VARINT);
     this.varint(value);
   }
 
-  /** An int64 field that may be negative (two's complement, 10 bytes when negative). */
-  int(field: number, value: number): void {
-    if (value === 0) return;
-    if (value > 0) return this.uint(field, value);
+  /** An int64 field that may be negative (two's complement, 10 bytes when negative); zero only if `always`. */
+  int(field: number, value: number, always = false): void {
+    if (value === 0 && !always) return;
+    if (value >= 0) return this.uint(field, value, always);
     this.tag(field, WIRE_VARINT);
     let big = BigInt.asUintN(64, BigInt(Math.trunc(value)));
     this.ensure(10);
@@ -75,9 +82,9 @@ export class ProtobufWriter {
     this.position += 8;
   }
 
-  /** A double field; zero is not written. */
-  double(field: number, value: number): void {
-    if (value === 0) return;
+  /** A double field; zero is not written unless `always`. */
+  double(field: number, value: number, always = false): void {
+    if (value === 0 && !always) return;
     this.tag(field, WIRE_FIXED64);
     this.ensure(8);
     this.buffer.writeDoubleLE(value, this.position);
@@ -87,11 +94,58 @@ export class ProtobufWriter {
   /** A string field; the empty string is not written unless `always`. */
   string(field: number, value: string, always = false): void {
     if (value.length === 0 && !always) return;
-    const length = Buffer.byteLength(value, 'utf8');
+    this.tag(field, WIRE_LEN);
+    const length = value.length;
+    // Short ASCII strings (attribute keys and values, names) byte by byte: no call into native code.
+    if (length < 0x80) {
+      this.ensure(length + 1);
+      const buffer = this.buffer;
+      let position = this.position + 1;
+      let i = 0;
+      for (; i < length; i++) {
+        const code = value.charCodeAt(i);
+        if (code >= 0x80) break;
+        buffer[position++] = code;
+      }
+      if (i === length) {
+        buffer[this.position] = length;
+        this.position = position;
+        return;
+      }
+    }
+    const bytes = Buffer.byteLength(value, 'utf8');
+    this.varint(bytes);
+    this.ensure(bytes);
+    this.position += this.buffer.write(value, this.position, bytes, 'utf8');
+  }
+
+  /** A bytes field holding the bytes a lowercase or uppercase hex string spells (trace and span ids). */
+  hexBytes(field: number, hex: string): void {
+    const length = hex.length >> 1;
     this.tag(field, WIRE_LEN);
     this.varint(length);
     this.ensure(length);
-    this.position += this.buffer.write(value, this.position, length, 'utf8');
+    const buffer = this.buffer;
+    let position = this.position;
+    for (let i = 0; i < length; i++) buffer[position++] = (hexValue(hex.charCodeAt(2 * i)) << 4) | hexValue(hex.charCodeAt(2 * i + 1));
+    this.position = position;
+  }
+
+  /** A fixed32 field, written even when zero. */
+  fixed32(field: number, value: number): void {
+    this.tag(field, WIRE_FIXED32);
+    this.ensure(4);
+    this.buffer.writeUInt32LE(value >>> 0, this.position);
+    this.position += 4;
+  }
+
+  /** A fixed64 field from its two 32-bit halves (exact beyond 2^53), written even when zero. */
+  fixed64Parts(field: number, low: number, high: number): void {
+    this.tag(field, WIRE_FIXED64);
+    this.ensure(8);
+    this.buffer.writeUInt32LE(low >>> 0, this.position);
+    this.buffer.writeUInt32LE(high >>> 0, this.position + 4);
+    this.position += 8;
   }
 
   /** A bytes field; empty is not written unless `always`. */
