@@ -63,6 +63,7 @@ let requests = 0;
 async function loop(id) {
   for (let i = 0; ; i++) {
     await request(id * 1e6 + i);
+    globalThis.spanLoopRequests = (globalThis.spanLoopRequests ?? 0) + 1; // for toggle-sampler.js
     if (measuring) requests++;
   }
 }
