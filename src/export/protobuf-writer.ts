@@ -14,11 +14,10 @@ const WIRE_LEN = 2;
 const WIRE_FIXED32 = 5;
 const TWO_32 = 0x1_0000_0000;
 
-/** The value of one hex digit (either case); other characters give garbage, as ids are validated upstream. */
-function hexValue(code: number): number {
-  if (code <= 0x39) return code - 0x30;
-  return (code | 0x20) - 0x57;
-}
+/** The value of each hex digit by its char code (either case); other characters read as 0 (ids are validated upstream). */
+const HEX_VALUES = new Uint8Array(128);
+for (let i = 0; i < 10; i++) HEX_VALUES[0x30 + i] = i;
+for (let i = 0; i < 6; i++) HEX_VALUES[0x41 + i] = HEX_VALUES[0x61 + i] = 10 + i;
 
 /** Bytes the varint encoding of a non-negative integer takes. */
 export function varintSize(value: number): number {
@@ -127,7 +126,7 @@ export class ProtobufWriter {
     this.ensure(length);
     const buffer = this.buffer;
     let position = this.position;
-    for (let i = 0; i < length; i++) buffer[position++] = (hexValue(hex.charCodeAt(2 * i)) << 4) | hexValue(hex.charCodeAt(2 * i + 1));
+    for (let i = 0; i < hex.length - 1; i += 2) buffer[position++] = (HEX_VALUES[hex.charCodeAt(i) & 0x7f]! << 4) | HEX_VALUES[hex.charCodeAt(i + 1) & 0x7f]!;
     this.position = position;
   }
 
@@ -143,9 +142,11 @@ export class ProtobufWriter {
   fixed64Parts(field: number, low: number, high: number): void {
     this.tag(field, WIRE_FIXED64);
     this.ensure(8);
-    this.buffer.writeUInt32LE(low >>> 0, this.position);
-    this.buffer.writeUInt32LE(high >>> 0, this.position + 4);
-    this.position += 8;
+    const buffer = this.buffer;
+    let position = this.position;
+    for (let i = 0; i < 4; i++, low >>>= 8) buffer[position++] = low & 0xff;
+    for (let i = 0; i < 4; i++, high >>>= 8) buffer[position++] = high & 0xff;
+    this.position = position;
   }
 
   /** A bytes field; empty is not written unless `always`. */
