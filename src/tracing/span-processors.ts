@@ -14,7 +14,6 @@ import {
 import type { AgentConfig, OtlpProtocol } from '../config';
 import { describeError, getLogger } from '../logger';
 import { SpanStoreExporter } from '../store/span-store-exporter';
-import { decodeTraceExportResponse, encodeTraceExportRequest } from '../export/otlp-trace-encoder';
 
 /** What the OTLP exporter packages give us to build an http/protobuf span exporter with our encoder. */
 interface OtlpExporterParts {
@@ -49,6 +48,8 @@ function otlpProtobufExporter(): SpanExporter {
     return new (require('@opentelemetry/exporter-trace-otlp-proto').OTLPTraceExporter)();
   }
   const { base, http } = parts;
+  // Required here, like the exporter packages: only processes that export OTLP/protobuf load it.
+  const { encodeTraceExportRequest, decodeTraceExportResponse } = require('../export/otlp-trace-encoder') as typeof import('../export/otlp-trace-encoder');
   const serializer = { serializeRequest: encodeTraceExportRequest, deserializeResponse: decodeTraceExportResponse };
   const options = http.convertLegacyHttpOptions({}, 'TRACES', 'v1/traces', { 'Content-Type': 'application/x-protobuf' });
   return new base.OTLPExporterBase(
