@@ -7,6 +7,13 @@
 // requests, or span-loop.js's requests when that is the app (run it with a long MEASURE_MS).
 const http = require('node:http');
 const time = require('@datadog/pprof/out/src/time-profiler');
+const heap = require('@datadog/pprof/out/src/heap-profiler');
+
+// TOGGLE=heap toggles V8's sampling heap profiler instead (512 KiB, 64 frames, as the agent starts it).
+const startIt = process.env.TOGGLE === 'heap'
+  ? () => heap.start(512 * 1024, 64)
+  : () => time.start({ intervalMicros: 10_000, durationMillis: 15_000, withContexts: true, useCPED: true, lineNumbers: false, workaroundV8Bug: true, collectCpuTime: true });
+const stopIt = process.env.TOGGLE === 'heap' ? () => heap.stop() : () => time.stop(false);
 
 const PHASE_MS = Number(process.env.PHASE_MS || 1000);
 const WARMUP_PHASES = Number(process.env.WARMUP_PHASES || 4);
@@ -27,8 +34,8 @@ setInterval(() => {
   const served = total - seen;
   if (n++ >= WARMUP_PHASES && served > 0) phases[on ? 'on' : 'off'].push((used.user + used.system) / served);
   // Start/stop outside the measured phase: the CPU they take goes to neither.
-  if (on) time.stop(false);
-  else time.start({ intervalMicros: 10_000, durationMillis: 15_000, withContexts: true, useCPED: true, lineNumbers: false, workaroundV8Bug: true, collectCpuTime: true });
+  if (on) stopIt();
+  else startIt();
   on = !on;
   cpu = process.cpuUsage();
   seen = globalThis.spanLoopRequests ?? requests;
