@@ -110,8 +110,9 @@ for (let r = 0; r < rounds; r++) {
   // A server that got less than MIN_BUSY of its core (another process pinned there) is not comparable:
   // its CPU per request inflates with the contention. Such a round is reported and left out.
   const starved = configs.filter((c) => !(round[c.label].busy >= MIN_BUSY && round[c.label].errors === 0));
+  const line = configs.map((c) => `${c.label} ${round[c.label].cpuUs.toFixed(1)}us ${round[c.label].rps.toFixed(0)}/s x${(round[c.label].cpuUs / round[ref].cpuUs).toFixed(3)} busy ${(round[c.label].busy * 100).toFixed(0)}%`).join(' · ');
   if (starved.length > 0) {
-    console.error(`round ${r + 1} left out: ${starved.map((c) => `${c.label} busy ${(round[c.label].busy * 100).toFixed(0)} %`).join(', ')}`);
+    console.error(`round ${r + 1} left out (${starved.map((c) => c.label).join(', ')} under ${MIN_BUSY * 100} % busy): ${line}`);
     continue;
   }
   for (const c of configs) {
@@ -119,7 +120,7 @@ for (let r = 0; r < rounds; r++) {
     x.ratio = x.cpuUs / round[ref].cpuUs;
     results[c.label].push(x);
   }
-  console.error(`round ${r + 1}: ` + configs.map((c) => `${c.label} ${round[c.label].cpuUs.toFixed(1)}us ${round[c.label].rps.toFixed(0)}/s x${round[c.label].ratio.toFixed(3)} busy ${(round[c.label].busy * 100).toFixed(0)}%`).join(' · '));
+  console.error(`round ${r + 1}: ${line}`);
 }
 const stat = (label, key) => medianWithInterval(results[label].map((x) => x[key]));
 console.log(`app ${path.basename(app)}, ${results[ref].length} of ${rounds} interleaved rounds kept (server >= ${MIN_BUSY * 100} % busy), ${process.env.DURATION_S ?? 5} s each, ratio = CPU/request / ${ref} in the same round`);
