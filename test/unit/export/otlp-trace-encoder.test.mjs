@@ -5,10 +5,10 @@
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
 import { test } from 'node:test';
-import { decodeExportTraceServiceRequest } from './helpers/otlp-receiver.mjs';
+import { decodeExportTraceServiceRequest } from '../../helpers/otlp-receiver.mjs';
 
 const require = createRequire(import.meta.url);
-const { encodeTraceExportRequest } = require('../dist/export/otlp-trace-encoder.js');
+const { encodeTraceExportRequest } = require('../../../dist/export/otlp-trace-encoder.js');
 const { ProtobufTraceSerializer } = require('@opentelemetry/otlp-transformer');
 const { TracerProvider, InMemorySpanExporter, SimpleSpanProcessor } = require('@opentelemetry/sdk-trace');
 const { resourceFromAttributes } = require('@opentelemetry/resources');
@@ -87,7 +87,7 @@ test('an empty batch encodes to an empty request, as upstream', () => {
 });
 
 test("the endpoint's answer reads as upstream reads it: nothing, an empty partial success, rejected spans and a message, unknown fields", () => {
-  const { decodeTraceExportResponse } = require('../dist/export/otlp-trace-encoder.js');
+  const { decodeTraceExportResponse } = require('../../../dist/export/otlp-trace-encoder.js');
   const message = Buffer.from('too many attributes é', 'utf8');
   const partial = Buffer.concat([Buffer.from([0x08, 0xac, 0x02, 0x12, message.length]), message, Buffer.from([0x18, 0x01])]);
   const answers = [
