@@ -18,7 +18,8 @@ export class SpanLabels {
   /** Set when the span ends (its name is final then) and the span reference is dropped. */
   private finalName: string | undefined;
   private span: NamedSpan | undefined;
-  private readonly idLabels: LabelSet;
+  /** Built at the first cut that has a sample of this span: most spans never get one. */
+  private idLabels: LabelSet | undefined;
   private namedLabels: LabelSet | undefined;
   /**
    * When the span ended, Unix nanoseconds (exact to a quarter microsecond as a double); Infinity while it
@@ -38,7 +39,11 @@ export class SpanLabels {
     readonly startNanos: number = 0,
   ) {
     this.span = span;
-    this.idLabels = { [SPAN_ID_LABEL]: spanId, [TRACE_ID_LABEL]: traceId };
+  }
+
+  /** Whether `span` is the span these labels were made for (not a descendant sharing them). */
+  isOwnedBy(span: object): boolean {
+    return this.span === span;
   }
 
   /** Whether the span has ended, so its name is final. */
@@ -63,7 +68,10 @@ export class SpanLabels {
    * once final; until then the caller completes it later.
    */
   toLabelSet(withName: boolean): LabelSet {
-    if (!withName || this.finalName === undefined || this.finalName === '') return this.idLabels;
+    if (!withName || this.finalName === undefined || this.finalName === '') {
+      this.idLabels ??= { [SPAN_ID_LABEL]: this.spanId, [TRACE_ID_LABEL]: this.traceId };
+      return this.idLabels;
+    }
     this.namedLabels ??= { [SPAN_ID_LABEL]: this.spanId, [TRACE_ID_LABEL]: this.traceId, [SPAN_NAME_LABEL]: this.finalName };
     return this.namedLabels;
   }

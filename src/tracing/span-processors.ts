@@ -22,10 +22,9 @@ function otlpExporter(protocol: OtlpProtocol): SpanExporter {
       const { OTLPTraceExporter } = require('@opentelemetry/exporter-trace-otlp-http') as typeof import('@opentelemetry/exporter-trace-otlp-http');
       return new OTLPTraceExporter();
     }
-    default: {
-      const { OTLPTraceExporter } = require('@opentelemetry/exporter-trace-otlp-proto') as typeof import('@opentelemetry/exporter-trace-otlp-proto');
-      return new OTLPTraceExporter();
-    }
+    default:
+      // Upstream's exporter with our encoder (export/otlp-trace-exporter.ts); required only when chosen.
+      return (require('../export/otlp-trace-exporter') as typeof import('../export/otlp-trace-exporter')).createOtlpProtobufTraceExporter();
   }
 }
 
