@@ -9,6 +9,7 @@
 // linking's cost = setup - tracing, batch by batch.
 import { createRequire } from 'node:module';
 import path from 'node:path';
+import fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { medianWithInterval, formatInterval } from '../lib/median-ci.mjs';
 
@@ -26,8 +27,10 @@ function setup(label, dist, parts = 'both') {
   const manager = new AsyncLocalStorageContextManager().enable();
   let spanProcessors = [];
   if (dist) {
-    const { SpanLinker } = require(path.resolve(dist, 'profiler/span-linker.js'));
-    const { createContextBinding } = require(path.resolve(dist, 'profiler/context-binding.js'));
+    // Builds before the linking/ folder kept these modules in profiler/.
+    const linking = fs.existsSync(path.resolve(dist, 'linking')) ? 'linking' : 'profiler';
+    const { SpanLinker } = require(path.resolve(dist, linking, 'span-linker.js'));
+    const { createContextBinding } = require(path.resolve(dist, linking, 'context-binding.js'));
     const linker = new SpanLinker({ rootSpanOnly: true });
     linker.active = true;
     const { binding } = createContextBinding({ mode: 'async-context-frame', reason: '' }, time, manager, (ctx) => linker.labelsFor(ctx));
