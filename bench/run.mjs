@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// `npm run bench [-- <section>...] [--quick] [--out <file.json>] [--workloads http,express,pg] [--rounds N]`
+// `npm run bench [-- <section>...] [--quick] [--out <file.json>] [--workloads http,express,pg] [--rounds N] [--minutes M]`
 //
 // Measures the agent on this machine and prints a table per section; every figure also goes to
 // bench/results/<timestamp>.json (or --out). Sections (default: all, in this order):
@@ -11,8 +11,9 @@
 //   memory       the fixture's RSS and heap after 10,000 and 100,000 requests (leak check)
 //   source-maps  start-up time and RSS of a 500-module TypeScript app, source maps on and off
 //   heap         CPU per request and RSS with the heap profiler on and off
-// --quick shortens everything to a smoke test (about 2 minutes). --workloads / BENCH_WORKLOADS and
-// --rounds / BENCH_ROUNDS pick the overhead section's workloads and rounds. Measurements only: nothing here
+// --quick shortens everything to a smoke test (about 2 minutes). --workloads / BENCH_WORKLOADS,
+// --rounds / BENCH_ROUNDS (default 10) and --minutes / BENCH_MINUTES (a time budget: whole rounds while
+// it lasts) shape the overhead section. Measurements only: nothing here
 // passes or fails on a number. Progress goes to stderr, tables to stdout. See bench/README.md.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
@@ -35,7 +36,7 @@ const SECTIONS = [attribution, overhead, startup, memory, sourceMaps, heap];
 function usage() {
   return (
     `usage: node bench/run.mjs [${SECTIONS.map((s) => s.name).join('|')}]... [--quick] [--out <file.json>] ` +
-    `[--workloads ${Object.keys(overhead.WORKLOADS).join(',')}] [--rounds N]`
+    `[--workloads ${Object.keys(overhead.WORKLOADS).join(',')}] [--rounds N] [--minutes M]`
   );
 }
 
@@ -47,6 +48,7 @@ function parseCommandLine() {
       out: { type: 'string' },
       workloads: { type: 'string', default: process.env.BENCH_WORKLOADS },
       rounds: { type: 'string', default: process.env.BENCH_ROUNDS },
+      minutes: { type: 'string', default: process.env.BENCH_MINUTES },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -63,11 +65,12 @@ function parseCommandLine() {
   const workloads = values.workloads ? values.workloads.split(',').map((w) => w.trim()).filter(Boolean) : undefined;
   const badWorkloads = (workloads ?? []).filter((w) => !overhead.WORKLOADS[w]);
   const rounds = values.rounds === undefined || values.rounds === '' ? undefined : Number(values.rounds);
-  if (badWorkloads.length || (rounds !== undefined && !(Number.isInteger(rounds) && rounds > 0))) {
-    console.error(`bad --workloads ${values.workloads ?? ''} or --rounds ${values.rounds ?? ''}; ${usage()}`);
+  const minutes = values.minutes === undefined || values.minutes === '' ? undefined : Number(values.minutes);
+  if (badWorkloads.length || (rounds !== undefined && !(Number.isInteger(rounds) && rounds > 0)) || (minutes !== undefined && !(minutes > 0))) {
+    console.error(`bad --workloads ${values.workloads ?? ''}, --rounds ${values.rounds ?? ''} or --minutes ${values.minutes ?? ''}; ${usage()}`);
     process.exit(2);
   }
-  return { quick: values.quick, out: values.out, selected, workloads, rounds };
+  return { quick: values.quick, out: values.out, selected, workloads, rounds, minutes };
 }
 
 function machine() {
@@ -108,7 +111,7 @@ function header(report) {
 const timestamp = () => new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
 
 async function main() {
-  const { quick, out, selected, workloads, rounds } = parseCommandLine();
+  const { quick, out, selected, workloads, rounds, minutes } = parseCommandLine();
   if (!existsSync(AGENT_REGISTER)) {
     console.error(`${path.relative(process.cwd(), AGENT_REGISTER)} is missing: build first (npm run build, or use npm run bench)`);
     process.exit(2);
@@ -132,7 +135,7 @@ async function main() {
   for (const section of selected) {
     const sectionStart = performance.now();
     try {
-      report.sections[section.name] = await section.run({ quick, log, workloads, rounds });
+      report.sections[section.name] = await section.run({ quick, log, workloads, rounds, minutes });
     } catch (err) {
       failed = true;
       log(`${section.name} failed: ${err.stack}`);

@@ -87,18 +87,22 @@ const BASES = ['bare', 'otel'];
 
 export const name = 'overhead';
 
-/** Rounds, windows and retries: full, or shortened to a smoke test. */
-function plan({ quick, rounds }) {
+/**
+ * Rounds, windows and retries: full, or shortened to a smoke test. With a time budget (`minutes`), each
+ * workload runs whole rounds until its share of the budget would be overrun (at most `rounds`, default 50).
+ */
+function plan({ quick, rounds, minutes }) {
   if (quick) return { rounds: rounds ?? 1, warmupMs: 500, windowMs: 1000, uploadInterval: '1s', retries: 0 };
-  return { rounds: rounds ?? 8, warmupMs: 1500, windowMs: 3000, uploadInterval: '3s', retries: 4 };
+  return { rounds: rounds ?? (minutes ? 50 : 10), minutes, warmupMs: 1000, windowMs: 2500, uploadInterval: '2500ms', retries: 4 };
 }
 
 /**
  * Runs the section. `workloads`: ids to run (default all); `rounds`: interleaved rounds per workload
- * (default 8, quick 1).
+ * (default 10, quick 1); `minutes`: a time budget for the whole section, shared by the workloads.
  */
-export async function run({ quick, log, workloads = Object.keys(WORKLOADS), rounds }) {
-  const p = plan({ quick, rounds });
+export async function run({ quick, log, workloads = Object.keys(WORKLOADS), rounds, minutes }) {
+  const p = plan({ quick, rounds, minutes });
+  const sectionStart = Date.now();
   const node = pinnedNode();
   const calibration = await runToExit({ node, args: [CPU_WORK, String(WORK_MICROS)] });
   if (calibration.code !== 0) throw new Error(`calibration failed: ${calibration.stderr}`);
@@ -111,12 +115,14 @@ export async function run({ quick, log, workloads = Object.keys(WORKLOADS), roun
   const scratch = mkdtempSync(path.join(os.tmpdir(), 'span-profiles-bench-overhead-'));
   const results = {};
   try {
-    for (const id of workloads) {
+    for (const [i, id] of workloads.entries()) {
       const workload = WORKLOADS[id];
       if (!workload) throw new Error(`unknown workload ${id} (${Object.keys(WORKLOADS).join(', ')})`);
       const started = Date.now();
+      // Time left over by one workload goes to the next.
+      const deadline = p.minutes ? sectionStart + ((i + 1) * p.minutes * 60_000) / workloads.length : undefined;
       try {
-        results[id] = await runWorkload(workload, { ...p, node, sink, work, scratch, log });
+        results[id] = await runWorkload(workload, { ...p, node, sink, work, scratch, log, deadline });
       } catch (err) {
         log(`overhead: ${id} failed: ${err.stack}`);
         results[id] = { error: String(err.message) };
@@ -131,6 +137,7 @@ export async function run({ quick, log, workloads = Object.keys(WORKLOADS), roun
     method: {
       configurations: Object.fromEntries(ORDER.map((id) => [id, CONFIGS[id].label])),
       rounds: p.rounds,
+      minutes: p.minutes,
       warmupMs: p.warmupMs,
       closedLoop: { connections: CONNECTIONS, windowMs: p.windowMs },
       openLoop: { rate: OPEN_LOOP_RATE, windowMs: p.windowMs },
@@ -149,7 +156,7 @@ export async function run({ quick, log, workloads = Object.keys(WORKLOADS), roun
 }
 
 async function runWorkload(workload, options) {
-  const { rounds, retries, log } = options;
+  const { rounds, retries, log, deadline } = options;
   let database;
   if (workload.needs === 'postgres') {
     database = await startPostgres();
@@ -175,7 +182,13 @@ async function runWorkload(workload, options) {
   const repeated = [];
   let retriesLeft = retries;
   try {
+    let roundMs = 0;
     for (let round = 0; round < rounds; round++) {
+      if (deadline !== undefined && round > 0 && Date.now() + roundMs > deadline) {
+        log(`overhead: ${workload.id}: time budget reached after ${round} rounds`);
+        break;
+      }
+      const roundStart = Date.now();
       const order = round % 2 === 0 ? ORDER : [...ORDER].reverse();
       for (const id of order) {
         for (;;) {
@@ -205,11 +218,12 @@ async function runWorkload(workload, options) {
           break;
         }
       }
+      roundMs = Date.now() - roundStart;
     }
   } finally {
     await database?.stop();
   }
-  return { label: workload.label, summary: summarise(runs), runs, repeated };
+  return { label: workload.label, rounds: Math.max(...ORDER.map((id) => runs[id].length)), summary: summarise(runs), runs, repeated };
 }
 
 /** One fresh server of `configuration` through warm-up, the closed-loop window and the open-loop window. */
@@ -400,7 +414,7 @@ function noiseNotes(summary) {
 
 function methodLine(m) {
   return (
-    `${m.rounds} interleaved rounds (alternating order); per run: ${m.warmupMs / 1000} s warm-up, ${m.closedLoop.windowMs / 1000} s closed loop ` +
+    `${m.minutes ? `${m.minutes} min budget, up to ${m.rounds}` : m.rounds} interleaved rounds per workload (alternating order); per run: ${m.warmupMs / 1000} s warm-up, ${m.closedLoop.windowMs / 1000} s closed loop ` +
     `(${m.closedLoop.connections} connections: CPU/req from /proc, req/s), ${m.openLoop.windowMs / 1000} s at ${m.openLoop.rate} req/s open loop ` +
     `(p99, longest event-loop stall); work ${m.work.micros} µs/request; the agent cuts and uploads a profile every ${m.agentUploadInterval} ` +
     `(default 15 s) to a local Pyroscope /ingest. Median [95 % interval] (* fewer than 6: range); ratios and differences paired by round; ` +
@@ -411,7 +425,7 @@ function methodLine(m) {
 export function table(result) {
   const lines = [methodLine(result.method)];
   for (const [id, w] of Object.entries(result.workloads)) {
-    lines.push('', `-- ${id}: ${w.label ?? ''} (${((w.elapsedMs ?? 0) / 1000).toFixed(0)} s)`);
+    lines.push('', `-- ${id}: ${w.label ?? ''} (${w.rounds ?? 0} rounds, ${((w.elapsedMs ?? 0) / 1000).toFixed(0)} s)`);
     if (w.error) lines.push(`failed: ${w.error}`);
     else if (w.skipped) lines.push(`skipped: ${w.skipped}`);
     else {
@@ -431,7 +445,7 @@ export function markdown(result) {
   };
   const lines = [methodLine(result.method)];
   for (const [id, w] of Object.entries(result.workloads)) {
-    lines.push('', `### ${id}: ${w.label ?? ''}`, '');
+    lines.push('', `### ${id}: ${w.label ?? ''} (${w.rounds ?? 0} rounds)`, '');
     if (w.error) lines.push(`failed: ${w.error}`);
     else if (w.skipped) lines.push(`skipped: ${w.skipped}`);
     else {
