@@ -95,7 +95,7 @@ export const name = 'overhead';
  */
 function plan({ quick, rounds, minutes }) {
   if (quick) return { rounds: rounds ?? 1, warmupMs: 500, windowMs: 1000, uploadInterval: '1s', retries: 0 };
-  return { rounds: rounds ?? (minutes ? 50 : 10), minutes, warmupMs: 1000, windowMs: 2500, uploadInterval: '2500ms', retries: 4 };
+  return { rounds: rounds ?? (minutes ? 50 : 10), minutes, warmupMs: 1000, windowMs: 2000, uploadInterval: '2s', retries: 4 };
 }
 
 /**
