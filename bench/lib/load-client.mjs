@@ -6,24 +6,26 @@
 //   is free at that moment (a new one is opened when none is, up to maxConnections), so a stalled
 //   server sees requests pile up as it would in production and p99 means something. Latency runs
 //   from when the request was written; `sendLagMs` says how late the client itself was against the
-//   schedule (a starved load core shows there, not in the server's latency).
+//   schedule (a starved load core shows there, not in the server's latency). Sending stops after
+//   durationMs; the answers still owed are then awaited (up to drainMs), so the slowest requests of
+//   the window count in its percentiles; those never answered are reported as `unanswered`.
 // Raw sockets instead of node:http keep its own CPU cost to a few µs per request, so it is never the
 // bottleneck of a server pinned to the other core.
 //
 // Usage: node load-client.mjs '<json options>'; prints one JSON result line on stdout.
 // Options: { port, host = '127.0.0.1', connections (closed loop: the concurrency; open loop: opened at
-//   the start), rate (req/s: open loop), maxConnections = 512 (open loop), paths: [string] (picked at
+//   the start), rate (req/s: open loop), maxConnections = 512, drainMs = 5000 (open loop), paths: [string] (picked at
 //   random per request), warmupMs = 0, durationMs (time-limited), requests (count-limited: stop after
 //   this many answers), timeoutMs (give up and report what was measured; default warmup + duration +
 //   60 s, or 10 min) }
 // Result: { completed, errors, statuses, elapsedMs, requestsPerSecond, timedOut,
-//   latencyMs: {mean,p50,p90,p99,p999,max}, open loop also: sent, sendLagMs: {p99,max}, connectionsOpened }
+//   latencyMs: {mean,p50,p90,p99,p999,max}, open loop also: sent, unanswered, sendLagMs: {p99,max}, connectionsOpened }
 // Answers must carry Content-Length (the bench's apps always send it).
 import net from 'node:net';
 import { performance } from 'node:perf_hooks';
 
 const options = JSON.parse(process.argv[2] ?? '{}');
-const { port, host = '127.0.0.1', connections, rate, maxConnections = 512, paths, warmupMs = 0, durationMs, requests } = options;
+const { port, host = '127.0.0.1', connections, rate, maxConnections = 512, drainMs = 5000, paths, warmupMs = 0, durationMs, requests } = options;
 const timeoutMs = options.timeoutMs ?? (durationMs > 0 ? warmupMs + durationMs + 60_000 : 600_000);
 const openLoop = rate > 0;
 if (!port || !connections || !Array.isArray(paths) || paths.length === 0 || !(durationMs > 0 || requests > 0)) {
@@ -45,6 +47,8 @@ let completed = 0;
 let errors = 0;
 let timedOut = false;
 let sent = 0;
+let inFlight = 0; // open loop: written, not yet answered
+let sendingStopped = false; // open loop: the window is over, the answers owed are awaited
 let connectionsOpened = 0;
 const sendLags = [];
 const sockets = new Set();
@@ -69,6 +73,7 @@ function openConnection() {
   const connection = { socket, sentAt: 0, busy: false, connected: false };
   connection.send = () => {
     if (stopping) return;
+    inFlight++;
     connection.busy = true;
     connection.sentAt = performance.now();
     socket.write(requestBytes[(Math.random() * requestBytes.length) | 0]);
@@ -101,8 +106,10 @@ function openConnection() {
       }
       const total = headerEnd + HEADER_END.length + Number(length[1]);
       if (pending.length < total) return;
+      inFlight--;
       record(performance.now() - connection.sentAt, Number(head.slice(9, 12)));
       pending = pending.length > total ? pending.subarray(total) : null;
+      if (sendingStopped && inFlight === 0) return finish();
       becameFree();
       if (!pending) return;
     }
@@ -125,7 +132,7 @@ let scheduleStart = 0;
 let due = 0; // requests due so far
 let waiting = 0; // due but not yet written (no free connection)
 function dispatch() {
-  while (waiting > 0 && !stopping) {
+  while (waiting > 0 && !stopping && !sendingStopped) {
     let connection = idle.pop();
     if (connection === undefined) {
       if (sockets.size >= maxConnections) return;
@@ -141,7 +148,7 @@ function dispatch() {
   }
 }
 function tick() {
-  if (stopping) return;
+  if (stopping || sendingStopped) return;
   const now = performance.now();
   const dueNow = Math.floor(((now - scheduleStart) * rate) / 1000) + 1;
   if (dueNow > due) {
@@ -160,10 +167,19 @@ function percentile(sorted, p) {
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
 }
 
+/** End of the window: a closed loop stops at once, an open loop stops sending and awaits what it is owed. */
+function endWindow() {
+  if (!openLoop) return finish();
+  measureEnd = performance.now();
+  sendingStopped = true;
+  if (inFlight === 0) return finish();
+  setTimeout(finish, drainMs);
+}
+
 function finish() {
   if (stopping) return;
   stopping = true;
-  measureEnd = performance.now();
+  measureEnd ||= performance.now();
   for (const socket of sockets) socket.destroy();
   const sorted = Float64Array.from(latencies).sort();
   const elapsedMs = measureEnd - measureStart;
@@ -189,6 +205,7 @@ function finish() {
     Object.assign(result, {
       rate,
       sent,
+      unanswered: inFlight + waiting,
       sendLagMs: { p99: round(percentile(lags, 99)), max: round(lags.length ? lags[lags.length - 1] : null) },
       connectionsOpened,
     });
@@ -211,11 +228,11 @@ function begin() {
     setTimeout(() => {
       measuring = true;
       measureStart = performance.now();
-      if (durationMs > 0) setTimeout(finish, durationMs);
+      if (durationMs > 0) setTimeout(endWindow, durationMs);
     }, warmupMs);
   } else {
     measureStart = performance.now();
-    if (durationMs > 0) setTimeout(finish, durationMs);
+    if (durationMs > 0) setTimeout(endWindow, durationMs);
   }
 }
 // Open loop: start the schedule once the first connections are up, so its first requests don't wait

@@ -286,8 +286,10 @@ async function measure(workload, configuration, { node, sink, work, scratch, dat
       open: {
         rate: OPEN_LOOP_RATE,
         requestsPerSecond: open.requestsPerSecond,
-        // Under 1 when the app could not keep up with the rate (answers still owed at the window's end).
+        // Under 1 when the app could not keep up with the rate: requests of the window still unanswered 5 s
+        // after it (the client awaits them, so the slow ones count in p99), or never sent for want of connections.
         answeredShare: open.completed / ((OPEN_LOOP_RATE * open.elapsedMs) / 1000),
+        unanswered: open.unanswered,
         completed: open.completed,
         sent: open.sent,
         latencyMs: open.latencyMs,
