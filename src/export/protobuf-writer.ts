@@ -11,7 +11,13 @@
 const WIRE_VARINT = 0;
 const WIRE_FIXED64 = 1;
 const WIRE_LEN = 2;
+const WIRE_FIXED32 = 5;
 const TWO_32 = 0x1_0000_0000;
+
+/** The value of each hex digit by its char code (either case); other characters read as 0 (ids are validated upstream). */
+const HEX_VALUES = new Uint8Array(128);
+for (let i = 0; i < 10; i++) HEX_VALUES[0x30 + i] = i;
+for (let i = 0; i < 6; i++) HEX_VALUES[0x41 + i] = HEX_VALUES[0x61 + i] = 10 + i;
 
 /** Bytes the varint encoding of a non-negative integer takes. */
 export function varintSize(value: number): number {
@@ -40,17 +46,17 @@ export class ProtobufWriter {
     return this.buffer.subarray(0, this.position);
   }
 
-  /** Field `field` as a varint; zero (the proto3 default) is not written. */
-  uint(field: number, value: number): void {
-    if (value === 0) return;
+  /** Field `field` as a varint; zero (the proto3 default) is not written unless `always` (a oneof member). */
+  uint(field: number, value: number, always = false): void {
+    if (value === 0 && !always) return;
     this.tag(field, WIRE_VARINT);
     this.varint(value);
   }
 
-  /** An int64 field that may be negative (two's complement, 10 bytes when negative). */
-  int(field: number, value: number): void {
-    if (value === 0) return;
-    if (value > 0) return this.uint(field, value);
+  /** An int64 field that may be negative (two's complement, 10 bytes when negative); zero only if `always`. */
+  int(field: number, value: number, always = false): void {
+    if (value === 0 && !always) return;
+    if (value >= 0) return this.uint(field, value, always);
     this.tag(field, WIRE_VARINT);
     let big = BigInt.asUintN(64, BigInt(Math.trunc(value)));
     this.ensure(10);
@@ -75,9 +81,9 @@ export class ProtobufWriter {
     this.position += 8;
   }
 
-  /** A double field; zero is not written. */
-  double(field: number, value: number): void {
-    if (value === 0) return;
+  /** A double field; zero is not written unless `always`. */
+  double(field: number, value: number, always = false): void {
+    if (value === 0 && !always) return;
     this.tag(field, WIRE_FIXED64);
     this.ensure(8);
     this.buffer.writeDoubleLE(value, this.position);
@@ -87,11 +93,60 @@ export class ProtobufWriter {
   /** A string field; the empty string is not written unless `always`. */
   string(field: number, value: string, always = false): void {
     if (value.length === 0 && !always) return;
-    const length = Buffer.byteLength(value, 'utf8');
+    this.tag(field, WIRE_LEN);
+    const length = value.length;
+    // Short ASCII strings (attribute keys and values, names) byte by byte: no call into native code.
+    if (length < 0x80) {
+      this.ensure(length + 1);
+      const buffer = this.buffer;
+      let position = this.position + 1;
+      let i = 0;
+      for (; i < length; i++) {
+        const code = value.charCodeAt(i);
+        if (code >= 0x80) break;
+        buffer[position++] = code;
+      }
+      if (i === length) {
+        buffer[this.position] = length;
+        this.position = position;
+        return;
+      }
+    }
+    const bytes = Buffer.byteLength(value, 'utf8');
+    this.varint(bytes);
+    this.ensure(bytes);
+    this.position += this.buffer.write(value, this.position, bytes, 'utf8');
+  }
+
+  /** A bytes field holding the bytes a lowercase or uppercase hex string spells (trace and span ids). */
+  hexBytes(field: number, hex: string): void {
+    const length = hex.length >> 1;
     this.tag(field, WIRE_LEN);
     this.varint(length);
     this.ensure(length);
-    this.position += this.buffer.write(value, this.position, length, 'utf8');
+    const buffer = this.buffer;
+    let position = this.position;
+    for (let i = 0; i < hex.length - 1; i += 2) buffer[position++] = (HEX_VALUES[hex.charCodeAt(i) & 0x7f]! << 4) | HEX_VALUES[hex.charCodeAt(i + 1) & 0x7f]!;
+    this.position = position;
+  }
+
+  /** A fixed32 field, written even when zero. */
+  fixed32(field: number, value: number): void {
+    this.tag(field, WIRE_FIXED32);
+    this.ensure(4);
+    this.buffer.writeUInt32LE(value >>> 0, this.position);
+    this.position += 4;
+  }
+
+  /** A fixed64 field from its two 32-bit halves (exact beyond 2^53), written even when zero. */
+  fixed64Parts(field: number, low: number, high: number): void {
+    this.tag(field, WIRE_FIXED64);
+    this.ensure(8);
+    const buffer = this.buffer;
+    let position = this.position;
+    for (let i = 0; i < 4; i++, low >>>= 8) buffer[position++] = low & 0xff;
+    for (let i = 0; i < 4; i++, high >>>= 8) buffer[position++] = high & 0xff;
+    this.position = position;
   }
 
   /** A bytes field; empty is not written unless `always`. */

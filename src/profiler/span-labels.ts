@@ -17,7 +17,8 @@ export class SpanLabels {
   /** Set when the span ends (its name is final then) and the span reference is dropped. */
   private finalName: string | undefined;
   private span: NamedSpan | undefined;
-  private readonly idLabels: LabelSet;
+  /** Built at the first cut that has a sample of this span: most spans never get one. */
+  private idLabels: LabelSet | undefined;
   private namedLabels: LabelSet | undefined;
   /**
    * When the span ended, Unix nanoseconds (exact to a quarter microsecond as a double); Infinity while it
@@ -37,7 +38,11 @@ export class SpanLabels {
     readonly startNanos: number = 0,
   ) {
     this.span = span;
-    this.idLabels = { span_id: spanId, trace_id: traceId };
+  }
+
+  /** Whether `span` is the span these labels were made for (not a descendant sharing them). */
+  isOwnedBy(span: object): boolean {
+    return this.span === span;
   }
 
   /** Whether the span has ended, so its name is final. */
@@ -62,7 +67,10 @@ export class SpanLabels {
    * once final; until then the caller completes it later.
    */
   toLabelSet(withName: boolean): LabelSet {
-    if (!withName || this.finalName === undefined || this.finalName === '') return this.idLabels;
+    if (!withName || this.finalName === undefined || this.finalName === '') {
+      this.idLabels ??= { span_id: this.spanId, trace_id: this.traceId };
+      return this.idLabels;
+    }
     this.namedLabels ??= { span_id: this.spanId, trace_id: this.traceId, span_name: this.finalName };
     return this.namedLabels;
   }

@@ -17,7 +17,8 @@ function otlpExporter(protocol: OtlpProtocol): SpanExporter {
     case 'http/json':
       return new (require('@opentelemetry/exporter-trace-otlp-http').OTLPTraceExporter)();
     default:
-      return new (require('@opentelemetry/exporter-trace-otlp-proto').OTLPTraceExporter)();
+      // Upstream's exporter with our encoder (export/otlp-trace-exporter.ts); required only when chosen.
+      return (require('../export/otlp-trace-exporter') as typeof import('../export/otlp-trace-exporter')).createOtlpProtobufTraceExporter();
   }
 }
 

@@ -139,6 +139,12 @@ export function spansFromOtlpProtobuf(body) {
   return spansFromOtlpJson(plain, { idEncoding: 'base64' });
 }
 
+/** The whole ExportTraceServiceRequest in a protobuf body, every field with its default, ids as base64. */
+export function decodeExportTraceServiceRequest(body) {
+  const type = exportTraceServiceRequestType();
+  return type.toObject(type.decode(body), { longs: String, enums: Number, bytes: String, defaults: true, arrays: true, objects: true, oneofs: true });
+}
+
 /** Decodes an OTLP/HTTP trace request body by its content type and encoding. */
 export function decodeOtlpTraceRequest(body, { contentType = '', contentEncoding = '' } = {}) {
   const raw = /gzip/i.test(contentEncoding) ? zlib.gunzipSync(body) : body;

@@ -1,0 +1,133 @@
+// Interleaved A/B of server CPU time per request (utime+stime from /proc), from the checkout:
+//   taskset -c 1 node bench/ab/cpu-ab.mjs <rounds> <config> <config> ...
+// config: [label=]kind[:dist][,VAR=value...]   kind: bare | otel | full | noprof
+//   otel   = --require @opentelemetry/auto-instrumentations-node/register (this checkout's copy), as the
+//            peers' harness runs it: OTLP/HTTP to the loopback sink, local resource detectors only
+//   full   = --require <dist>/register.js, OTLP/HTTP protobuf traces to the sink, profiles to its /ingest
+//   noprof = full with OTEL_PYROSCOPE_START_PROFILING=false (tracing only)
+// A round in which any server was less than MIN_BUSY (0.85) busy on its core is left out (contention).
+// Env: APP=http|express (bench/ab/http-app.js, express-app.js), WORK_ITERS (15000), CONNECTIONS (10),
+//   WARMUP_S (2), DURATION_S (5), REF (label the ratios are to; default otel when given, else the first).
+// The app runs on core 0 (taskset -c 0); the sink, this script and the load client share core 1. Each round
+// runs every config once, the order reversed every other round; the ratio to REF is taken within a round.
+import { spawn } from 'node:child_process';
+import http from 'node:http';
+import path from 'node:path';
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import { medianWithInterval, formatInterval } from '../lib/median-ci.mjs';
+import { readCpuMs, readMemory } from '../lib/proc.mjs';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const root = path.resolve(here, '../..');
+const [, , roundsArg = '6', ...specs] = process.argv;
+const rounds = Number(roundsArg);
+const app = path.join(here, `${process.env.APP ?? 'http'}-app.js`);
+const appPath = process.env.APP === 'express' ? '/orders/42' : '/';
+const node = process.execPath;
+const otelRegister = createRequire(path.join(root, 'package.json')).resolve('@opentelemetry/auto-instrumentations-node/register');
+
+let exported = 0;
+const sink = http.createServer((req, res) => {
+  req.on('data', (d) => (exported += d.length));
+  req.on('end', () => res.end('{}'));
+});
+await new Promise((r) => sink.listen(0, '127.0.0.1', r));
+const SINK = `http://127.0.0.1:${sink.address().port}`;
+
+const otelEnv = { OTEL_EXPORTER_OTLP_ENDPOINT: SINK, OTEL_SERVICE_NAME: 'bench-app', OTEL_NODE_RESOURCE_DETECTORS: 'env,host,os,process,serviceinstance,container' };
+const oursEnv = { ...otelEnv, OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf', OTEL_METRICS_EXPORTER: 'none', OTEL_LOGS_EXPORTER: 'none', PYROSCOPE_SERVER_ADDRESS: SINK };
+
+const configs = specs.map((spec) => {
+  const [head, ...vars] = spec.split(',');
+  const eq = head.indexOf('=');
+  const label = eq > 0 ? head.slice(0, eq) : head;
+  const [kind, dist] = (eq > 0 ? head.slice(eq + 1) : head).split(':');
+  const extra = Object.fromEntries(vars.map((v) => [v.slice(0, v.indexOf('=')), v.slice(v.indexOf('=') + 1)]));
+  let args = [];
+  let env = {};
+  if (kind === 'otel') [args, env] = [['--require', otelRegister], otelEnv];
+  else if (kind === 'full' || kind === 'noprof') {
+    args = ['--require', path.resolve(dist ?? 'dist', 'register.js')];
+    env = kind === 'full' ? oursEnv : { ...oursEnv, OTEL_PYROSCOPE_START_PROFILING: 'false' };
+  } else if (kind !== 'bare') throw new Error(`unknown config ${spec}`);
+  return { label, args, env: { ...env, ...extra } };
+});
+
+function cleanEnv() {
+  const base = {};
+  for (const [k, v] of Object.entries(process.env)) if (!/^(OTEL_|DD_|PYROSCOPE_|SPAN_PROFILES_|NODE_OPTIONS$)/.test(k)) base[k] = v;
+  return base;
+}
+
+function load(port, durationMs) {
+  const options = JSON.stringify({ port, connections: Number(process.env.CONNECTIONS ?? 10), paths: [appPath], durationMs });
+  const child = spawn('taskset', ['-c', '1', node, path.join(root, 'bench/lib/load-client.mjs'), options], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  child.stdout.on('data', (d) => (out += d));
+  return new Promise((resolve) => child.on('close', () => resolve(JSON.parse(out))));
+}
+
+// The app under test, killed with this script (OpenTelemetry's register traps SIGTERM to flush and may linger).
+let current;
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
+  process.on(signal, () => {
+    current?.kill('SIGKILL');
+    process.exit(1);
+  });
+}
+
+async function once(config) {
+  const env = { ...cleanEnv(), OTEL_LOG_LEVEL: 'none', WORK_ITERS: process.env.WORK_ITERS ?? '15000', SPAN_PROFILES_DIR: `/tmp/cpu-ab-store-${process.pid}`, ...config.env };
+  const child = spawn('taskset', ['-c', '0', node, ...config.args, app], { env, stdio: ['ignore', 'pipe', 'inherit'], cwd: '/tmp' });
+  current = child;
+  const port = await new Promise((resolve, reject) => {
+    child.stdout.on('data', (d) => {
+      const m = /"listening":(\d+)/.exec(String(d));
+      if (m) resolve(Number(m[1]));
+    });
+    child.on('exit', (code) => reject(new Error(`${config.label} exited ${code}`)));
+  });
+  await load(port, Number(process.env.WARMUP_S ?? 2) * 1000);
+  const cpu0 = readCpuMs(child.pid);
+  const t0 = performance.now();
+  const result = await load(port, Number(process.env.DURATION_S ?? 5) * 1000);
+  const cpu1 = readCpuMs(child.pid);
+  const busy = (cpu1 - cpu0) / (performance.now() - t0);
+  const mem = readMemory(child.pid);
+  child.kill('SIGKILL');
+  await new Promise((r) => child.once('close', r));
+  return { busy, cpuUs: ((cpu1 - cpu0) * 1000) / result.completed, rps: result.requestsPerSecond, errors: result.errors, peakMb: mem.peakRssKb / 1024, p99: result.latencyMs.p99 };
+}
+
+const results = Object.fromEntries(configs.map((c) => [c.label, []]));
+const MIN_BUSY = Number(process.env.MIN_BUSY ?? 0.85);
+const ref = process.env.REF ?? (results.otel ? 'otel' : configs[0].label);
+for (let r = 0; r < rounds; r++) {
+  const order = r % 2 ? [...configs].reverse() : configs;
+  const round = {};
+  for (const c of order) round[c.label] = await once(c);
+  // A server that got less than MIN_BUSY of its core (another process pinned there) is not comparable:
+  // its CPU per request inflates with the contention. Such a round is reported and left out.
+  const starved = configs.filter((c) => !(round[c.label].busy >= MIN_BUSY && round[c.label].errors === 0));
+  const line = configs.map((c) => `${c.label} ${round[c.label].cpuUs.toFixed(1)}us ${round[c.label].rps.toFixed(0)}/s x${(round[c.label].cpuUs / round[ref].cpuUs).toFixed(3)} busy ${(round[c.label].busy * 100).toFixed(0)}%`).join(' · ');
+  if (starved.length > 0) {
+    console.error(`round ${r + 1} left out (${starved.map((c) => c.label).join(', ')} under ${MIN_BUSY * 100} % busy): ${line}`);
+    continue;
+  }
+  for (const c of configs) {
+    const x = round[c.label];
+    x.ratio = x.cpuUs / round[ref].cpuUs;
+    results[c.label].push(x);
+  }
+  console.error(`round ${r + 1}: ${line}`);
+}
+const stat = (label, key) => medianWithInterval(results[label].map((x) => x[key]));
+console.log(`app ${path.basename(app)}, ${results[ref].length} of ${rounds} interleaved rounds kept (server >= ${MIN_BUSY * 100} % busy), ${process.env.DURATION_S ?? 5} s each, ratio = CPU/request / ${ref} in the same round`);
+for (const c of configs) {
+  console.log(
+    `${c.label.padEnd(14)} CPU us/req ${formatInterval(stat(c.label, 'cpuUs'))}  x${ref} ${formatInterval(stat(c.label, 'ratio'), 3)}  req/s ${formatInterval(stat(c.label, 'rps'), 0)}  peak RSS MB ${formatInterval(stat(c.label, 'peakMb'))}  p99 ms ${formatInterval(stat(c.label, 'p99'), 2)}  errors ${results[c.label].reduce((s, x) => s + x.errors, 0)}`,
+  );
+}
+sink.close();
+process.exit(0);
