@@ -13,7 +13,7 @@ import {
 } from './helpers/otlp-profiles.mjs';
 
 const require = createRequire(import.meta.url);
-const { buildOtlpProfiles, encodeOtlpProfilesJson, encodeOtlpProfilesProtobuf } = require('../dist/export/otlp-profiles-encoder.js');
+const { buildOtlpProfiles, encodeOtlpProfilesJson, encodeOtlpProfilesProtobuf, encodeOtlpProfilesProtobufSliced } = require('../dist/export/otlp-profiles-encoder.js');
 const { SAMPLE_TIME_LABEL } = require('../dist/export/profile-exporter.js');
 const { time } = require('@datadog/pprof');
 const { isAsyncContextFrameActive } = require('@datadog/pprof/out/src/async-context-frame');
@@ -123,6 +123,14 @@ test('protobufjs decodes the request and finds every proto rule kept', async () 
   }
   assert.deepEqual(dict.linkTable[0].traceId, Buffer.alloc(16), 'link 0 is 16 zero bytes');
   assert.deepEqual(dict.linkTable[0].spanId, Buffer.alloc(8));
+});
+
+test('the sliced protobuf encoding (what the exporter sends) is byte for byte the one-piece encoding', async () => {
+  const { request, protobuf } = await realRun();
+  // A budget of 0 ms: it yields at every pause.
+  const sliced = await encodeOtlpProfilesProtobufSliced(request, 0);
+  assert.ok(protobuf.length > 1000);
+  assert.ok(Buffer.from(sliced).equals(Buffer.from(protobuf)));
 });
 
 test('one profile per sample type: CPU as samples/count with a cpu period, wall as wall/nanoseconds', async () => {

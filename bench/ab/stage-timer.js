@@ -1,14 +1,25 @@
 'use strict';
-// Preload after the agent: times the synchronous stages of each cut and prints them at SIGUSR2.
+// Preload after the agent: times the synchronous stages of each cut and writes them at SIGUSR1 (to STAGE_OUT).
+// Each stage's list of durations (ms); "builder slice" is the longest slice of the raw cut builder per cut.
 const { performance } = require('node:perf_hooks');
 const D = process.env.STAGE_DIST;
 const log = [];
-function wrap(obj, name, label) { const f = obj[name]; obj[name] = function (...a) { const t = performance.now(); try { return f.apply(this, a); } finally { log.push([label, performance.now() - t, t]); } }; }
-const tp = require('@datadog/pprof/out/src/time-profiler'); wrap(tp, 'stop', 'pprof.time.stop'); wrap(tp, 'stopV2', 'pprof.time.stopV2');
-const hp = require('@datadog/pprof/out/src/heap-profiler'); wrap(hp, 'profile', 'pprof.heap.profile');
-const ser = require('@datadog/pprof/out/src/profile-serializer');
+function wrap(obj, name, label) {
+  const f = obj?.[name]; if (typeof f !== 'function') return;
+  obj[name] = function (...a) { const t = performance.now(); try { return f.apply(this, a); } finally { log.push([label, performance.now() - t, t]); } };
+}
+const tryRequire = (m) => { try { return require(m); } catch { return undefined; } };
+const tp = require('@datadog/pprof/out/src/time-profiler'); wrap(tp, 'stop', 'pprof.time.stop');
+const hp = require('@datadog/pprof/out/src/heap-profiler'); wrap(hp, 'profile', 'pprof.heap.profile'); wrap(hp, 'v8Profile', 'pprof.heap.v8Profile');
 wrap(require(D + '/store/profile-store-exporter.js').ProfileStoreExporter.prototype, 'export', 'store.export(cut)');
+wrap(require(D + '/store/profile-store-exporter.js').ProfileStoreExporter.prototype, 'exportHeap', 'store.exportHeap(cut)');
 wrap(require(D + '/profiler/heap-profiler.js').HeapProfiler.prototype, 'collect', 'heap.collect');
 wrap(require(D + '/profiler/cpu-profiler.js').CpuProfiler.prototype, 'collect', 'cpu.collect');
-const sb = require(D + '/profiler/profile-builder.js'); 
+const tb = require(D + '/profiler/span-time-bounds.js'); wrap(tb, 'separateSamplesAfterSpanEnd', 'separateSamplesAfterSpanEnd'); wrap(tb, 'capSpanCpu', 'capSpanCpu');
+wrap(require(D + '/profiler/sampler-gaps.js'), 'separateUnsampledCpu', 'separateUnsampledCpu');
+wrap(require(D + '/profiler/late-span-names.js').PendingSpanNames.prototype, 'applyTo', 'unnamed.applyTo');
+const enc = tryRequire(D + '/export/otlp-profiles-encoder.js'); wrap(enc, 'encodeOtlpProfilesProtobuf', 'otlp.encodeProtobuf');
+const lab = tryRequire(D + '/export/pyroscope-labels.js');
+const rcb = tryRequire(D + '/profiler/raw-cut-builder.js');
+if (rcb) { const fin = rcb.RawCutBuilder.prototype.finish; rcb.RawCutBuilder.prototype.finish = function () { if (typeof this.longestSliceMs === 'number') log.push(['builder slice', this.longestSliceMs, 0]); const t = performance.now(); try { return fin.call(this); } finally { log.push(['builder.finish', performance.now() - t, t]); } }; }
 process.on('SIGUSR1', () => { const agg = {}; for (const [l, d] of log) (agg[l] ??= []).push(+d.toFixed(2)); require('fs').writeFileSync(process.env.STAGE_OUT, JSON.stringify(agg)); });

@@ -1,6 +1,8 @@
 // A/B of the profile cut's event-loop stall at RATE req/s (default 1000), open loop, server on core 0, from the checkout:
 //   PROFILES=store UPLOAD=2s node bench/ab/stall-run.mjs <rounds> <seconds> <distA|bare> <distB> ...
 // 'stall at a cut' = longest setImmediate gap within 0.05-0.85 s after each cut; 'between cuts' = the same-width window before it.
+// RT=<priority>: the server runs under SCHED_RR at that priority, so a loaded machine's other processes do not
+// preempt it: its long turns are then its own work (the load generator still competes for the other core).
 // STAGES=1 also times the cut's synchronous stages (bench/ab/stage-timer.js).
 // A/B: overhead server under each dist at ~RATE req/s open loop; longest stall of each run; interleaved rounds.
 import { spawn } from 'node:child_process';
@@ -18,8 +20,8 @@ async function once(dist) {
   const env = { ...process.env, STALL_OUT: out, STAGE_OUT: out + '.stages', STAGE_DIST: path.resolve(dist), OTEL_LOG_LEVEL: 'none', PYROSCOPE_UPLOAD_INTERVAL: process.env.UPLOAD ?? '4s',
     OTEL_TRACES_EXPORTER: 'otlp', OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf', OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${sink.address().port}`,
     OTEL_METRICS_EXPORTER: 'none', OTEL_LOGS_EXPORTER: 'none', OTEL_PROFILES_EXPORTER: process.env.PROFILES ?? 'pyroscope', PYROSCOPE_SERVER_ADDRESS: `http://127.0.0.1:${sink.address().port}`, BENCH_WORK_ITERATIONS: '3000', SPAN_PROFILES_DIR: '/tmp/stall-store' };
-  const args = ['--require', './bench/ab/stall-probe.js', ...(dist === 'bare' ? [] : ['--require', `${dist}/register.js`]), ...(process.env.STAGES && dist !== 'bare' ? ['--require', './bench/ab/stage-timer.js'] : []), 'bench/workload/overhead-server.js'];
-  const child = spawn('taskset', ['-c', '0', node, ...args], { env, stdio: ['ignore', 'pipe', 'inherit'] });
+  const args = ['--require', './bench/ab/stall-probe.js', ...(dist === 'bare' ? [] : ['--require', `${dist}/register.js`]), ...(process.env.STAGES && dist !== 'bare' ? ['--require', process.env.STAGES === '1' ? './bench/ab/stage-timer.js' : process.env.STAGES] : []), 'bench/workload/overhead-server.js'];
+  const child = spawn('taskset', ['-c', '0', ...(process.env.RT ? ['chrt', '-r', process.env.RT, node] : [node]), ...args], { env, stdio: ['ignore', 'pipe', 'inherit'] });
   const port = await new Promise((r) => child.stdout.on('data', (d) => { const m = /"listening":(\d+)/.exec(String(d)); if (m) r(+m[1]); }));
   const agent = new http.Agent({ keepAlive: true, maxSockets: 32 });
   const lat = []; let sent = 0;
@@ -32,7 +34,7 @@ async function once(dist) {
     }, 2);
   });
   await new Promise((r) => setTimeout(r, 300));
-  if (process.env.STAGES) { child.kill('SIGUSR1'); await new Promise((r) => setTimeout(r, 500)); try { console.error('stages', dist, fs.readFileSync(out + '.stages', 'utf8')); } catch {} }
+  if (process.env.STAGES) { child.kill('SIGUSR1'); await new Promise((r) => setTimeout(r, 500)); try { const text = fs.readFileSync(out + '.stages', 'utf8'); console.error('stages', dist, text); const parsed = JSON.parse(text); if (Array.isArray(parsed)) (stagesOf[dist] ??= []).push(...parsed); } catch {} }
   child.kill('SIGUSR2'); for (let i = 0; i < 50 && !fs.existsSync(out); i++) await new Promise((r) => setTimeout(r, 100));
   if (!fs.existsSync(out)) { child.kill('SIGKILL'); agent.destroy(); return null; }
   const res = JSON.parse(fs.readFileSync(out, 'utf8')); fs.unlinkSync(out);
@@ -40,7 +42,35 @@ async function once(dist) {
   lat.sort((a, b) => a - b); res.p99 = lat[Math.floor(lat.length * 0.99)]; res.n = lat.length;
   return res;
 }
+const stagesOf = {};
 const all = Object.fromEntries(dists.map((d) => [d, []]));
-for (let r = 0; r < +rounds; r++) for (const d of (r % 2 ? [...dists].reverse() : dists)) { const x = await once(d); if (!x) continue; const I = parseFloat(process.env.UPLOAD ?? '4'); const cuts = []; const other = []; for (let k = 1; (k * I + 0.6) < +durationS; k++) { const lo = k * I + 0.05, hi = k * I + 0.85; cuts.push(Math.max(0, ...x.gaps.filter(([g, t]) => t >= lo && t < hi).map(([g]) => g))); const olo = k * I - 0.95, ohi = k * I - 0.15; if (olo > 2.5) other.push(Math.max(0, ...x.gaps.filter(([g, t]) => t >= olo && t < ohi).map(([g]) => g))); } x.cuts = cuts; x.other = other; delete x.gaps; all[d].push(x); console.error(r, d, JSON.stringify({ cuts, other, top: x.top.slice(0, 4), p99: x.p99 })); }
-for (const d of dists) console.log(d.padEnd(22), 'stall at a cut ms', formatInterval(medianWithInterval(all[d].flatMap((x) => x.cuts)), 2), ' same window between cuts', formatInterval(medianWithInterval(all[d].flatMap((x) => x.other)), 2), ' max stall ms', formatInterval(medianWithInterval(all[d].map((x) => x.max)), 2), ' eld max', formatInterval(medianWithInterval(all[d].map((x) => x.eld_max)), 2), ' p99 ms', formatInterval(medianWithInterval(all[d].map((x) => x.p99)), 2));
+const I = parseFloat(process.env.UPLOAD ?? '4');
+// Longest gap (wall: column 0, CPU: column 2) in the 0.8 s window 50 ms after each cut, and in the same window 1 s earlier.
+function windows(gaps, col) {
+  const longest = (lo, hi) => Math.max(0, ...gaps.filter((g) => g[1] >= lo && g[1] < hi).map((g) => g[col] ?? 0));
+  const cuts = []; const other = [];
+  for (let k = 1; (k * I + 0.6) < +durationS; k++) {
+    cuts.push(longest(k * I + 0.05, k * I + 0.85));
+    if (k * I - 0.95 > 2.5) other.push(longest(k * I - 0.95, k * I - 0.15));
+  }
+  return { cuts, other };
+}
+for (let r = 0; r < +rounds; r++) for (const d of (r % 2 ? [...dists].reverse() : dists)) {
+  const x = await once(d); if (!x) continue;
+  const wall = windows(x.gaps, 0); const cpu = windows(x.gaps, 2);
+  x.cuts = wall.cuts; x.other = wall.other; x.cpuCuts = cpu.cuts; x.cpuOther = cpu.other; delete x.gaps; all[d].push(x);
+  console.error(r, d, JSON.stringify({ cuts: x.cuts, other: x.other, cpuCuts: x.cpuCuts, cpuOther: x.cpuOther, top: x.top.slice(0, 4), p99: x.p99 }));
+}
+const f = (v) => formatInterval(medianWithInterval(v), 2);
+for (const d of dists) {
+  const runs = all[d];
+  console.log(d.padEnd(22), 'stall at a cut ms', f(runs.flatMap((x) => x.cuts)), ' same window between cuts', f(runs.flatMap((x) => x.other)),
+    ' | CPU in the longest turn: at a cut', f(runs.flatMap((x) => x.cpuCuts)), ' between cuts', f(runs.flatMap((x) => x.cpuOther)),
+    ' | max stall ms', f(runs.map((x) => x.max)), ' eld max', f(runs.map((x) => x.eld_max)), ' p99 ms', f(runs.map((x) => x.p99)), ' runs', runs.length);
+}
+for (const d of dists) {
+  const stops = stagesOf[d]; if (!stops?.length) continue;
+  const keys = Object.keys(stops[0]).filter((k) => typeof stops[0][k] === 'number');
+  console.log(d.padEnd(22), 'per stop:', keys.map((k) => `${k} ${f(stops.map((s) => s[k]))}`).join('  '), ' stops', stops.length);
+}
 sink.close(); process.exit(0);

@@ -428,6 +428,32 @@ function idBytes(hex: string, size: number): Buffer {
 /** The request as protobuf bytes (`application/x-protobuf`). */
 export function encodeOtlpProfilesProtobuf(request: OtlpProfilesRequest): Buffer {
   const w = new ProtobufWriter(estimateSize(request));
+  for (const _pause of writeRequest(w, request)) {
+    // Synchronous: no pauses.
+  }
+  return w.finish();
+}
+
+/**
+ * {@link encodeOtlpProfilesProtobuf}, the same bytes, but yielding to the event loop whenever it has written for
+ * `sliceMs`: a cut of many samples is otherwise one long synchronous piece on the application's event loop.
+ */
+export async function encodeOtlpProfilesProtobufSliced(request: OtlpProfilesRequest, sliceMs = 1): Promise<Buffer> {
+  const w = new ProtobufWriter(estimateSize(request));
+  let sliceStart = performance.now();
+  for (const _pause of writeRequest(w, request)) {
+    if (performance.now() - sliceStart < sliceMs) continue;
+    await yieldToEventLoop();
+    sliceStart = performance.now();
+  }
+  return w.finish();
+}
+
+/** Items (samples, locations, stacks...) written between two pauses of {@link writeRequest}. */
+const ITEMS_PER_PAUSE = 64;
+
+/** Writes the request into `w`, pausing (yielding) every {@link ITEMS_PER_PAUSE} items. */
+function* writeRequest(w: ProtobufWriter, request: OtlpProfilesRequest): Generator<void, void, void> {
   // ExportProfilesServiceRequest.resource_profiles = 1
   w.begin(1);
   writeResource(w, request.context);
@@ -436,15 +462,14 @@ export function encodeOtlpProfilesProtobuf(request: OtlpProfilesRequest): Buffer
   w.string(1, request.context.scopeName);
   w.string(2, request.context.scopeVersion);
   w.end();
-  request.profiles.forEach((profile, index) => writeProfile(w, request, profile, index));
+  for (let index = 0; index < request.profiles.length; index++) yield* writeProfile(w, request, request.profiles[index]!, index);
   w.end();
   w.string(3, request.context.resourceSchemaUrl ?? '');
   w.end();
   // ExportProfilesServiceRequest.dictionary = 2
   w.begin(2);
-  writeDictionary(w, request);
+  yield* writeDictionary(w, request);
   w.end();
-  return w.finish();
 }
 
 function estimateSize(request: OtlpProfilesRequest): number {
@@ -492,13 +517,15 @@ const FALSE_BOOL = Uint8Array.of((2 << 3) | 0, 0);
 const ZERO_INT = Uint8Array.of((3 << 3) | 0, 0);
 const ZERO_DOUBLE = Uint8Array.of((4 << 3) | 1, 0, 0, 0, 0, 0, 0, 0, 0);
 
-function writeProfile(w: ProtobufWriter, request: OtlpProfilesRequest, profile: ProfileEntry, index: number): void {
+function* writeProfile(w: ProtobufWriter, request: OtlpProfilesRequest, profile: ProfileEntry, index: number): Generator<void, void, void> {
   w.begin(2); // ScopeProfiles.profiles
   w.begin(1); // Profile.sample_type
   w.uint(1, profile.sampleType.type);
   w.uint(2, profile.sampleType.unit);
   w.end();
+  let written = 0;
   for (const sample of profile.samples) {
+    if (++written % ITEMS_PER_PAUSE === 0) yield;
     w.begin(2); // Profile.samples
     w.uint(1, sample.stack);
     w.packed(2, sample.attributes);
@@ -519,7 +546,7 @@ function writeProfile(w: ProtobufWriter, request: OtlpProfilesRequest, profile: 
   w.end();
 }
 
-function writeDictionary(w: ProtobufWriter, request: OtlpProfilesRequest): void {
+function* writeDictionary(w: ProtobufWriter, request: OtlpProfilesRequest): Generator<void, void, void> {
   for (const m of request.mappings) {
     w.begin(1);
     w.uint(1, m.memoryStart);
@@ -528,8 +555,13 @@ function writeDictionary(w: ProtobufWriter, request: OtlpProfilesRequest): void 
     w.uint(4, m.filename);
     w.end();
   }
-  request.locations.forEach((location, index) => {
-    if (index === 0) return w.empty(2);
+  for (let index = 0; index < request.locations.length; index++) {
+    if (index % ITEMS_PER_PAUSE === ITEMS_PER_PAUSE - 1) yield;
+    const location = request.locations[index]!;
+    if (index === 0) {
+      w.empty(2);
+      continue;
+    }
     w.begin(2);
     w.uint(1, location.mapping);
     w.uint(2, location.address);
@@ -543,7 +575,8 @@ function writeDictionary(w: ProtobufWriter, request: OtlpProfilesRequest): void 
     }
     w.packed(4, FRAME_TYPE_INDICES);
     w.end();
-  });
+  }
+  yield;
   for (const fn of request.functions) {
     w.begin(3);
     w.uint(1, fn.name);
@@ -558,7 +591,12 @@ function writeDictionary(w: ProtobufWriter, request: OtlpProfilesRequest): void 
     w.bytes(2, link.spanId, true);
     w.end();
   }
-  for (const text of request.strings) w.string(5, text, true);
+  yield;
+  for (let i = 0; i < request.strings.length; i++) {
+    if (i % (8 * ITEMS_PER_PAUSE) === 8 * ITEMS_PER_PAUSE - 1) yield;
+    w.string(5, request.strings[i]!, true);
+  }
+  yield;
   request.attributes.forEach((attribute, index) => {
     if (index === 0) return w.empty(6);
     w.begin(6);
@@ -568,7 +606,10 @@ function writeDictionary(w: ProtobufWriter, request: OtlpProfilesRequest): void 
     w.uint(3, attribute.unit);
     w.end();
   });
-  for (const stack of request.stacks) {
+  yield;
+  for (let i = 0; i < request.stacks.length; i++) {
+    if (i % ITEMS_PER_PAUSE === ITEMS_PER_PAUSE - 1) yield;
+    const stack = request.stacks[i]!;
     if (stack.length === 0) {
       w.empty(7);
       continue;

@@ -24,7 +24,7 @@ import { AGENT_VERSION } from '../version';
 import {
   buildOtlpProfiles,
   encodeOtlpProfilesJson,
-  encodeOtlpProfilesProtobuf,
+  encodeOtlpProfilesProtobufSliced,
   type OtlpProfilesContext,
 } from './otlp-profiles-encoder';
 import { MAX_RESPONSE_BYTES, postUntraced } from './http-post';
@@ -176,7 +176,7 @@ export class OtlpProfilesExporter implements ProfileExporter {
     const raw = await relabelForPyroscope(cut.raw, { includeTraceId: true, spanNames: this.spanNames });
     const request = await buildOtlpProfiles(raw === cut.raw ? cut : { ...cut, raw }, await this.context());
     if (request.sampleCount === 0) return undefined;
-    const encoded = this.protocol === 'http/json' ? Buffer.from(encodeOtlpProfilesJson(request), 'utf8') : encodeOtlpProfilesProtobuf(request);
+    const encoded = this.protocol === 'http/json' ? Buffer.from(encodeOtlpProfilesJson(request), 'utf8') : await encodeOtlpProfilesProtobufSliced(request);
     // The writer's buffer is larger than the message: keep only the bytes (a copy) when not compressing.
     const compressed = this.compression === 'gzip' ? await gzip(encoded) : undefined;
     if (this.protocol === 'grpc') return { body: grpcFrame(compressed ?? encoded, compressed !== undefined), sampleCount: request.sampleCount };

@@ -14,6 +14,8 @@ import { Profile, ValueType } from 'pprof-format';
 import { withDeadline } from '../deadline';
 import { describeError, getLogger } from '../logger';
 import type { EncodedProfile, HeapCut, ProfileExporter } from '../export/profile-exporter';
+import { nextTurn } from './frame-table';
+import { buildHeapCut, type HeapTreeNode } from './heap-cut-builder';
 import type { PprofModule } from './native-profiler';
 import type { ProfileLimits } from './profile-limits';
 import type { Symbolizer } from './symbolizer';
@@ -73,18 +75,28 @@ export class HeapProfiler {
     const startMs = this.intervalStart;
     const endMs = Date.now();
     this.intervalStart = endMs;
-    let raw: Profile | undefined;
+    let taken: (() => Promise<Profile>) | undefined;
     try {
-      raw = symbolizer
-        ? pprof.heap.profile(undefined, symbolizer.columnKeeper as unknown as SourceMapper, undefined, 'emit')
-        : pprof.heap.profile();
+      if (typeof pprof.heap.v8Profile === 'function') {
+        // Only V8's tree is taken now; it becomes the profile a slice at a time (heap-cut-builder.ts), as
+        // pprof's heap.profile() would make it in one synchronous piece.
+        const tree = pprof.heap.v8Profile() as unknown as HeapTreeNode;
+        const externalBytes = process.memoryUsage().external;
+        const cut = { intervalBytes: this.options.samplingIntervalBytes, externalBytes, keepColumns: symbolizer !== undefined };
+        taken = () => buildHeapCut(tree, cut);
+      } else {
+        const raw = symbolizer
+          ? pprof.heap.profile(undefined, symbolizer.columnKeeper as unknown as SourceMapper, undefined, 'emit')
+          : pprof.heap.profile();
+        taken = () => Promise.resolve(raw);
+      }
     } catch (err) {
       this.stats.failures++;
       getLogger().warnRateLimited('heap-collect', `could not collect the heap profile: ${describeError(err)}`);
     }
     if (final) this.stop();
-    if (raw === undefined) return Promise.resolve();
-    const work = this.export(raw, startMs, endMs);
+    if (taken === undefined) return Promise.resolve();
+    const work = this.export(taken, startMs, endMs);
     this.pending.add(work);
     void work.finally(() => this.pending.delete(work));
     return work;
@@ -102,8 +114,11 @@ export class HeapProfiler {
     }
   }
 
-  private async export(raw: Profile, startMs: number, endMs: number): Promise<void> {
+  private async export(taken: () => Promise<Profile>, startMs: number, endMs: number): Promise<void> {
     try {
+      // V8's tree was taken in the collecting turn; building the profile from it starts in a turn of its own.
+      await nextTurn();
+      const raw = await taken();
       await this.options.symbolizer?.symbolize(raw, this.mapDeadline);
       nameSampleTypes(raw);
       raw.timeNanos = BigInt(endMs) * 1_000_000n;

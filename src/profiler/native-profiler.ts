@@ -3,6 +3,7 @@
  * when it cannot load, tracing still runs and the reason is reported once.
  */
 import { describeError } from '../logger';
+import type { TimeTree } from './raw-cut-builder';
 
 export type PprofModule = typeof import('@datadog/pprof');
 
@@ -61,4 +62,85 @@ function requireSamplers(): PprofModule {
     // Fall through: the index gives the error to report, or works where the layout differs.
   }
   return require('@datadog/pprof') as PprofModule;
+}
+
+/** What one stop of the sampler gave: V8's tree as pprof's native stop returns it, or pprof's own serialization. */
+export type StoppedProfile = { tree: TimeTree } | { profile: import('pprof-format').Profile };
+
+type Serialize = (tree: unknown, ...rest: unknown[]) => unknown;
+type SerializerModule = { serializeTimeProfile: Serialize };
+
+interface Capture {
+  tree: unknown;
+  rest: unknown[];
+}
+
+/** Set while {@link stopSampler} wants the tree instead of pprof's serialization. */
+let capture: Capture | undefined;
+let pprofSerialize: Serialize | undefined;
+const CAPTURED = Object.freeze({ captured: true });
+let hookInstalled: boolean | undefined;
+
+/**
+ * pprof's `time.stop()` is the native stop (V8's profile copied into a JS tree) followed by
+ * `serializeTimeProfile`, synchronously, which was most of the cut's event-loop stall. We build the
+ * profile from the tree ourselves, a slice at a time (raw-cut-builder.ts), so only the native part stays
+ * synchronous. pprof's time profiler calls the serializer through its module's exports; while
+ * {@link stopSampler} runs, that export hands the tree over instead of serializing it. Everyone else
+ * (a later caller of pprof from the app) gets pprof's serializer unchanged.
+ */
+function installTreeHook(): boolean {
+  if (hookInstalled !== undefined) return hookInstalled;
+  hookInstalled = false;
+  try {
+    const serializer = require('@datadog/pprof/out/src/profile-serializer') as SerializerModule;
+    const serialize = serializer.serializeTimeProfile;
+    if (typeof serialize !== 'function') return false;
+    pprofSerialize = serialize;
+    serializer.serializeTimeProfile = function (this: unknown, tree: unknown, ...rest: unknown[]): unknown {
+      if (capture !== undefined) {
+        capture.tree = tree;
+        capture.rest = rest;
+        return CAPTURED;
+      }
+      return serialize.call(this, tree, ...rest);
+    };
+    hookInstalled = true;
+  } catch {
+    // Another layout: pprof serializes, as before.
+  }
+  return hookInstalled;
+}
+
+/**
+ * Stops the sampler (restarting it at once with `restart`) and returns V8's tree, or, where this pprof
+ * cannot hand it over, the profile pprof serialized with `generateLabels`. Throws what pprof throws.
+ */
+export function stopSampler(
+  time: PprofModule['time'],
+  restart: boolean,
+  generateLabels: Parameters<PprofModule['time']['stop']>[1],
+  lowCardinalityLabels: string[],
+): StoppedProfile {
+  if (!installTreeHook()) return { profile: time.stop(restart, generateLabels, lowCardinalityLabels) };
+  const box: Capture = { tree: undefined, rest: [] };
+  capture = box;
+  let result: unknown;
+  try {
+    result = time.stop(restart, generateLabels, lowCardinalityLabels);
+  } finally {
+    capture = undefined;
+  }
+  if (result !== CAPTURED) {
+    // The hook did not take (pprof changed): what stop returned is its own serialization, labels included.
+    return { profile: result as import('pprof-format').Profile };
+  }
+  if (isTimeTree(box.tree)) return { tree: box.tree };
+  // A tree we do not know: pprof serializes it, with the arguments it gave.
+  return { profile: pprofSerialize!(box.tree, ...box.rest) as import('pprof-format').Profile };
+}
+
+function isTimeTree(value: unknown): value is TimeTree {
+  const tree = value as TimeTree | undefined;
+  return typeof tree === 'object' && tree !== null && typeof tree.startTime === 'number' && Array.isArray(tree.topDownRoot?.children);
 }

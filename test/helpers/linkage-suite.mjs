@@ -200,12 +200,16 @@ export function defineLinkageSuite({ major, binding, app: appFile = EXPRESS_APP,
       const binary = await nodeBinary(major);
       const { app, otlp, pyroscope } = await startLinkedApp(binary, { PYROSCOPE_UPLOAD_INTERVAL: '1s' }, appFile);
       try {
-        // 1.3 s of CPU in 5 parts with event-loop turns between them: a 1 s cut lands inside it.
-        assert.equal((await app.request('/orders/straddle?ms=1300', { timeoutMs: 60_000 })).status, 200);
+        // 5.5 s of CPU in 5 parts with event-loop turns between them: a 1 s cut comes due within the first part
+        // (1.1 s). The profiler stops the sampler once it has taken its next sample, after the callbacks
+        // already queued: a cut due in a later part can land after the request (the third and fourth parts run
+        // in one turn, the fifth is queued before the cut's check).
+        assert.equal((await app.request('/orders/straddle?ms=5500', { timeoutMs: 120_000 })).status, 200);
         await waitForProfilesUntil(pyroscope, nanosNow());
         const root = await otlp.waitForSpans((all) => all.find((s) => s.kind === 'SERVER' && s.attributes['url.path'] === '/orders/straddle'));
         const holding = pyroscope.uploads.filter((u) => u.samples.some((s) => s.labels.span_id === root.spanId));
-        assert.ok(holding.length >= 2, `the request's samples are in ${holding.length} profiles (expected a cut inside it)`);
+        const seen = pyroscope.uploads.map((u) => [Number(u.timeNanos / 1_000_000n) % 100_000, u.samples.filter((s) => s.labels.span_id === root.spanId).length]);
+        assert.ok(holding.length >= 2, `the request's samples are in ${holding.length} profiles (expected a cut inside it); [start ms, its samples] per upload: ${JSON.stringify(seen)}, span ${Math.round(Number(root.startTimeUnixNano) / 1e6) % 100_000}..${Math.round(Number(root.endTimeUnixNano) / 1e6) % 100_000}`);
         const counts = {};
         for (const sample of holding.flatMap((u) => u.samples)) {
           if (sample.labels.span_id !== root.spanId) continue;
