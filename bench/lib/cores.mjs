@@ -2,6 +2,7 @@
 // receivers and the load generator share core 1. Without taskset or with one core, nothing is
 // pinned and the results say so.
 import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import os from 'node:os';
 
 export const SERVER_CORE = 0;
@@ -31,4 +32,24 @@ export function pinThisProcess(core) {
   if (!pinningSupport().enabled) return false;
   const result = spawnSync('taskset', ['-a', '-p', '-c', String(core), String(process.pid)], { encoding: 'utf8' });
   return result.status === 0;
+}
+
+/**
+ * Moves every thread of process `pid` and of its current children to `core` (children forked later
+ * inherit it): for a server the bench did not spawn itself, such as PostgreSQL's postmaster.
+ */
+export function pinProcessTree(pid, core) {
+  if (!pinningSupport().enabled) return false;
+  let children = [];
+  try {
+    children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean);
+  } catch {
+    // no children file (old kernel): the postmaster alone, its later children follow it
+  }
+  let ok = true;
+  for (const id of [String(pid), ...children]) {
+    const result = spawnSync('taskset', ['-a', '-p', '-c', String(core), id], { encoding: 'utf8' });
+    ok &&= result.status === 0;
+  }
+  return ok;
 }

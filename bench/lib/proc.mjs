@@ -33,3 +33,18 @@ export function readCpuMs(pid) {
     return undefined;
   }
 }
+
+/**
+ * Busy time (user + nice + system, in ms) of CPU `core` so far, from /proc/stat; undefined when unreadable.
+ * Over a window, minus the CPU time of the processes the bench put on that core, it is the time something
+ * else took there (irq and softirq are left out: the bench's own loopback traffic is charged there).
+ */
+export function readCoreBusyMs(core) {
+  try {
+    const line = readFileSync('/proc/stat', 'utf8').split('\n').find((l) => l.startsWith(`cpu${core} `));
+    const [user, nice, system] = line.trim().split(/\s+/).slice(1).map(Number);
+    return ((user + nice + system) * 1000) / clockTicksPerSecond();
+  } catch {
+    return undefined;
+  }
+}

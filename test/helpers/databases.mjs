@@ -83,7 +83,7 @@ async function stopChild(child, signal) {
  * Starts a PostgreSQL server (trust auth, user `test`, database `test`) on 127.0.0.1 and a unix socket in
  * its temp dir. Runs as the `postgres` system user when we are root (postgres refuses to run as root).
  * Returns `{ skip }` when the server is not installed (outside CI), else
- * `{ host, port, user, database, url, stop() }`.
+ * `{ host, port, user, database, url, pid (the postmaster's), stop() }`.
  */
 export async function startPostgres() {
   const binDir = POSTGRES_BIN_DIRS().find((dir) => existsSync(path.join(dir, 'initdb')) && existsSync(path.join(dir, 'postgres')));
@@ -132,6 +132,7 @@ export async function startPostgres() {
     user: 'test',
     database: 'test',
     url: `postgres://test@127.0.0.1:${port}/test`,
+    pid: server.pid,
     async stop() {
       await stopChild(server, 'SIGINT'); // fast shutdown
       rmSync(dataRoot, { recursive: true, force: true });

@@ -1,0 +1,53 @@
+#!/usr/bin/env node
+// `node bench/cost-table.mjs <results.json>`: the README's "What it costs" table, in Markdown, from the
+// overhead section of a bench run (so the README is redone from the bench's own output, not by hand).
+// Every figure is the median over rounds with its 95 % interval; `~` marks one inside the noise.
+import { readFileSync } from 'node:fs';
+
+const file = process.argv[2];
+if (!file) {
+  console.error('usage: node bench/cost-table.mjs <bench/results/….json>');
+  process.exit(2);
+}
+const report = JSON.parse(readFileSync(file, 'utf8'));
+const overhead = report.sections?.overhead;
+if (!overhead?.workloads) {
+  console.error(`${file} has no overhead section`);
+  process.exit(1);
+}
+
+const CONFIGS = ['otel', 'tracingOnly', 'agent'];
+const WORKLOAD_NAMES = { http: 'plain `node:http`', express: 'async-heavy Express', pg: '`pg` on PostgreSQL' };
+
+const num = (v, digits) => v.toFixed(digits);
+const stat = (s, digits, unit = '') =>
+  s ? `${num(s.median, digits)}${unit} [${num(s.low, digits)}, ${num(s.high, digits)}]${s.exact ? '' : '*'}${s.insideNoise ? ' ~' : ''}` : 'n/a';
+const signed = (s, digits, unit = '') => {
+  if (!s) return 'n/a';
+  const f = (v) => `${v >= 0 ? '+' : '−'}${Math.abs(v).toFixed(digits)}`;
+  return `${f(s.median)}${unit} [${f(s.low)}, ${f(s.high)}]${s.exact ? '' : '*'}${s.insideNoise ? ' ~' : ''}`;
+};
+
+const lines = ['| workload | figure | OpenTelemetry alone | span-profiles, profiler off | span-profiles |', '|---|---|---|---|---|'];
+for (const [id, w] of Object.entries(overhead.workloads)) {
+  if (!w.summary) {
+    lines.push(`| ${WORKLOAD_NAMES[id] ?? id} | ${w.skipped ? `skipped: ${w.skipped}` : `failed: ${w.error}`} | | | |`);
+    continue;
+  }
+  const s = w.summary;
+  const row = (figure, cell) => lines.push(`| ${figure.startsWith('CPU per request ÷ bare') ? `**${WORKLOAD_NAMES[id] ?? id}** (${w.rounds} rounds)` : ''} | ${figure} | ${CONFIGS.map((c) => cell(s[c], c)).join(' | ')} |`);
+  row(`CPU per request ÷ bare (bare: ${num(s.bare.cpuMicrosPerRequest.median, 0)} µs)`, (c) => stat(c.cpuMicrosPerRequestVs_bare, 2));
+  row('CPU per request ÷ OpenTelemetry alone', (c, id) => (id === 'otel' ? '1' : `**${stat(c.cpuMicrosPerRequestVs_otel, 2)}**`));
+  row(`throughput ÷ bare (bare: ${num(s.bare.requestsPerSecond.median, 0)} req/s)`, (c) => stat(c.requestsPerSecondVs_bare, 2));
+  row('throughput ÷ OpenTelemetry alone', (c, id) => (id === 'otel' ? '1' : stat(c.requestsPerSecondVs_otel, 2)));
+  row(`p99 at 1,000 req/s (bare: ${num(s.bare.p99Ms.median, 2)} ms)`, (c, id) =>
+    id === 'otel' ? stat(c.p99Ms, 2, ' ms') : `${stat(c.p99Ms, 2, ' ms')}; ${signed(c.p99MsMinus_otel, 2)} vs OTel`,
+  );
+  row(`longest event-loop stall (bare: ${num(s.bare.longestStallMs.median, 1)} ms)`, (c, id) =>
+    `${stat(c.longestStallMs, 1, ' ms')}, max ${num(c.maxStallMs, 1)}${id === 'otel' ? '' : `; ${signed(c.longestStallMsMinus_otel, 1)} vs OTel`}`,
+  );
+  row(`peak RSS (bare: ${num(s.bare.peakRssMb.median, 0)} MB)`, (c, id) =>
+    id === 'otel' ? stat(c.peakRssMb, 0, ' MB') : `${stat(c.peakRssMb, 0, ' MB')}; ${stat(c.peakRssMbVs_otel, 2)} of OTel`,
+  );
+}
+console.log(lines.join('\n'));
