@@ -5,11 +5,11 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 
 const require = createRequire(import.meta.url);
-const { Profile, ValueType, Function: Fn, Location, Line, Sample, StringTable } = require('pprof-format');
+const { Profile, ValueType, Function: Fn, Location, Line, Sample, StringTable, Label } = require('pprof-format');
 const { isIdleProfile } = require('../../../dist/profiler/idle-profile.js');
 const AGENT_FILE = path.resolve('dist/profiler/cpu-profiler.js');
 
-/** samples: [count, [[name, file], ...leaf first]] */
+/** samples: [count, [[name, file], ...leaf first], spanId?] */
 function rawProfile(samples) {
   const strings = new StringTable();
   const s = (x) => strings.dedup(x);
@@ -23,7 +23,14 @@ function rawProfile(samples) {
   };
   return new Profile({
     sampleType: [new ValueType({ type: s('sample'), unit: s('count') }), new ValueType({ type: s('cpu'), unit: s('nanoseconds') })],
-    sample: samples.map(([count, stack]) => new Sample({ locationId: stack.map(([name, file]) => locationOf(name, file ?? '')), value: [count, 1e6] })),
+    sample: samples.map(
+      ([count, stack, spanId]) =>
+        new Sample({
+          locationId: stack.map(([name, file]) => locationOf(name, file ?? '')),
+          value: [count, 1e6],
+          label: spanId === undefined ? [] : [new Label({ key: s('span_id'), str: s(spanId) })],
+        }),
+    ),
     function: functions,
     location: locations,
     stringTable: strings,
@@ -34,9 +41,12 @@ test('idle ticks, background threads, GC and the agent\'s own work are idle', ()
   assert.equal(isIdleProfile(rawProfile([[96, [['(idle)']]], [0, [['Non JS threads activity'], ['Node.js']]]])), true);
   assert.equal(isIdleProfile(rawProfile([[1, [['Garbage Collection'], ['Node.js']]], [1, [['encodeProfile', AGENT_FILE], ['listOnTimeout', 'node:internal/timers']]]])), true);
   assert.equal(isIdleProfile(rawProfile([])), true);
+  // The continuation of the agent's own file write: Node's internals only, no span.
+  assert.equal(isIdleProfile(rawProfile([[1, [['close'], ['close', 'node:internal/fs/promises']]]])), true);
 });
 
 test('one tick of the app\'s code is work', () => {
   assert.equal(isIdleProfile(rawProfile([[96, [['(idle)']]], [1, [['handleRequest', '/srv/app/server.js']]]])), false);
-  assert.equal(isIdleProfile(rawProfile([[1, [['parse', 'node:internal/url']]]])), false);
+  // Node's internals inside a request are the request's work.
+  assert.equal(isIdleProfile(rawProfile([[1, [['parse', 'node:internal/url']], '00f067aa0ba902b7']])), false);
 });
