@@ -5,6 +5,8 @@
 //   nobind  the context binding is not installed: no sample context is ever set (samples carry no span)
 //   nocc    the pooled-connection context instrumentation is not loaded (pg, mysql2, redis replies keep the socket's context)
 //   nolink  the span linker gives no span a label object (no pyroscope.profile.id, nothing to bind)
+//   nostart profiling is configured on (linker in the span processors, pooled-connection context loaded) but the
+//           profiler is never started: the tracing-side part of the profiler's cost
 // Fails loudly if the code to patch is not found (the build changed).
 import fs from 'node:fs';
 import path from 'node:path';
@@ -16,6 +18,7 @@ const patches = {
   nobind: ['linking/context-binding.js', /(\n\s*install\(\) \{\n)(\s*this\.restore = followEnterWith)/, '$1        return;\n$2'],
   nocc: ['tracing/instrumentations.js', /instances\.push\(new instrumentation_connection_context_1\.ConnectionContextInstrumentation\(\)\);/, 'void 0;'],
   nolink: ['linking/span-linker.js', /(onStart\(span, parentContext\) \{\n\s*)if \(!this\.active\)/, '$1if (true)'],
+  nostart: ['span-profiling.js', /if \(!this\.config\.profiling\.enabled\) \{/, "if (true) return off('measurement variant: not started', false);\n        if (!this.config.profiling.enabled) {"],
 };
 const patch = patches[variant];
 if (!patch || !outArg) {
