@@ -6,7 +6,7 @@
 //   full   = --require <dist>/register.js, OTLP/HTTP protobuf traces to the sink, profiles to its /ingest
 //   noprof = full with OTEL_PYROSCOPE_START_PROFILING=false (tracing only)
 // A round in which any server was less than MIN_BUSY (0.85) busy on its core is left out (contention).
-// Env: APP=http|express (bench/ab/http-app.js, express-app.js), WORK_ITERS (15000), CONNECTIONS (10),
+// Env: APP=http|express|pg (bench/ab/ab-app.mjs), WORK_ITERS (15000), CONNECTIONS (10),
 //   WARMUP_S (2), DURATION_S (5), REF (label the ratios are to; default otel when given, else the first).
 // The app runs on core 0 (taskset -c 0); the sink, this script and the load client share core 1. Each round
 // runs every config once, the order reversed every other round; the ratio to REF is taken within a round.
@@ -22,8 +22,8 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '../..');
 const [, , roundsArg = '6', ...specs] = process.argv;
 const rounds = Number(roundsArg);
-const app = path.join(here, `${process.env.APP ?? 'http'}-app.js`);
-const appPath = process.env.APP === 'express' ? '/orders/42' : '/';
+const abApp = await (await import('./ab-app.mjs')).abApp();
+const app = abApp.script;
 const node = process.execPath;
 const otelRegister = createRequire(path.join(root, 'package.json')).resolve('@opentelemetry/auto-instrumentations-node/register');
 
@@ -61,7 +61,7 @@ function cleanEnv() {
 }
 
 function load(port, durationMs) {
-  const options = JSON.stringify({ port, connections: Number(process.env.CONNECTIONS ?? 10), paths: [appPath], durationMs });
+  const options = JSON.stringify({ port, connections: Number(process.env.CONNECTIONS ?? 10), paths: abApp.paths, durationMs });
   const child = spawn('taskset', ['-c', '1', node, path.join(root, 'bench/lib/load-client.mjs'), options], { stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
   child.stdout.on('data', (d) => (out += d));
@@ -73,12 +73,12 @@ let current;
 for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
   process.on(signal, () => {
     current?.kill('SIGKILL');
-    process.exit(1);
+    void abApp.stop().finally(() => process.exit(1));
   });
 }
 
 async function once(config) {
-  const env = { ...cleanEnv(), OTEL_LOG_LEVEL: 'none', WORK_ITERS: process.env.WORK_ITERS ?? '15000', SPAN_PROFILES_DIR: `/tmp/cpu-ab-store-${process.pid}`, ...config.env };
+  const env = { ...cleanEnv(), OTEL_LOG_LEVEL: 'none', WORK_ITERS: process.env.WORK_ITERS ?? '15000', ...abApp.env, SPAN_PROFILES_DIR: `/tmp/cpu-ab-store-${process.pid}`, ...config.env };
   const child = spawn('taskset', ['-c', '0', node, ...config.args, app], { env, stdio: ['ignore', 'pipe', 'inherit'], cwd: '/tmp' });
   current = child;
   const port = await new Promise((resolve, reject) => {
@@ -130,4 +130,5 @@ for (const c of configs) {
   );
 }
 sink.close();
+await abApp.stop();
 process.exit(0);

@@ -14,8 +14,8 @@ import { fileURLToPath } from 'node:url';
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '../..');
 const [, , secondsArg = '8', ...specs] = process.argv;
-const app = path.join(here, `${process.env.APP ?? 'http'}-app.js`);
-const appPath = process.env.APP === 'express' ? '/orders/42' : '/';
+const abApp = await (await import('./ab-app.mjs')).abApp();
+const app = abApp.script;
 const node = process.execPath;
 const otelRegister = createRequire(path.join(root, 'package.json')).resolve('@opentelemetry/auto-instrumentations-node/register');
 const sink = http.createServer((req, res) => {
@@ -54,11 +54,11 @@ function category(url) {
 
 async function run(config) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cpuprof-'));
-  const env = { ...process.env, OTEL_LOG_LEVEL: 'none', WORK_ITERS: process.env.WORK_ITERS ?? '15000', ...config.env };
+  const env = { ...process.env, OTEL_LOG_LEVEL: 'none', WORK_ITERS: process.env.WORK_ITERS ?? '15000', ...abApp.env, ...config.env };
   for (const k of Object.keys(env)) if (/^(DD_|NODE_OPTIONS$)/.test(k)) delete env[k];
   const child = spawn('taskset', ['-c', '0', node, '--cpu-prof', '--cpu-prof-dir', dir, '--cpu-prof-interval', '200', ...config.args, app], { env, stdio: ['ignore', 'pipe', 'inherit'], cwd: '/tmp' });
   const port = await new Promise((resolve) => child.stdout.on('data', (d) => { const m = /"listening":(\d+)/.exec(String(d)); if (m) resolve(Number(m[1])); }));
-  const options = JSON.stringify({ port, connections: Number(process.env.CONNECTIONS ?? 10), paths: [appPath], durationMs: Number(secondsArg) * 1000 });
+  const options = JSON.stringify({ port, connections: Number(process.env.CONNECTIONS ?? 10), paths: abApp.paths, durationMs: Number(secondsArg) * 1000 });
   const loader = spawn('taskset', ['-c', '1', node, path.join(root, 'bench/lib/load-client.mjs'), options], { stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
   loader.stdout.on('data', (d) => (out += d));
@@ -103,4 +103,5 @@ for (const spec of specs) {
   for (const [key, us] of [...selfUs].sort((a, b) => b[1] - a[1]).slice(0, Number(process.env.TOP ?? 25))) console.log(`  ${perReq(us).padStart(7)}  ${key}`);
 }
 sink.close();
+await abApp.stop();
 process.exit(0);

@@ -1,0 +1,32 @@
+// The app the bench/ab tools run, from APP: http (bench/ab/http-app.js), express (bench/ab/express-app.js) or
+// pg (bench/workload/pg-app.js: two queries per request on a real PostgreSQL, which this module starts on the
+// load core with test/helpers/databases.mjs, fills once, and stops with the tool).
+import { spawnSync } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { startPostgres } from '../../test/helpers/databases.mjs';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const root = path.resolve(here, '../..');
+
+/** `{ script, paths, env, stop() }` for APP; `env` goes to every configuration's app. */
+export async function abApp(name = process.env.APP ?? 'http') {
+  if (name !== 'pg') {
+    return { script: path.join(here, `${name}-app.js`), paths: [name === 'express' ? '/orders/42' : '/'], env: {}, stop: async () => {} };
+  }
+  const database = await startPostgres();
+  if (database.skip) throw new Error(`APP=pg: ${database.skip}`);
+  spawnSync('taskset', ['-pac', '1', String(database.pid)], { stdio: 'ignore' });
+  const seeded = spawnSync(process.execPath, [path.join(root, 'bench/workload/pg-app.js'), '--seed'], { env: { ...process.env, DATABASE_URL: database.url, NODE_OPTIONS: '' }, encoding: 'utf8' });
+  if (seeded.status !== 0) {
+    await database.stop();
+    throw new Error(`seeding PostgreSQL failed: ${seeded.stderr}`);
+  }
+  // A fixed loop per request (BENCH_WORK_ITERATIONS, default 20000: ~0.5 ms here; the bench calibrates ~0.3 ms).
+  return {
+    script: path.join(here, 'pg-app.js'),
+    paths: Array.from({ length: 50 }, (_, i) => `/customers/${1 + i * 19}`),
+    env: { DATABASE_URL: database.url, BENCH_WORK_ITERATIONS: process.env.BENCH_WORK_ITERATIONS ?? '20000' },
+    stop: () => database.stop(),
+  };
+}
