@@ -58,7 +58,7 @@ type GetBuiltinModule = (id: string) => unknown;
 
 /** Installs the triggers; `uninstall` stops them (wrappers others installed above stay, inert). */
 export class LazyInstrumentations {
-  private readonly byModule = new Map<string, LazyInstrumentation>();
+  private readonly byModule = new Map<string, LazyInstrumentation[]>();
   private readonly done = new Set<LazyInstrumentation>();
   private readonly undo: Array<() => void> = [];
 
@@ -72,16 +72,23 @@ export class LazyInstrumentations {
     entries: readonly LazyInstrumentation[],
     private readonly ownDirs: readonly string[] = [],
   ) {
-    for (const entry of entries) for (const name of entry.modules) if (!this.byModule.has(name)) this.byModule.set(name, entry);
+    for (const entry of entries) {
+      for (const name of entry.modules) {
+        const list = this.byModule.get(name);
+        if (list === undefined) this.byModule.set(name, [entry]);
+        else if (!list.includes(entry)) list.push(entry);
+      }
+    }
   }
 
   /** Builds the instrumentation targeting `request`'s package, if one is waiting; true when it did. */
   activateFor(request: unknown): boolean {
     if (this.byModule.size === 0) return false;
     const name = packageNameOf(request);
-    const entry = name === undefined ? undefined : this.byModule.get(name);
-    if (entry === undefined) return false;
-    this.activate(entry);
+    const entries = name === undefined ? undefined : this.byModule.get(name);
+    if (entries === undefined) return false;
+    // Every instrumentation of this library (pg has upstream's and the connection-context one).
+    for (const entry of [...entries]) this.activate(entry);
     return true;
   }
 
@@ -89,7 +96,13 @@ export class LazyInstrumentations {
   activate(entry: LazyInstrumentation): void {
     if (this.done.has(entry)) return;
     this.done.add(entry);
-    for (const name of entry.modules) if (this.byModule.get(name) === entry) this.byModule.delete(name);
+    for (const name of entry.modules) {
+      const list = this.byModule.get(name);
+      if (list === undefined) continue;
+      const rest = list.filter((other) => other !== entry);
+      if (rest.length === 0) this.byModule.delete(name);
+      else this.byModule.set(name, rest);
+    }
     entry.activate();
   }
 

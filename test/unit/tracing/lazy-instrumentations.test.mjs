@@ -50,6 +50,21 @@ class MarkingInstrumentation extends InstrumentationBase {
   }
 }
 
+/** A second instrumentation of the same library (as pg has upstream's and the connection-context one). */
+class SecondMarking extends InstrumentationBase {
+  constructor(moduleName) {
+    super(`lazy-test-second-${moduleName}`, '1.0.0', { moduleName });
+  }
+  init() {
+    return [
+      new InstrumentationNodeModuleDefinition(this.getConfig().moduleName, ['*'], (exports) => {
+        exports.__secondPatched = true;
+        return exports;
+      }),
+    ];
+  }
+}
+
 const activations = [];
 function entry(name, modules, channels = [], build = () => new MarkingInstrumentation(modules[0])) {
   return {
@@ -66,6 +81,7 @@ function entry(name, modules, channels = [], build = () => new MarkingInstrument
 const entries = [
   entry('one', ['lazy-target-one']),
   entry('two', ['lazy-target-two']),
+  entry('two, second instrumentation', ['lazy-target-two'], [], () => new SecondMarking('lazy-target-two')),
   entry('own', ['lazy-target-own']),
   entry('own-late', ['lazy-target-own-late']),
   entry('querystring', ['querystring']),
@@ -124,7 +140,8 @@ test('the first require of another package is patched', () => {
 test('the first require of a second package is patched (require-in-the-middle already above the trigger)', () => {
   const exports = appRequire('lazy-target-two');
   assert.equal(exports.__lazyPatched, 1);
-  assert.deepEqual(activations, ['one', 'two']);
+  assert.equal(exports.__secondPatched, true, 'both instrumentations of the library patched its first load');
+  assert.deepEqual(activations, ['one', 'two', 'two, second instrumentation']);
 });
 
 test('a core module: the first require, and process.getBuiltinModule', () => {
