@@ -103,7 +103,11 @@ export class LazyInstrumentations {
       if (rest.length === 0) this.byModule.delete(name);
       else this.byModule.set(name, rest);
     }
-    entry.activate();
+    try {
+      entry.activate();
+    } catch {
+      // activate() reports its own failures; nothing may reach the app's require or import.
+    }
   }
 
   private isOwn(requester: unknown): boolean {
@@ -171,13 +175,7 @@ export class LazyInstrumentations {
         // (require-in-the-middle makes some) loads nothing.
         const { parentURL, conditions } = (context ?? {}) as { parentURL?: unknown; conditions?: unknown };
         const isImport = !Array.isArray(conditions) || conditions.includes('import');
-        if (self.byModule.size !== 0 && isImport && !self.isOwnUrl(parentURL)) {
-          try {
-            self.activateFor(specifier);
-          } catch {
-            // activate() reports its own failures; the import goes on regardless.
-          }
-        }
+        if (self.byModule.size !== 0 && isImport && !self.isOwnUrl(parentURL)) self.activateFor(specifier);
         return nextResolve(specifier, context);
       },
     });
@@ -197,7 +195,14 @@ export class LazyInstrumentations {
           diagnosticsChannel.unsubscribe(name, trigger);
           if (this.done.has(entry)) return;
           const subscribed = this.recordSubscriptions(() => this.activate(entry));
-          for (const [subscribedName, handler] of subscribed) if (subscribedName === name) handler(message, channelName);
+          for (const [subscribedName, handler] of subscribed) {
+            if (subscribedName !== name) continue;
+            try {
+              handler(message, channelName);
+            } catch {
+              // An instrumentation's failure must not reach the app's request.
+            }
+          }
         };
         diagnosticsChannel.subscribe(name, trigger);
         this.undo.push(() => diagnosticsChannel.unsubscribe(name, trigger));

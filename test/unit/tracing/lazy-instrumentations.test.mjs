@@ -27,6 +27,7 @@ writePackage('lazy-target-one', { 'index.js': 'exports.hello = () => "original";
 writePackage('lazy-target-two', { 'index.js': 'exports.hello = () => "original";' });
 writePackage('lazy-target-own', { 'index.js': 'exports.hello = () => "original";' });
 writePackage('lazy-target-own-late', { 'index.js': 'exports.hello = () => "original";' });
+writePackage('lazy-target-broken', { 'index.js': 'exports.hello = () => "original";' });
 writePackage('lazy-target-esm', { 'index.mjs': 'export const seenActivated = globalThis.__lazyActivated === true;' });
 fs.writeFileSync(path.join(appDir, 'app.js'), 'module.exports = (id) => require(id);');
 fs.mkdirSync(path.join(appDir, 'agent'));
@@ -85,6 +86,9 @@ const entries = [
   entry('own', ['lazy-target-own']),
   entry('own-late', ['lazy-target-own-late']),
   entry('querystring', ['querystring']),
+  entry('broken', ['lazy-target-broken'], [], () => {
+    throw new Error('an instrumentation that throws while being built');
+  }),
   entry('punycode-free core', ['string_decoder']),
   entry('channel', [], ['lazy-test:create'], () => diagnosticsChannel.subscribe('lazy-test:create', (message) => message.seenBy.push('instrumentation'))),
   entry('esm', ['lazy-target-esm'], [], () => {
@@ -155,6 +159,11 @@ test("with require-in-the-middle above, the agent's own request builds it: the h
   assert.equal(ownRequire('lazy-target-own-late').__lazyPatched, 1);
   assert.equal(appRequire('lazy-target-own-late').__lazyPatched, 1);
   assert.ok(activations.includes('own-late'));
+});
+
+test("an instrumentation that throws while being built does not reach the app's require", () => {
+  assert.equal(appRequire('lazy-target-broken').hello(), 'original');
+  assert.ok(activations.includes('broken'));
 });
 
 test('a diagnostics channel: the first message builds the instrumentation, which gets that message', () => {
