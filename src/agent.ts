@@ -69,7 +69,8 @@ export function startAgent(loadedVia: LoadedVia, env: NodeJS.ProcessEnv = proces
     config,
     resource,
     spanProcessors,
-    instrumentations: instrumentations.instances,
+    instrumentations: instrumentations.set,
+    instrumentationMode: instrumentationMode(esm.state),
     contextManager,
   });
   const profilerState = profiling.start(contextManager);
@@ -99,6 +100,24 @@ export function startAgent(loadedVia: LoadedVia, env: NodeJS.ProcessEnv = proces
       return shutdown(Date.now() + config.shutdownTimeoutMs);
     },
   };
+}
+
+/**
+ * Instrumentations are built when the app first loads their library, which the agent sees for
+ * `require` always and for `import` when the ESM hook runs in this thread. Where an ESM hook runs
+ * elsewhere (a loader thread, or one the user registered), an import could be evaluated before the agent
+ * saw it: everything is built at start, as before.
+ */
+function instrumentationMode(esm: EsmHookState): { eager: boolean; imports: boolean } {
+  switch (esm) {
+    case 'in-thread':
+      return { eager: false, imports: true };
+    case 'not-needed':
+    case 'failed':
+      return { eager: false, imports: false };
+    default:
+      return { eager: true, imports: false };
+  }
 }
 
 /** Values that must never appear in anything the agent prints, whoever wrote the message. */

@@ -17,8 +17,7 @@
  * alive; undici's sockets cannot be unref'd.
  */
 
-import * as http from 'node:http';
-import * as https from 'node:https';
+import type * as http from 'node:http';
 import { promisify } from 'node:util';
 import { gunzip as gunzipCallback } from 'node:zlib';
 import { Profile } from 'pprof-format';
@@ -168,12 +167,11 @@ export class PyroscopeExporter implements ProfileExporter {
       ...Object.values(options.headers ?? {}),
     ].filter((secret) => secret.length > 0);
 
-    const isHttps = server.protocol === 'https:';
+    // Only the scheme in use is loaded: `https` brings TLS and all of crypto into the process.
+    const transport = (server.protocol === 'https:' ? require('node:https') : require('node:http')) as typeof import('node:http');
     // One upload at a time, so one kept-alive socket is all we need.
-    this.agent = isHttps
-      ? new https.Agent({ keepAlive: true, maxSockets: 1 })
-      : new http.Agent({ keepAlive: true, maxSockets: 1 });
-    this.request = isHttps ? https.request : http.request;
+    this.agent = new transport.Agent({ keepAlive: true, maxSockets: 1 });
+    this.request = transport.request;
 
     this.uploads = new BackgroundUploads<EncodedProfile>({
       name: this.description,

@@ -36,9 +36,10 @@ import {
   type InstrumentationConfig,
 } from '@opentelemetry/instrumentation';
 import { AGENT_VERSION } from '../version';
+import { CONNECTION_CONTEXT_INSTRUMENTATION } from './instrumentation-catalog';
 
 /** The short name doctor and the startup summary show. */
-export const CONNECTION_CONTEXT_INSTRUMENTATION = 'span-profiles-connection-context';
+export { CONNECTION_CONTEXT_INSTRUMENTATION } from './instrumentation-catalog';
 
 type Listener = (this: unknown, ...args: unknown[]) => unknown;
 

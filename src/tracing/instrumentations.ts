@@ -2,7 +2,8 @@
  * Loads the enabled OpenTelemetry instrumentations, and only those. Upstream's register requires all
  * ~40 instrumentation packages up front; we skip the ones whose library the app does not have installed
  * (a module lookup on disk costs far less than loading the instrumentation), unless the user named them
- * in OTEL_NODE_ENABLED_INSTRUMENTATIONS.
+ * in OTEL_NODE_ENABLED_INSTRUMENTATIONS, and build the others only when the app first loads their
+ * library (lazy-instrumentations.ts).
  */
 import * as fs from 'node:fs';
 import { builtinModules, createRequire } from 'node:module';
@@ -10,16 +11,14 @@ import * as path from 'node:path';
 import type { Instrumentation } from '@opentelemetry/instrumentation';
 import type { AgentConfig } from '../config';
 import { describeError, getLogger } from '../logger';
-import { INSTRUMENTATIONS, type InstrumentationEntry } from './instrumentation-catalog';
+import { CONNECTION_CONTEXT_INSTRUMENTATION, CONNECTION_CONTEXT_TARGETS, INSTRUMENTATIONS, type InstrumentationEntry } from './instrumentation-catalog';
 import { webFrameworkCoverage, type FrameworkCoverage } from './web-frameworks';
-import { CONNECTION_CONTEXT_INSTRUMENTATION, ConnectionContextInstrumentation } from './instrumentation-connection-context';
-
-/** Drivers whose replies the connection-context instrumentation binds to the query they answer. */
-const CONNECTION_CONTEXT_TARGETS = ['pg', 'mysql2', 'ioredis', '@redis/client', 'amqplib', 'mysql'];
+import { LazyInstrumentations, type LazyInstrumentation } from './lazy-instrumentations';
 
 export interface LoadedInstrumentations {
-  instances: Instrumentation[];
-  /** Short names of those loaded. */
+  /** The selected instrumentations, built at start or when first needed. */
+  set: InstrumentationSet;
+  /** Short names of those selected (loaded at start or when their library is first loaded). */
   loaded: string[];
   /** Short names enabled but not loaded because the app cannot load their library. */
   absent: string[];
@@ -110,7 +109,102 @@ function requireInstrumentation(entry: InstrumentationEntry, requireFromCatalog:
   }
 }
 
-/** Requires and constructs the selected instrumentations; one that fails is reported and skipped. */
+/** Resolves instrumentation packages the way the metapackage does, wherever npm placed them. */
+let catalogRequire: NodeJS.Require | undefined;
+function requireFromCatalog(): NodeJS.Require {
+  if (catalogRequire) return catalogRequire;
+  try {
+    catalogRequire = createRequire(require.resolve('@opentelemetry/auto-instrumentations-node/package.json'));
+  } catch {
+    catalogRequire = require; // Hoisted layout: our own require finds them.
+  }
+  return catalogRequire;
+}
+
+/** Requires and constructs one catalog entry; throws what the package throws. */
+function createInstrumentation(entry: InstrumentationEntry): Instrumentation {
+  const exports = requireInstrumentation(entry, requireFromCatalog());
+  const Constructor = exports[entry.className] as (new (config?: object) => Instrumentation) | undefined;
+  if (typeof Constructor !== 'function') throw new Error(`it does not export ${entry.className}`);
+  return new Constructor({ ...entry.options });
+}
+
+/**
+ * The selected instrumentations, built when first needed (tracing/lazy-instrumentations.ts): a library's
+ * instrumentation when the app first loads that library, undici's at the first request on its
+ * diagnostics channel. `start` hands each to `register` as it is built; `eager` builds them all at once
+ * (where an import could not be seen before it is evaluated).
+ */
+export class InstrumentationSet {
+  /** The instances built so far, for shutdown. */
+  readonly instances: Instrumentation[] = [];
+  private triggers: LazyInstrumentations | undefined;
+
+  constructor(
+    private readonly entries: readonly LazyInstrumentation[],
+    private readonly build: Map<LazyInstrumentation, () => Instrumentation | undefined>,
+  ) {}
+
+  /**
+   * Starts building: those without a module or channel trigger now, the rest on first need (or all now
+   * when `mode` is `eager`). `imports`: also watch `import` (the in-thread ESM hook is on).
+   */
+  start(register: (instrumentation: Instrumentation) => void, mode: { eager: boolean; imports: boolean }): void {
+    const activateInto = (entry: LazyInstrumentation) => {
+      const instance = this.build.get(entry)?.();
+      if (instance === undefined) return;
+      this.instances.push(instance);
+      register(instance);
+    };
+    const lazy: LazyInstrumentation[] = [];
+    const now: LazyInstrumentation[] = [];
+    for (const entry of this.entries) {
+      const bound: LazyInstrumentation = { ...entry, activate: () => activateInto(entry) };
+      (mode.eager || (entry.modules.length === 0 && entry.channels.length === 0) ? now : lazy).push(bound);
+    }
+    for (const entry of now) entry.activate();
+    if (lazy.length === 0) return;
+    const triggers = new LazyInstrumentations(lazy, ownDirectories());
+    triggers.installRequireTrigger();
+    if (mode.imports && !triggers.installImportTrigger()) {
+      // No in-thread resolve hook on this Node: an import would be evaluated before it could be seen.
+      triggers.uninstall();
+      for (const entry of lazy) entry.activate();
+      return;
+    }
+    triggers.installChannelTriggers(lazy.filter((entry) => entry.channels.length > 0));
+    this.triggers = triggers;
+  }
+
+  /** Stops building more and disables those built. */
+  stop(): void {
+    this.triggers?.uninstall();
+    for (const instrumentation of this.instances) instrumentation.disable();
+  }
+}
+
+/** Where the agent's own code and the exporters it runs live: their requests build no instrumentation. */
+function ownDirectories(): string[] {
+  const dirs = [path.resolve(__dirname, '..') + path.sep];
+  for (const exporter of ['@opentelemetry/otlp-exporter-base/package.json']) {
+    try {
+      dirs.push(path.dirname(require.resolve(exporter)) + path.sep);
+    } catch {
+      // Not installed here: nothing to exclude.
+    }
+  }
+  return dirs;
+}
+
+/** The modules and channels whose first use builds a catalog entry; empty when it is built at start. */
+function triggersOf(entry: InstrumentationEntry): { modules: readonly string[]; channels: readonly string[] } {
+  if (Array.isArray(entry.targets)) return { modules: entry.targets, channels: [] };
+  // undici (and Node's fetch, which is undici) announce each request on diagnostics channels.
+  if (entry.name === 'undici') return { modules: ['undici'], channels: ['undici:request:create'] };
+  return { modules: [], channels: [] };
+}
+
+/** Selects the enabled instrumentations; none is required or built here (see {@link InstrumentationSet}). */
 export function loadInstrumentations(config: AgentConfig, metricsEnabled: boolean): LoadedInstrumentations {
   const dirs = appModuleDirectories();
   const { load, absent } = selectInstrumentations(config.instrumentations, {
@@ -118,37 +212,38 @@ export function loadInstrumentations(config: AgentConfig, metricsEnabled: boolea
     inLambda: process.env.AWS_LAMBDA_FUNCTION_NAME !== undefined,
     isInstalled: (m) => isInstalled(m, dirs),
   });
-  // Resolve instrumentation packages the way the metapackage does, wherever npm placed them.
-  let requireFromCatalog: NodeJS.Require = require;
-  try {
-    requireFromCatalog = createRequire(require.resolve('@opentelemetry/auto-instrumentations-node/package.json'));
-  } catch {
-    // Hoisted layout: our own require finds them.
-  }
-  const instances: Instrumentation[] = [];
+  const entries: LazyInstrumentation[] = [];
+  const build = new Map<LazyInstrumentation, () => Instrumentation | undefined>();
+  const add = (name: string, triggers: { modules: readonly string[]; channels: readonly string[] }, create: () => Instrumentation, failure: string) => {
+    const entry: LazyInstrumentation = { name, ...triggers, activate: () => undefined };
+    entries.push(entry);
+    build.set(entry, () => {
+      try {
+        return create();
+      } catch (err) {
+        getLogger().warn(`${failure}: ${describeError(err).split('\n')[0]}`);
+        return undefined;
+      }
+    });
+  };
   const loaded: string[] = [];
   for (const entry of load) {
-    try {
-      const exports = requireInstrumentation(entry, requireFromCatalog);
-      const Constructor = exports[entry.className] as (new (config?: object) => Instrumentation) | undefined;
-      if (typeof Constructor !== 'function') throw new Error(`it does not export ${entry.className}`);
-      instances.push(new Constructor({ ...entry.options }));
-      loaded.push(entry.name);
-    } catch (err) {
-      getLogger().warn(
-        `instrumentation ${entry.name} could not be loaded and is skipped: ${describeError(err).split('\n')[0]}`,
-      );
-    }
+    add(entry.name, triggersOf(entry), () => createInstrumentation(entry), `instrumentation ${entry.name} could not be loaded and is skipped`);
+    loaded.push(entry.name);
   }
   // Only the profiler cares which request a reply's CPU is charged to.
   if (config.profiling.enabled && CONNECTION_CONTEXT_TARGETS.some((m) => isInstalled(m, dirs))) {
-    try {
-      instances.push(new ConnectionContextInstrumentation());
-      loaded.push(CONNECTION_CONTEXT_INSTRUMENTATION);
-    } catch (err) {
-      getLogger().warn(`the pooled-connection context binding could not be loaded: ${describeError(err).split('\n')[0]}`);
-    }
+    add(
+      CONNECTION_CONTEXT_INSTRUMENTATION,
+      { modules: CONNECTION_CONTEXT_TARGETS, channels: [] },
+      () => {
+        const { ConnectionContextInstrumentation } = require('./instrumentation-connection-context') as typeof import('./instrumentation-connection-context');
+        return new ConnectionContextInstrumentation();
+      },
+      'the pooled-connection context binding could not be loaded',
+    );
+    loaded.push(CONNECTION_CONTEXT_INSTRUMENTATION);
   }
   const frameworks = webFrameworkCoverage(dirs, (name) => isInstrumentationEnabled(config.instrumentations, name));
-  return { instances, loaded, absent: absent.map((e) => e.name), frameworks };
+  return { set: new InstrumentationSet(entries, build), loaded, absent: absent.map((e) => e.name), frameworks };
 }

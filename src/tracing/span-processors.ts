@@ -6,7 +6,7 @@
 import { BatchSpanProcessor, SimpleSpanProcessor, ConsoleSpanExporter, type SpanExporter, type SpanProcessor } from '@opentelemetry/sdk-trace';
 import type { AgentConfig, OtlpProtocol } from '../config';
 import { describeError, getLogger } from '../logger';
-import { SpanStoreExporter } from '../store/write/span-store-exporter';
+import { DeferredSpanExporter } from '../export/deferred-span-exporter';
 
 function otlpExporter(protocol: OtlpProtocol): SpanExporter {
   // Each exporter reads OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT, _HEADERS, _TIMEOUT, _COMPRESSION itself,
@@ -40,16 +40,23 @@ export function buildSpanProcessors(config: AgentConfig): SpanProcessor[] {
   for (const name of config.traces.exporters) {
     try {
       switch (name) {
-        case 'otlp':
-          processors.push(new BatchSpanProcessor({ exporter: otlpExporter(config.traces.otlpProtocol), ...batch }));
+        case 'otlp': {
+          // Built at the first batch: a process that ends before it never loads the OTLP packages.
+          const exporter = new DeferredSpanExporter(
+            () => otlpExporter(config.traces.otlpProtocol),
+            (err) => getLogger().warn(`the otlp trace exporter could not be created; spans will not go there: ${describeError(err)}`),
+          );
+          processors.push(new BatchSpanProcessor({ exporter, ...batch }));
           break;
+        }
         case 'zipkin':
           processors.push(new BatchSpanProcessor({ exporter: zipkinExporter(), ...batch }));
           break;
         case 'console':
           processors.push(new SimpleSpanProcessor({ exporter: new ConsoleSpanExporter() }));
           break;
-        case 'store':
+        case 'store': {
+          const { SpanStoreExporter } = require('../store/write/span-store-exporter') as typeof import('../store/write/span-store-exporter');
           processors.push(
             new BatchSpanProcessor({
               exporter: new SpanStoreExporter({ dir: config.store.dir, serviceName: config.serviceName, maxBytes: config.store.maxBytes }),
@@ -57,6 +64,7 @@ export function buildSpanProcessors(config: AgentConfig): SpanProcessor[] {
             }),
           );
           break;
+        }
       }
     } catch (err) {
       getLogger().warn(`the ${name} trace exporter could not be created; spans will not go there: ${describeError(err)}`);

@@ -7,7 +7,7 @@
 import { context, propagation, trace, type TextMapPropagator } from '@opentelemetry/api';
 import type { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { CompositePropagator, getNumberFromEnv, W3CBaggagePropagator, W3CTraceContextPropagator } from '@opentelemetry/core';
-import { registerInstrumentations, type Instrumentation } from '@opentelemetry/instrumentation';
+import type { Instrumentation } from '@opentelemetry/instrumentation';
 import type { Resource } from '@opentelemetry/resources';
 import {
   AlwaysOffSampler,
@@ -20,6 +20,7 @@ import {
   type SpanProcessor,
 } from '@opentelemetry/sdk-trace';
 import type { AgentConfig, PropagatorName } from '../config';
+import type { InstrumentationSet } from './instrumentations';
 
 /** What the agent needs back from tracing. */
 export interface Tracing {
@@ -112,7 +113,9 @@ export function startTracing(options: {
   config: AgentConfig;
   resource: Resource;
   spanProcessors: SpanProcessor[];
-  instrumentations: Instrumentation[];
+  instrumentations: InstrumentationSet;
+  /** `eager`: build every instrumentation now; `imports`: ES module imports are instrumented in this thread. */
+  instrumentationMode: { eager: boolean; imports: boolean };
   contextManager: AsyncLocalStorageContextManager;
 }): Tracing {
   const { config, resource, spanProcessors, instrumentations, contextManager } = options;
@@ -133,7 +136,12 @@ export function startTracing(options: {
     });
     trace.setGlobalTracerProvider(provider);
   }
-  registerInstrumentations({ instrumentations, tracerProvider: provider });
+  // Each instrumentation is registered as it is built, as registerInstrumentations would have at start;
+  // @opentelemetry/instrumentation is loaded with the first one.
+  instrumentations.start((instrumentation: Instrumentation) => {
+    const { registerInstrumentations } = require('@opentelemetry/instrumentation') as typeof import('@opentelemetry/instrumentation');
+    registerInstrumentations({ instrumentations: [instrumentation], tracerProvider: provider });
+  }, options.instrumentationMode);
 
   return {
     forceFlush: async () => {
@@ -141,7 +149,7 @@ export function startTracing(options: {
     },
     shutdown: async () => {
       await Promise.all([provider?.shutdown().catch(() => undefined), others?.shutdown().catch(() => undefined)]);
-      for (const instrumentation of instrumentations) instrumentation.disable();
+      instrumentations.stop();
     },
   };
 }
