@@ -8,7 +8,18 @@
  */
 import { createRequire } from 'node:module';
 import type { SpanExporter } from '@opentelemetry/sdk-trace';
-import { decodeTraceExportResponse, encodeTraceExportRequest } from './otlp-trace-encoder';
+import { decodeTraceExportResponse, encodeTraceExportItems } from './otlp-trace-encoder';
+
+/** Exporters built here with our encoder: they also take batches of spans encoded when they ended. */
+const takesEncodedBatches = new WeakSet<SpanExporter>();
+
+/**
+ * Whether `exporter` accepts an `EncodedSpanBatch` (./encoded-spans.ts) in place of spans: true for the
+ * exporter {@link createOtlpProtobufTraceExporter} built on upstream's base, false for upstream's own.
+ */
+export function acceptsEncodedSpans(exporter: SpanExporter): boolean {
+  return takesEncodedBatches.has(exporter);
+}
 
 /** What the exporter base package gives us (its public `.` and `./node-http` entries). */
 interface ExporterBaseParts {
@@ -36,9 +47,11 @@ export function createOtlpProtobufTraceExporter(): SpanExporter {
     return new OTLPTraceExporter();
   }
   const { base, http } = parts;
-  const serializer = { serializeRequest: encodeTraceExportRequest, deserializeResponse: decodeTraceExportResponse };
+  const serializer = { serializeRequest: encodeTraceExportItems, deserializeResponse: decodeTraceExportResponse };
   const options = http.convertLegacyHttpOptions({}, 'TRACES', 'v1/traces', { 'Content-Type': 'application/x-protobuf' });
-  return new base.OTLPExporterBase(
+  const exporter = new base.OTLPExporterBase(
     http.createOtlpHttpExportDelegate(options, serializer, 'otlp_http_span_exporter', SPAN_METRICS_HELPER, undefined),
   );
+  takesEncodedBatches.add(exporter);
+  return exporter;
 }

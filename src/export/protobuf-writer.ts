@@ -46,6 +46,57 @@ export class ProtobufWriter {
     return this.buffer.subarray(0, this.position);
   }
 
+  /** Bytes written so far. */
+  get length(): number {
+    return this.position;
+  }
+
+  /** A view of the bytes in [start, end) (not a copy; valid until the next write). */
+  view(start: number, end: number): Buffer {
+    return this.buffer.subarray(start, end);
+  }
+
+  /** Forgets every byte from `position` on (a record that failed half-way). */
+  truncate(position: number): void {
+    if (this.open.length > 0) throw new Error('protobuf writer: truncate with open fields');
+    this.position = Math.min(this.position, Math.max(0, position));
+  }
+
+  /** Removes the first `bytes` bytes, moving the rest to the front. */
+  dropFront(bytes: number): void {
+    if (this.open.length > 0) throw new Error('protobuf writer: dropFront with open fields');
+    if (bytes <= 0) return;
+    if (bytes >= this.position) {
+      this.position = 0;
+      return;
+    }
+    this.buffer.copyWithin(0, bytes, this.position);
+    this.position -= bytes;
+  }
+
+  /** Text appended as UTF-8, no tag or length (the same growable buffer used for JSON). */
+  text(value: string): void {
+    const length = value.length;
+    // Short text byte by byte (no call into native code) while it is ASCII; the rest through Buffer.write.
+    if (length < 32) {
+      this.ensure(length);
+      const buffer = this.buffer;
+      let position = this.position;
+      let i = 0;
+      for (; i < length; i++) {
+        const code = value.charCodeAt(i);
+        if (code >= 0x80) break;
+        buffer[position++] = code;
+      }
+      if (i === length) {
+        this.position = position;
+        return;
+      }
+    }
+    this.ensure(length * 3);
+    this.position += this.buffer.write(value, this.position, 'utf8');
+  }
+
   /** Field `field` as a varint; zero (the proto3 default) is not written unless `always` (a oneof member). */
   uint(field: number, value: number, always = false): void {
     if (value === 0 && !always) return;

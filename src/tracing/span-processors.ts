@@ -3,12 +3,15 @@
  * OTEL_TRACES_EXPORTER, the OTLP protocol and OTEL_BSP_* as soon as it is given any span processor, and
  * the agent must give it one (the span linker). Exporter packages are required only when chosen.
  */
-import { BatchSpanProcessor, SimpleSpanProcessor, ConsoleSpanExporter, type SpanExporter, type SpanProcessor } from '@opentelemetry/sdk-trace';
+import type { ExportResult } from '@opentelemetry/core';
+import { BatchSpanProcessor, SimpleSpanProcessor, ConsoleSpanExporter, type ReadableSpan, type SpanExporter, type SpanProcessor } from '@opentelemetry/sdk-trace';
 import type { AgentConfig, OtlpProtocol } from '../config';
 import { describeError, getLogger } from '../logger';
+import type { EncodedSpanBatch } from '../export/encoded-spans';
 import { SpanStoreExporter } from '../store/write/span-store-exporter';
+import { EncodingBatchSpanProcessor, type EncodedSpanExporter } from './encoding-batch-span-processor';
 
-function otlpExporter(protocol: OtlpProtocol): SpanExporter {
+function otlpExporter(protocol: Exclude<OtlpProtocol, 'http/protobuf'>): SpanExporter {
   // Each exporter reads OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT, _HEADERS, _TIMEOUT, _COMPRESSION itself,
   // so header values (credentials) never pass through the agent.
   // (The class is taken into a const first: `new (require(...) as T).Class()` loses its parentheses in
@@ -22,10 +25,28 @@ function otlpExporter(protocol: OtlpProtocol): SpanExporter {
       const { OTLPTraceExporter } = require('@opentelemetry/exporter-trace-otlp-http') as typeof import('@opentelemetry/exporter-trace-otlp-http');
       return new OTLPTraceExporter();
     }
-    default:
-      // Upstream's exporter with our encoder (export/otlp-trace-exporter.ts); required only when chosen.
-      return (require('../export/otlp-trace-exporter') as typeof import('../export/otlp-trace-exporter')).createOtlpProtobufTraceExporter();
   }
+}
+
+/** A SpanExporter that also takes encoded batches (it tells them apart), typed as one that takes only those. */
+function encodedExporter(exporter: { export(items: ReadableSpan[] | EncodedSpanBatch, resultCallback: (result: ExportResult) => void): void; forceFlush?(): Promise<void>; shutdown(): Promise<void> }): EncodedSpanExporter {
+  return exporter;
+}
+
+/**
+ * OTLP/HTTP protobuf (the default protocol): spans encoded as they end (./encoding-batch-span-processor.ts)
+ * when the exporter is ours on upstream's base; upstream's BatchSpanProcessor for the other protocols.
+ */
+function otlpProcessor(config: AgentConfig): SpanProcessor {
+  const batch = config.traces.batch;
+  const protocol = config.traces.otlpProtocol;
+  if (protocol === 'grpc' || protocol === 'http/json') return new BatchSpanProcessor({ exporter: otlpExporter(protocol), ...batch });
+  // Upstream's exporter base with our encoder (export/otlp-trace-exporter.ts); required only when chosen.
+  const otlp = require('../export/otlp-trace-exporter') as typeof import('../export/otlp-trace-exporter');
+  const exporter = otlp.createOtlpProtobufTraceExporter();
+  if (!otlp.acceptsEncodedSpans(exporter)) return new BatchSpanProcessor({ exporter, ...batch });
+  const encoding = (require('../export/otlp-trace-encoder') as typeof import('../export/otlp-trace-encoder')).OTLP_PROTOBUF_SPAN_ENCODING;
+  return new EncodingBatchSpanProcessor({ exporter: encodedExporter(exporter as Parameters<typeof encodedExporter>[0]), encoding, ...batch });
 }
 
 function zipkinExporter(): SpanExporter {
@@ -41,7 +62,7 @@ export function buildSpanProcessors(config: AgentConfig): SpanProcessor[] {
     try {
       switch (name) {
         case 'otlp':
-          processors.push(new BatchSpanProcessor({ exporter: otlpExporter(config.traces.otlpProtocol), ...batch }));
+          processors.push(otlpProcessor(config));
           break;
         case 'zipkin':
           processors.push(new BatchSpanProcessor({ exporter: zipkinExporter(), ...batch }));
