@@ -9,6 +9,7 @@ import type { AgentConfig, OtlpProtocol } from '../config';
 import { describeError, getLogger } from '../logger';
 import type { EncodedSpanBatch } from '../export/encoded-spans';
 import { SpanStoreExporter } from '../store/write/span-store-exporter';
+import { STORE_SPAN_ENCODING } from '../store/write/span-json';
 import { EncodingBatchSpanProcessor, type EncodedSpanExporter } from './encoding-batch-span-processor';
 
 function otlpExporter(protocol: Exclude<OtlpProtocol, 'http/protobuf'>): SpanExporter {
@@ -72,8 +73,9 @@ export function buildSpanProcessors(config: AgentConfig): SpanProcessor[] {
           break;
         case 'store':
           processors.push(
-            new BatchSpanProcessor({
-              exporter: new SpanStoreExporter({ dir: config.store.dir, serviceName: config.serviceName, maxBytes: config.store.maxBytes }),
+            new EncodingBatchSpanProcessor({
+              exporter: encodedExporter(new SpanStoreExporter({ dir: config.store.dir, serviceName: config.serviceName, maxBytes: config.store.maxBytes })),
+              encoding: STORE_SPAN_ENCODING,
               ...batch,
             }),
           );

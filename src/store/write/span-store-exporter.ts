@@ -1,7 +1,7 @@
 /**
  * Appends finished spans to the local store as `<dir>/<service>/<start>_<pid>.spans.jsonl.zst`: one
  * OTLP/JSON ExportTraceServiceRequest per line (hex ids, as the OpenTelemetry Collector's file exporter
- * writes them), each batch compressed as one zstd frame on libuv's thread pool (so the app's event loop
+ * writes them; encoded by ./span-json.ts, mostly as each span ended), each batch compressed as one zstd frame on libuv's thread pool (so the app's event loop
  * never compresses) and appended with one `write`. Beside it, `<start>_<pid>.roots.jsonl.zst` indexes the
  * batch's local root spans (see ../roots-index.ts). A new pair starts once the spans file passes a small
  * slice of the store's cap (1 MiB at most) or a minute, so the size cap removes history in small steps.
@@ -12,14 +12,13 @@ import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { ExportResultCode, type ExportResult } from '@opentelemetry/core';
 import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace';
+import { EncodedSpanBatch } from '../../export/encoded-spans';
 import { compressFrame } from '../compression';
 import { rootsFileName, serviceDirName, SPANS_FILE_MAX_AGE_MS, spansFileMaxBytes, spansFileName } from '../layout';
-import { rootsIndexLine } from '../roots-index';
 import { StoreSizeCap } from './size-cap';
 import type { StoreWriteStats } from './profile-store-exporter';
+import { storeLines, storeLinesOfSpans } from './span-json';
 import { makeStoreDirectory, reportStoreWriteFailure } from './write-failure';
-
-const NEWLINE = Buffer.from('\n');
 
 export interface SpanStoreOptions {
   /** The store directory (SPAN_PROFILES_DIR). Created when missing. */
@@ -73,7 +72,7 @@ export class SpanStoreExporter implements SpanExporter {
     return { ...this.counters };
   }
 
-  export(spans: ReadableSpan[], resultCallback: (result: ExportResult) => void): void {
+  export(spans: ReadableSpan[] | EncodedSpanBatch, resultCallback: (result: ExportResult) => void): void {
     if (this.closed) {
       this.counters.dropped += spans.length;
       resultCallback({ code: ExportResultCode.FAILED, error: new Error('the span store exporter is shut down') });
@@ -82,10 +81,10 @@ export class SpanStoreExporter implements SpanExporter {
     let line: Buffer;
     let rootsLine: Buffer;
     try {
-      const body = jsonTraceSerializer().serializeRequest(spans);
-      if (body === undefined) throw new Error('the OTLP JSON serializer returned nothing');
-      line = Buffer.concat([body, NEWLINE]);
-      rootsLine = Buffer.from(rootsIndexLine(spans) + '\n');
+      // A batch the processor encoded span by span as they ended, or spans given as objects.
+      const lines = spans instanceof EncodedSpanBatch ? storeLines(spans) : storeLinesOfSpans(spans);
+      line = lines.spans;
+      rootsLine = lines.roots;
     } catch (error) {
       this.counters.dropped += spans.length;
       resultCallback({ code: ExportResultCode.FAILED, error: error as Error });
@@ -219,16 +218,4 @@ async function writeWhole(file: OpenFile, data: Buffer): Promise<Error | undefin
   }
   file.bytes += data.length;
   return undefined;
-}
-
-type JsonTraceSerializerType = typeof import('@opentelemetry/otlp-transformer').JsonTraceSerializer;
-let serializer: JsonTraceSerializerType | undefined;
-
-/**
- * The OTLP/JSON serializer, required at the first export: @opentelemetry/otlp-transformer pulls in the
- * metrics and logs SDKs (about 90 modules), which a short-lived process that ends no span never needs.
- */
-function jsonTraceSerializer(): JsonTraceSerializerType {
-  serializer ??= (require('@opentelemetry/otlp-transformer') as typeof import('@opentelemetry/otlp-transformer')).JsonTraceSerializer;
-  return serializer;
 }
