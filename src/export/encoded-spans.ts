@@ -55,9 +55,26 @@ export class EncodedSpanBatch {
     return this.bytes.subarray(i === 0 ? 0 : this.ends[i - 1]!, this.bodyEnds[i]!);
   }
 
+  /** Appends the i-th span's encoding to `out` as a bytes field (`field` >= 0) or as it is (`field` < 0). */
+  writeBody(i: number, out: ProtobufWriter, field = -1): void {
+    const start = i === 0 ? 0 : this.ends[i - 1]!;
+    if (field >= 0) out.bytesRange(field, this.bytes, start, this.bodyEnds[i]!);
+    else out.rawRange(this.bytes, start, this.bodyEnds[i]!);
+  }
+
   /** The i-th span's side part (empty when its encoding wrote none). */
   side(i: number): Buffer {
     return this.bytes.subarray(this.bodyEnds[i]!, this.ends[i]!);
+  }
+
+  /** The first byte of the i-th span's side part; -1 when it has none. */
+  sideMarker(i: number): number {
+    return this.bodyEnds[i]! < this.ends[i]! ? this.bytes[this.bodyEnds[i]!]! : -1;
+  }
+
+  /** The i-th span's side part from its `skip`-th byte, as UTF-8 text (no view allocated). */
+  sideText(i: number, skip = 0): string {
+    return this.bytes.toString('utf8', this.bodyEnds[i]! + skip, this.ends[i]!);
   }
 
   /** The i-th span's group. */

@@ -214,7 +214,7 @@ export const OTLP_PROTOBUF_SPAN_ENCODING: SpanEncoding = { body: (span, out) => 
  */
 export function encodeEncodedTraceExportRequest(batch: EncodedSpanBatch): Uint8Array {
   const writer = new ProtobufWriter(batch.byteLength + batch.length * 4 + 1024);
-  writeRequest(writer, batch.byResource(), (w, i: number) => w.bytes(2, batch.body(i), true));
+  writeRequest(writer, batch.byResource(), (w, i: number) => batch.writeBody(i, w, 2));
   return writer.finish();
 }
 

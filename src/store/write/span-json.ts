@@ -18,74 +18,95 @@ const FLAGS_IS_REMOTE = 0x200;
 const ROOT_ROW = 0x52; // 'R'
 const LINK_ROW = 0x4c; // 'L'
 
-/** `{"key":<key>,"value":` by key; bounded so that keys made from data cannot grow it without end. */
-const keyPrefixes = new Map<string, string>();
+/** `{"key":<key>,"value":` by key, as bytes; bounded so that keys made from data cannot grow it without end. */
+const keyPrefixes = new Map<string, Buffer>();
 const MAX_KEYS = 2048;
 
-function keyPrefix(key: string): string {
-  let prefix = keyPrefixes.get(key);
-  if (prefix === undefined) {
-    prefix = `{"key":${JSON.stringify(key)},"value":`;
-    if (keyPrefixes.size < MAX_KEYS) keyPrefixes.set(key, prefix);
+function writeKeyPrefix(out: ProtobufWriter, key: string): void {
+  const prefix = keyPrefixes.get(key);
+  if (prefix !== undefined) return out.raw(prefix);
+  const text = `{"key":${JSON.stringify(key)},"value":`;
+  if (keyPrefixes.size < MAX_KEYS) keyPrefixes.set(key, Buffer.from(text));
+  out.text(text);
+}
+
+/** Unix nanoseconds of an HrTime as a JSON string of its decimal digits (exact: no float product). */
+function writeNanos(out: ProtobufWriter, time: HrTime): void {
+  const seconds = Math.trunc(time[0]);
+  const nanoseconds = Math.trunc(time[1]);
+  out.text('"');
+  if (seconds > 0 && seconds < 0x1_0000_0000 && nanoseconds >= 0 && nanoseconds < 1e9) {
+    out.decimal(seconds, 0);
+    out.decimal(nanoseconds, 9);
+  } else {
+    out.text((BigInt(seconds) * 1_000_000_000n + BigInt(nanoseconds)).toString());
   }
-  return prefix;
+  out.text('"');
 }
 
-/** A number as JSON.stringify writes it (NaN and infinities as null). */
-function jsonNumber(value: number): string {
-  return Number.isFinite(value) ? String(value) : 'null';
-}
-
-/** Unix nanoseconds of an HrTime, as a decimal string (exact: no float product). */
+/** The same, as a string (for the roots-index row). */
 function nanos(time: HrTime): string {
   const seconds = Math.trunc(time[0]);
   const nanoseconds = Math.trunc(time[1]);
-  if (seconds > 0 && nanoseconds >= 0 && nanoseconds < 1e9 && seconds < 1e15) {
-    return String(seconds) + String(nanoseconds).padStart(9, '0');
-  }
+  if (seconds > 0 && seconds < 0x1_0000_0000 && nanoseconds >= 0 && nanoseconds < 1e9) return String(seconds) + String(nanoseconds).padStart(9, '0');
   return (BigInt(seconds) * 1_000_000_000n + BigInt(nanoseconds)).toString();
 }
 
-function anyValue(value: unknown): string {
+/** An AnyValue as upstream's toAnyValue builds it and JSON.stringify writes it. */
+function writeAnyValue(out: ProtobufWriter, value: unknown): void {
   switch (typeof value) {
     case 'string':
-      return `{"stringValue":${JSON.stringify(value)}}`;
+      out.text('{"stringValue":');
+      out.jsonString(value);
+      out.text('}');
+      return;
     case 'number':
-      return Number.isInteger(value) ? `{"intValue":${jsonNumber(value)}}` : `{"doubleValue":${jsonNumber(value)}}`;
+      out.text(Number.isInteger(value) ? '{"intValue":' : '{"doubleValue":');
+      out.jsonNumber(value);
+      out.text('}');
+      return;
     case 'boolean':
-      return value ? '{"boolValue":true}' : '{"boolValue":false}';
+      out.text(value ? '{"boolValue":true}' : '{"boolValue":false}');
+      return;
     case 'object': {
-      if (value === null) return '{}';
-      if (value instanceof Uint8Array) return `{"bytesValue":"${Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('base64')}"}`;
+      if (value === null) return out.text('{}');
+      if (value instanceof Uint8Array) {
+        out.text(`{"bytesValue":"${Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('base64')}"}`);
+        return;
+      }
       if (Array.isArray(value)) {
-        let text = '{"arrayValue":{"values":[';
-        for (let i = 0; i < value.length; i++) text += (i === 0 ? '' : ',') + anyValue(value[i]);
-        return text + ']}}';
+        out.text('{"arrayValue":{"values":[');
+        for (let i = 0; i < value.length; i++) {
+          if (i > 0) out.text(',');
+          writeAnyValue(out, value[i]);
+        }
+        out.text(']}}');
+        return;
       }
-      const record = value as Record<string, unknown>;
-      let text = '{"kvlistValue":{"values":[';
-      let first = true;
-      for (const key of Object.keys(record)) {
-        text += (first ? '' : ',') + keyPrefix(key) + anyValue(record[key]) + '}';
-        first = false;
-      }
-      return text + ']}}';
+      out.text('{"kvlistValue":{"values":');
+      writeAttributes(out, value as Record<string, unknown>);
+      out.text('}}');
+      return;
     }
     default:
-      return '{}';
+      out.text('{}');
   }
 }
 
 /** `[KeyValue, ...]` in the object's own key order (Object.keys, as upstream). */
-function attributes(values: Record<string, unknown> | undefined): string {
-  if (values === undefined) return '[]';
-  let text = '[';
-  let first = true;
-  for (const key of Object.keys(values)) {
-    text += (first ? '' : ',') + keyPrefix(key) + anyValue(values[key]) + '}';
-    first = false;
+function writeAttributes(out: ProtobufWriter, values: Record<string, unknown> | undefined): void {
+  out.text('[');
+  if (values !== undefined) {
+    let first = true;
+    for (const key of Object.keys(values)) {
+      if (!first) out.text(',');
+      first = false;
+      writeKeyPrefix(out, key);
+      writeAnyValue(out, values[key]);
+      out.text('}');
+    }
   }
-  return text + ']';
+  out.text(']');
 }
 
 /** `,"name":value` for a value JSON.stringify would write, nothing for undefined (which it leaves out). */
@@ -93,37 +114,82 @@ function optional(name: string, value: unknown): string {
   return value === undefined ? '' : `,"${name}":${JSON.stringify(value)}`;
 }
 
+/** The same, written to `out`, for a string or number that may be missing. */
+function writeOptional(out: ProtobufWriter, name: string, value: string | number | undefined): void {
+  if (value === undefined) return;
+  out.text(`,"${name}":`);
+  if (typeof value === 'string') out.jsonString(value);
+  else if (typeof value === 'number') out.jsonNumber(value);
+  else out.text(JSON.stringify(value));
+}
+
 function flagsOf(traceFlags: number, isRemote: boolean | undefined): number {
   return (traceFlags & 0xff) | FLAGS_HAS_IS_REMOTE | (isRemote ? FLAGS_IS_REMOTE : 0);
 }
 
 /** One span as upstream's `sdkSpanToOtlpSpan` + JSON.stringify write it. */
-export function spanJson(span: ReadableSpan): string {
+export function writeSpanJson(out: ProtobufWriter, span: ReadableSpan): void {
   const ctx = span.spanContext();
   const parent = span.parentSpanContext;
-  let text = `{"traceId":${JSON.stringify(ctx.traceId)},"spanId":${JSON.stringify(ctx.spanId)}`;
-  if (parent?.spanId) text += `,"parentSpanId":${JSON.stringify(parent.spanId)}`;
-  text += optional('traceState', ctx.traceState?.serialize());
-  text += `,"name":${JSON.stringify(span.name)},"kind":${span.kind == null ? 0 : span.kind + 1}`;
-  text += `,"startTimeUnixNano":"${nanos(span.startTime)}","endTimeUnixNano":"${nanos(span.endTime)}"`;
-  text += `,"attributes":${attributes(span.attributes)}` + optional('droppedAttributesCount', span.droppedAttributesCount);
-  text += ',"events":[';
+  out.text('{"traceId":');
+  out.jsonString(ctx.traceId);
+  out.text(',"spanId":');
+  out.jsonString(ctx.spanId);
+  if (parent?.spanId) {
+    out.text(',"parentSpanId":');
+    out.jsonString(parent.spanId);
+  }
+  writeOptional(out, 'traceState', ctx.traceState?.serialize());
+  out.text(',"name":');
+  out.jsonString(span.name);
+  out.text(',"kind":');
+  out.jsonNumber(span.kind == null ? 0 : span.kind + 1);
+  out.text(',"startTimeUnixNano":');
+  writeNanos(out, span.startTime);
+  out.text(',"endTimeUnixNano":');
+  writeNanos(out, span.endTime);
+  out.text(',"attributes":');
+  writeAttributes(out, span.attributes);
+  writeOptional(out, 'droppedAttributesCount', span.droppedAttributesCount);
+  out.text(',"events":[');
   for (let i = 0; i < span.events.length; i++) {
     const event = span.events[i]!;
-    text += `${i === 0 ? '' : ','}{"attributes":${attributes(event.attributes)},"name":${JSON.stringify(event.name)}`;
-    text += `,"timeUnixNano":"${nanos(event.time)}","droppedAttributesCount":${event.droppedAttributesCount || 0}}`;
+    out.text(i === 0 ? '{"attributes":' : ',{"attributes":');
+    writeAttributes(out, event.attributes);
+    out.text(',"name":');
+    out.jsonString(event.name);
+    out.text(',"timeUnixNano":');
+    writeNanos(out, event.time);
+    out.text(',"droppedAttributesCount":');
+    out.jsonNumber(event.droppedAttributesCount || 0);
+    out.text('}');
   }
-  text += ']' + optional('droppedEventsCount', span.droppedEventsCount);
-  text += `,"status":{"code":${JSON.stringify(span.status.code)}${optional('message', span.status.message)}}`;
-  text += ',"links":[';
+  out.text(']');
+  writeOptional(out, 'droppedEventsCount', span.droppedEventsCount);
+  out.text(',"status":{"code":');
+  out.text(JSON.stringify(span.status.code));
+  writeOptional(out, 'message', span.status.message);
+  out.text('},"links":[');
   for (let i = 0; i < span.links.length; i++) {
     const link = span.links[i]!;
-    text += `${i === 0 ? '' : ','}{"attributes":${attributes(link.attributes)},"spanId":${JSON.stringify(link.context.spanId)}`;
-    text += `,"traceId":${JSON.stringify(link.context.traceId)}` + optional('traceState', link.context.traceState?.serialize());
-    text += `,"droppedAttributesCount":${link.droppedAttributesCount || 0},"flags":${flagsOf(link.context.traceFlags, link.context.isRemote)}}`;
+    out.text(i === 0 ? '{"attributes":' : ',{"attributes":');
+    writeAttributes(out, link.attributes);
+    out.text(',"spanId":');
+    out.jsonString(link.context.spanId);
+    out.text(',"traceId":');
+    out.jsonString(link.context.traceId);
+    writeOptional(out, 'traceState', link.context.traceState?.serialize());
+    out.text(',"droppedAttributesCount":');
+    out.jsonNumber(link.droppedAttributesCount || 0);
+    out.text(',"flags":');
+    out.jsonNumber(flagsOf(link.context.traceFlags, link.context.isRemote));
+    out.text('}');
   }
-  text += ']' + optional('droppedLinksCount', span.droppedLinksCount);
-  return text + `,"flags":${flagsOf(ctx.traceFlags, parent?.isRemote)}}`;
+  out.text(']');
+  writeOptional(out, 'droppedLinksCount', span.droppedLinksCount);
+  out.text(',"flags":');
+  out.jsonNumber(flagsOf(ctx.traceFlags, parent?.isRemote));
+  out.text('}');
 }
 
 /** The span's roots-index row (see ../roots-index.ts): a local root's, a profiled child's link, or none. */
@@ -154,7 +220,7 @@ function rootsRow(span: ReadableSpan): string {
 /** The store's encoding: the span's OTLP/JSON object, and its roots-index row as the side part. */
 export const STORE_SPAN_ENCODING: SpanEncoding = {
   body(span, out) {
-    out.text(spanJson(span));
+    writeSpanJson(out, span);
   },
   side(span, out) {
     const row = rootsRow(span);
@@ -175,20 +241,24 @@ export function storeLines(batch: EncodedSpanBatch, pid: number = process.pid): 
   let firstResource = true;
   for (const { resource, scopes } of batch.byResource()) {
     const schemaUrl = resource.schemaUrl ? resource.schemaUrl : undefined;
-    out.text(`${firstResource ? '' : ','}{"resource":{"attributes":${attributes(resource.attributes)},"droppedAttributesCount":0${optional('schemaUrl', schemaUrl)}},"scopeSpans":[`);
+    out.text(firstResource ? '{"resource":{"attributes":' : ',{"resource":{"attributes":');
+    writeAttributes(out, resource.attributes);
+    out.text(`,"droppedAttributesCount":0${optional('schemaUrl', schemaUrl)}},"scopeSpans":[`);
     firstResource = false;
     let firstScope = true;
     for (const { scope, spans } of scopes) {
       const scopeAttributes = (scope as { attributes?: Record<string, unknown> }).attributes;
-      let scopeText = `{"scope":{"name":${JSON.stringify(scope.name)}${optional('version', scope.version)}`;
+      out.text(`${firstScope ? '' : ','}{"scope":{"name":${JSON.stringify(scope.name)}${optional('version', scope.version)}`);
       if (scopeAttributes && Object.keys(scopeAttributes).length > 0) {
-        scopeText += `,"attributes":${attributes(scopeAttributes)},"droppedAttributesCount":${(scope as { droppedAttributesCount?: number }).droppedAttributesCount ?? 0}`;
+        out.text(',"attributes":');
+        writeAttributes(out, scopeAttributes);
+        out.text(`,"droppedAttributesCount":${JSON.stringify((scope as { droppedAttributesCount?: number }).droppedAttributesCount ?? 0)}`);
       }
-      out.text(`${firstScope ? '' : ','}${scopeText}},"spans":[`);
+      out.text('},"spans":[');
       firstScope = false;
       for (let k = 0; k < spans.length; k++) {
         if (k > 0) out.text(',');
-        out.raw(batch.body(spans[k]!));
+        batch.writeBody(spans[k]!, out);
       }
       out.text(']' + optional('schemaUrl', scope.schemaUrl) + '}');
     }
@@ -202,13 +272,12 @@ export function storeLines(batch: EncodedSpanBatch, pid: number = process.pid): 
   let roots = '';
   let links = '';
   for (let i = 0; i < batch.length; i++) {
-    const side = batch.side(i);
-    if (side.length === 0) continue;
-    if (side[0] === ROOT_ROW) {
+    const marker = batch.sideMarker(i);
+    if (marker === ROOT_ROW) {
       service ??= String(batch.groupOfSpan(i).resource.attributes['service.name'] ?? '');
-      roots += (roots === '' ? '' : ',') + side.toString('utf8', 1);
-    } else if (side[0] === LINK_ROW) {
-      links += (links === '' ? '' : ',') + side.toString('utf8', 1);
+      roots += (roots === '' ? '' : ',') + batch.sideText(i, 1);
+    } else if (marker === LINK_ROW) {
+      links += (links === '' ? '' : ',') + batch.sideText(i, 1);
     }
   }
   const rootsLine = `{"v":1,"service":${JSON.stringify(service ?? '')},"pid":${JSON.stringify(pid)},"roots":[${roots}],"links":[${links}]}\n`;
