@@ -5,29 +5,12 @@
  */
 import type { ExportResult } from '@opentelemetry/core';
 import { BatchSpanProcessor, SimpleSpanProcessor, ConsoleSpanExporter, type ReadableSpan, type SpanExporter, type SpanProcessor } from '@opentelemetry/sdk-trace';
-import type { AgentConfig, OtlpProtocol } from '../config';
+import type { AgentConfig } from '../config';
 import { describeError, getLogger } from '../logger';
 import type { EncodedSpanBatch } from '../export/encoded-spans';
 import { SpanStoreExporter } from '../store/write/span-store-exporter';
 import { STORE_SPAN_ENCODING } from '../store/write/span-json';
 import { EncodingBatchSpanProcessor, type EncodedSpanExporter } from './encoding-batch-span-processor';
-
-function otlpExporter(protocol: Exclude<OtlpProtocol, 'http/protobuf'>): SpanExporter {
-  // Each exporter reads OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT, _HEADERS, _TIMEOUT, _COMPRESSION itself,
-  // so header values (credentials) never pass through the agent.
-  // (The class is taken into a const first: `new (require(...) as T).Class()` loses its parentheses in
-  // TypeScript 7's output and calls require with `new`.)
-  switch (protocol) {
-    case 'grpc': {
-      const { OTLPTraceExporter } = require('@opentelemetry/exporter-trace-otlp-grpc') as typeof import('@opentelemetry/exporter-trace-otlp-grpc');
-      return new OTLPTraceExporter();
-    }
-    case 'http/json': {
-      const { OTLPTraceExporter } = require('@opentelemetry/exporter-trace-otlp-http') as typeof import('@opentelemetry/exporter-trace-otlp-http');
-      return new OTLPTraceExporter();
-    }
-  }
-}
 
 /** A SpanExporter that also takes encoded batches (it tells them apart), typed as one that takes only those. */
 function encodedExporter(exporter: { export(items: ReadableSpan[] | EncodedSpanBatch, resultCallback: (result: ExportResult) => void): void; forceFlush?(): Promise<void>; shutdown(): Promise<void> }): EncodedSpanExporter {
@@ -35,18 +18,24 @@ function encodedExporter(exporter: { export(items: ReadableSpan[] | EncodedSpanB
 }
 
 /**
- * OTLP/HTTP protobuf (the default protocol): spans encoded as they end (./encoding-batch-span-processor.ts)
- * when the exporter is ours on upstream's base; upstream's BatchSpanProcessor for the other protocols.
+ * OTLP over HTTP (protobuf, the default, or JSON): spans encoded as they end (./encoding-batch-span-processor.ts)
+ * when the exporter is ours on upstream's base; upstream's BatchSpanProcessor for gRPC and for upstream's
+ * own exporters. Each exporter reads OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT, _HEADERS, _TIMEOUT, _COMPRESSION
+ * itself, so header values (credentials) never pass through the agent. Exporter packages are required
+ * only when chosen.
  */
 function otlpProcessor(config: AgentConfig): SpanProcessor {
   const batch = config.traces.batch;
-  const protocol = config.traces.otlpProtocol;
-  if (protocol === 'grpc' || protocol === 'http/json') return new BatchSpanProcessor({ exporter: otlpExporter(protocol), ...batch });
-  // Upstream's exporter base with our encoder (export/otlp-trace-exporter.ts); required only when chosen.
+  if (config.traces.otlpProtocol === 'grpc') {
+    // (The class is taken into a const first: `new (require(...) as T).Class()` loses its parentheses in
+    // TypeScript 7's output and calls require with `new`.)
+    const { OTLPTraceExporter } = require('@opentelemetry/exporter-trace-otlp-grpc') as typeof import('@opentelemetry/exporter-trace-otlp-grpc');
+    return new BatchSpanProcessor({ exporter: new OTLPTraceExporter(), ...batch });
+  }
   const otlp = require('../export/otlp-trace-exporter') as typeof import('../export/otlp-trace-exporter');
-  const exporter = otlp.createOtlpProtobufTraceExporter();
-  if (!otlp.acceptsEncodedSpans(exporter)) return new BatchSpanProcessor({ exporter, ...batch });
-  const encoding = (require('../export/otlp-trace-encoder') as typeof import('../export/otlp-trace-encoder')).OTLP_PROTOBUF_SPAN_ENCODING;
+  const exporter = config.traces.otlpProtocol === 'http/json' ? otlp.createOtlpJsonTraceExporter() : otlp.createOtlpProtobufTraceExporter();
+  const encoding = otlp.encodingFor(exporter);
+  if (encoding === undefined) return new BatchSpanProcessor({ exporter, ...batch });
   return new EncodingBatchSpanProcessor({ exporter: encodedExporter(exporter as Parameters<typeof encodedExporter>[0]), encoding, ...batch });
 }
 
