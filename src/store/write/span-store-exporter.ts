@@ -1,8 +1,9 @@
 /**
  * Appends finished spans to the local store as `<dir>/<service>/<start>_<pid>.spans.jsonl.zst`: one
  * OTLP/JSON ExportTraceServiceRequest per line (hex ids, as the OpenTelemetry Collector's file exporter
- * writes them; encoded by ./span-json.ts, mostly as each span ended), each batch compressed as one zstd frame on libuv's thread pool (so the app's event loop
- * never compresses) and appended with one `write`. Beside it, `<start>_<pid>.roots.jsonl.zst` indexes the
+ * writes them; encoded by ./span-json.ts, mostly as each span ended), each batch compressed as one zstd
+ * frame on libuv's thread pool (so the app's event loop never compresses; ./frame-compressor.ts) and
+ * appended with one `write`. Beside it, `<start>_<pid>.roots.jsonl.zst` indexes the
  * batch's local root spans (see ../roots-index.ts). A new pair starts once the spans file passes a small
  * slice of the store's cap (1 MiB at most) or a minute, so the size cap removes history in small steps.
  * A failed append is cut back off, so the files stay whole.
@@ -13,10 +14,10 @@ import * as path from 'node:path';
 import { ExportResultCode, type ExportResult } from '@opentelemetry/core';
 import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace';
 import { EncodedSpanBatch } from '../../export/encoded-spans';
-import { compressFrame } from '../compression';
 import { rootsFileName, serviceDirName, SPANS_FILE_MAX_AGE_MS, spansFileMaxBytes, spansFileName } from '../layout';
 import { StoreSizeCap } from './size-cap';
 import type { StoreWriteStats } from './profile-store-exporter';
+import { FrameCompressor } from './frame-compressor';
 import { storeLines, storeLinesOfSpans } from './span-json';
 import { makeStoreDirectory, reportStoreWriteFailure } from './write-failure';
 
@@ -58,6 +59,7 @@ export class SpanStoreExporter implements SpanExporter {
   private lastStartMs = 0;
   private closed = false;
   private readonly counters: StoreWriteStats = { written: 0, dropped: 0 };
+  private readonly compressor = new FrameCompressor();
 
   constructor(options: SpanStoreOptions) {
     this.dir = path.resolve(options.dir);
@@ -91,10 +93,9 @@ export class SpanStoreExporter implements SpanExporter {
       return;
     }
     // Both compress on the thread pool at once; writes stay in order through the queue.
-    // Each compression starts in a turn of its own: starting one (the zstd context) takes a few tenths of a
-    // millisecond of this thread, which would otherwise add to the turn that ended the batch's last span.
-    const spansCompressed = nextTurn().then(() => compressFrame(line));
-    const frames = Promise.all([spansCompressed, nextTurn().then(() => nextTurn()).then(() => compressFrame(rootsLine))]);
+    // Compression starts in a later turn, not in the one that ended the batch's last span; both frames
+    // come from one long-lived zstd stream (./frame-compressor.ts).
+    const frames = nextTurn().then(() => Promise.all([this.compressor.compress(line), this.compressor.compress(rootsLine)]));
     frames.catch(() => undefined);
     this.queue = this.queue.then(async () => {
       let error: Error | undefined;
@@ -123,6 +124,7 @@ export class SpanStoreExporter implements SpanExporter {
   async shutdown(): Promise<void> {
     this.closed = true;
     await this.queue;
+    this.compressor.close();
     await this.closeCurrent();
   }
 
