@@ -7,10 +7,12 @@
 //   noprof = full with OTEL_PYROSCOPE_START_PROFILING=false (tracing only)
 // A round in which any server was less than MIN_BUSY (0.85) busy on its core is left out (contention).
 // Env: APP=http|express|pg (bench/ab/ab-app.mjs), WORK_ITERS (15000), CONNECTIONS (10),
-//   WARMUP_S (2), DURATION_S (5), REF (label the ratios are to; default otel when given, else the first).
+//   WARMUP_S (2), DURATION_S (5), REF (label the ratios are to; default otel when given, else the first),
+//   GC=1 (bench/ab/gc-probe.js: V8 GCs during the measured load, per 1,000 requests: minor/major count, pause ms, longest).
 // The app runs on core 0 (taskset -c 0); the sink, this script and the load client share core 1. Each round
 // runs every config once, the order reversed every other round; the ratio to REF is taken within a round.
 import { spawn } from 'node:child_process';
+import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { createRequire } from 'node:module';
@@ -79,7 +81,9 @@ for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
 
 async function once(config) {
   const env = { ...cleanEnv(), OTEL_LOG_LEVEL: 'none', WORK_ITERS: process.env.WORK_ITERS ?? '15000', ...abApp.env, SPAN_PROFILES_DIR: `/tmp/cpu-ab-store-${process.pid}`, ...config.env };
-  const child = spawn('taskset', ['-c', '0', node, ...config.args, app], { env, stdio: ['ignore', 'pipe', 'inherit'], cwd: '/tmp' });
+  const gcOut = `/tmp/cpu-ab-gc-${process.pid}.json`;
+  const probe = process.env.GC === '1' ? ['--require', path.join(here, 'gc-probe.js')] : [];
+  const child = spawn('taskset', ['-c', '0', node, ...probe, ...config.args, app], { env: { ...env, GC_OUT: gcOut }, stdio: ['ignore', 'pipe', 'inherit'], cwd: '/tmp' });
   current = child;
   const port = await new Promise((resolve, reject) => {
     child.stdout.on('data', (d) => {
@@ -89,15 +93,31 @@ async function once(config) {
     child.on('exit', (code) => reject(new Error(`${config.label} exited ${code}`)));
   });
   await load(port, Number(process.env.WARMUP_S ?? 2) * 1000);
+  if (probe.length > 0) child.kill('SIGUSR1');
   const cpu0 = readCpuMs(child.pid);
   const t0 = performance.now();
   const result = await load(port, Number(process.env.DURATION_S ?? 5) * 1000);
   const cpu1 = readCpuMs(child.pid);
+  let gc;
+  if (probe.length > 0) {
+    child.kill('SIGUSR1');
+    for (let i = 0; i < 50 && gc === undefined; i++) {
+      await new Promise((r) => setTimeout(r, 20));
+      try {
+        gc = JSON.parse(fs.readFileSync(gcOut, 'utf8'));
+        fs.rmSync(gcOut);
+      } catch {}
+    }
+  }
   const busy = (cpu1 - cpu0) / (performance.now() - t0);
   const mem = readMemory(child.pid);
-  child.kill('SIGKILL');
-  await new Promise((r) => child.once('close', r));
-  return { busy, cpuUs: ((cpu1 - cpu0) * 1000) / result.completed, rps: result.requestsPerSecond, errors: result.errors, peakMb: mem.peakRssKb / 1024, p99: result.latencyMs.p99 };
+  if (child.exitCode === null && child.signalCode === null) {
+    child.kill('SIGKILL');
+    await new Promise((r) => child.once('close', r));
+  }
+  const per1k = 1000 / result.completed;
+  const gcFields = gc === undefined ? {} : { minorPer1k: gc.minor.count * per1k, majorPer1k: (gc.major.count + gc.incremental.count) * per1k, gcMsPer1k: (gc.minor.ms + gc.major.ms + gc.incremental.ms + gc.weakcb.ms) * per1k, gcMaxMs: Math.max(gc.minor.maxMs, gc.major.maxMs, gc.incremental.maxMs), majorMaxMs: gc.major.maxMs };
+  return { busy, cpuUs: ((cpu1 - cpu0) * 1000) / result.completed, rps: result.requestsPerSecond, errors: result.errors, peakMb: mem.peakRssKb / 1024, p99: result.latencyMs.p99, ...gcFields };
 }
 
 const results = Object.fromEntries(configs.map((c) => [c.label, []]));
@@ -128,6 +148,11 @@ for (const c of configs) {
   console.log(
     `${c.label.padEnd(14)} CPU us/req ${formatInterval(stat(c.label, 'cpuUs'))}  x${ref} ${formatInterval(stat(c.label, 'ratio'), 3)}  req/s ${formatInterval(stat(c.label, 'rps'), 0)}  peak RSS MB ${formatInterval(stat(c.label, 'peakMb'))}  p99 ms ${formatInterval(stat(c.label, 'p99'), 2)}  errors ${results[c.label].reduce((s, x) => s + x.errors, 0)}`,
   );
+  if (process.env.GC === '1' && results[c.label].every((x) => x.minorPer1k !== undefined)) {
+    console.log(
+      `${''.padEnd(14)} GC per 1k req: minor ${formatInterval(stat(c.label, 'minorPer1k'))}  major ${formatInterval(stat(c.label, 'majorPer1k'), 2)}  pause ms ${formatInterval(stat(c.label, 'gcMsPer1k'))}  longest pause ms ${formatInterval(stat(c.label, 'gcMaxMs'), 2)}  longest major ms ${formatInterval(stat(c.label, 'majorMaxMs'), 2)}`,
+    );
+  }
 }
 sink.close();
 await abApp.stop();

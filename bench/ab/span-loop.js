@@ -68,11 +68,29 @@ async function loop(id) {
   }
 }
 for (let c = 0; c < CONCURRENCY; c++) loop(c);
+// GC_STATS=1: V8's collections over the measured window (v8.GCProfiler): count, pause and bytes promoted to
+// old space by scavenges, per request; and the process's peak RSS.
+function gcSummary(statistics) {
+  const used = (side, name) => side.heapSpaceStatistics.find((s) => s.spaceName === name)?.spaceUsedSize ?? 0;
+  let scavenges = 0, majors = 0, pauseUs = 0, maxPauseUs = 0, promoted = 0;
+  for (const gc of statistics) {
+    pauseUs += gc.cost;
+    maxPauseUs = Math.max(maxPauseUs, gc.cost);
+    if (gc.gcType === 'Scavenge' || gc.gcType === 'MinorMarkSweep') {
+      scavenges++;
+      promoted += Math.max(0, used(gc.afterGC, 'old_space') - used(gc.beforeGC, 'old_space'));
+    } else if (gc.gcType === 'MarkSweepCompact') majors++;
+  }
+  return { scavengesPer1k: (scavenges * 1000) / requests, majorsPer1k: (majors * 1000) / requests, gcUsPerRequest: pauseUs / requests, maxGcMs: maxPauseUs / 1000, promotedBytesPerRequest: promoted / requests, peakRssMb: process.resourceUsage().maxRSS / 1024 };
+}
 setTimeout(() => {
   measuring = true;
   const start = process.cpuUsage();
+  const profiler = process.env.GC_STATS === '1' ? new (require('node:v8').GCProfiler)() : undefined;
+  profiler?.start();
   setTimeout(() => {
     const used = process.cpuUsage(start);
-    process.stdout.write(JSON.stringify({ nsPerRequest: ((used.user + used.system) * 1000) / requests, requests }) + '\n', () => process.exit(0));
+    const gc = profiler ? gcSummary(profiler.stop().statistics) : {};
+    process.stdout.write(JSON.stringify({ nsPerRequest: ((used.user + used.system) * 1000) / requests, requests, ...gc }) + '\n', () => process.exit(0));
   }, MEASURE_MS);
 }, WARMUP_MS);

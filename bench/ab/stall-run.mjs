@@ -4,6 +4,9 @@
 // RT=<priority>: the server runs under SCHED_RR at that priority, so a loaded machine's other processes do not
 // preempt it: its long turns are then its own work (the load generator still competes for the other core).
 // STAGES=1 also times the cut's synchronous stages (bench/ab/stage-timer.js).
+// TRACES=store sends spans to the local store instead of the OTLP sink.
+// 'longest own-time turn' = the run's longest turn counted by its own time (wall less time preempted), anywhere.
+// OTEL_PYROSCOPE_START_PROFILING=false (passed through) leaves no cut: the longest turns are then the span pipeline's.
 // A/B: overhead server under each dist at ~RATE req/s open loop; longest stall of each run; interleaved rounds.
 import { spawn } from 'node:child_process';
 import http from 'node:http';
@@ -18,7 +21,7 @@ await new Promise((r) => sink.listen(0, '127.0.0.1', r));
 async function once(dist) {
   const out = `/tmp/stall-${process.pid}-${Math.random()}.json`;
   const env = { ...process.env, STALL_OUT: out, STAGE_OUT: out + '.stages', STAGE_DIST: path.resolve(dist), OTEL_LOG_LEVEL: 'none', PYROSCOPE_UPLOAD_INTERVAL: process.env.UPLOAD ?? '4s',
-    OTEL_TRACES_EXPORTER: 'otlp', OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf', OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${sink.address().port}`,
+    OTEL_TRACES_EXPORTER: process.env.TRACES ?? 'otlp', OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf', OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${sink.address().port}`,
     OTEL_METRICS_EXPORTER: 'none', OTEL_LOGS_EXPORTER: 'none', OTEL_PROFILES_EXPORTER: process.env.PROFILES ?? 'pyroscope', PYROSCOPE_SERVER_ADDRESS: `http://127.0.0.1:${sink.address().port}`, BENCH_WORK_ITERATIONS: '3000', SPAN_PROFILES_DIR: '/tmp/stall-store' };
   const args = ['--require', './bench/ab/stall-probe.js', ...(dist === 'bare' ? [] : ['--require', `${dist}/register.js`]), ...(process.env.STAGES && dist !== 'bare' ? ['--require', process.env.STAGES === '1' ? './bench/ab/stage-timer.js' : process.env.STAGES] : []), 'bench/workload/overhead-server.js'];
   const child = spawn('taskset', ['-c', '0', ...(process.env.RT ? ['chrt', '-r', process.env.RT, node] : [node]), ...args], { env, stdio: ['ignore', 'pipe', 'inherit'] });
@@ -57,7 +60,7 @@ function windows(gaps, col) {
 }
 for (let r = 0; r < +rounds; r++) for (const d of (r % 2 ? [...dists].reverse() : dists)) {
   const x = await once(d); if (!x) continue;
-  const wall = windows(x.gaps, 0); const cpu = windows(x.gaps, 2);
+  const wall = windows(x.gaps, 0); const cpu = windows(x.gaps, 2); x.ownMax = Math.max(0, ...x.gaps.map((g) => g[2] ?? 0));
   x.cuts = wall.cuts; x.other = wall.other; x.cpuCuts = cpu.cuts; x.cpuOther = cpu.other; delete x.gaps; all[d].push(x);
   console.error(r, d, JSON.stringify({ cuts: x.cuts, other: x.other, cpuCuts: x.cpuCuts, cpuOther: x.cpuOther, top: x.top.slice(0, 4), p99: x.p99 }));
 }
@@ -66,7 +69,7 @@ for (const d of dists) {
   const runs = all[d];
   console.log(d.padEnd(22), 'stall at a cut ms', f(runs.flatMap((x) => x.cuts)), ' same window between cuts', f(runs.flatMap((x) => x.other)),
     ' | CPU in the longest turn: at a cut', f(runs.flatMap((x) => x.cpuCuts)), ' between cuts', f(runs.flatMap((x) => x.cpuOther)),
-    ' | max stall ms', f(runs.map((x) => x.max)), ' eld max', f(runs.map((x) => x.eld_max)), ' p99 ms', f(runs.map((x) => x.p99)), ' runs', runs.length);
+    ' | max stall ms', f(runs.map((x) => x.max)), ' longest own-time turn ms', f(runs.map((x) => x.ownMax)), ' eld max', f(runs.map((x) => x.eld_max)), ' p99 ms', f(runs.map((x) => x.p99)), ' runs', runs.length);
 }
 for (const d of dists) {
   const stops = stagesOf[d]; if (!stops?.length) continue;

@@ -8,6 +8,7 @@
  */
 import type { Attributes, HrTime, SpanContext } from '@opentelemetry/api';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace';
+import { EncodedSpanBatch, type SpanEncoding } from './encoded-spans';
 import { ProtobufWriter } from './protobuf-writer';
 
 /** Span.flags bits (trace/v1): the low byte is the W3C trace flags; then "is_remote is known" and "is remote". */
@@ -148,6 +149,40 @@ function writeSpan(writer: ProtobufWriter, span: ReadableSpan): void {
   writer.fixed32(16, flagsOf(context.traceFlags, parent?.isRemote));
 }
 
+/** Spans grouped by resource, then scope, in first-appearance order; `write` writes one span's body. */
+function writeRequest<T>(
+  writer: ProtobufWriter,
+  groups: Iterable<{ resource: ReadableSpan['resource']; scopes: Iterable<{ scope: ReadableSpan['instrumentationScope']; spans: T[] }> }>,
+  write: (writer: ProtobufWriter, span: T) => void,
+): void {
+  for (const { resource, scopes } of groups) {
+    writer.begin(1);
+    writer.begin(1);
+    if (resource.attributes) writeAttributes(writer, resource.attributes, 1);
+    writer.end();
+    for (const { scope, spans } of scopes) {
+      writer.begin(2);
+      writer.begin(1);
+      writer.string(1, scope.name);
+      if (scope.version) writer.string(2, scope.version);
+      const scopeAttributes = (scope as { attributes?: Attributes }).attributes;
+      if (scopeAttributes) writeAttributes(writer, scopeAttributes, 3);
+      writer.end();
+      for (const span of spans) write(writer, span);
+      if (scope.schemaUrl) writer.string(3, scope.schemaUrl);
+      writer.end();
+    }
+    if (resource.schemaUrl) writer.string(3, resource.schemaUrl);
+    writer.end();
+  }
+}
+
+function writeSpanMessage(writer: ProtobufWriter, span: ReadableSpan): void {
+  writer.begin(2);
+  writeSpan(writer, span);
+  writer.end();
+}
+
 /**
  * The request for `spans`: one ResourceSpans per resource and one ScopeSpans per instrumentation scope
  * (both by identity, as the SDK shares those objects), spans in the order given.
@@ -164,32 +199,28 @@ export function encodeTraceExportRequest(spans: readonly ReadableSpan[]): Uint8A
     if (list === undefined) byScope.set(span.instrumentationScope, [span]);
     else list.push(span);
   }
+  const groups = [...byResource].map(([resource, byScope]) => ({ resource, scopes: [...byScope].map(([scope, list]) => ({ scope, spans: list })) }));
   const writer = new ProtobufWriter(spans.length * 768 + 1024);
-  for (const [resource, byScope] of byResource) {
-    writer.begin(1);
-    writer.begin(1);
-    if (resource.attributes) writeAttributes(writer, resource.attributes, 1);
-    writer.end();
-    for (const [scope, list] of byScope) {
-      writer.begin(2);
-      writer.begin(1);
-      writer.string(1, scope.name);
-      if (scope.version) writer.string(2, scope.version);
-      const scopeAttributes = (scope as { attributes?: Attributes }).attributes;
-      if (scopeAttributes) writeAttributes(writer, scopeAttributes, 3);
-      writer.end();
-      for (const span of list) {
-        writer.begin(2);
-        writeSpan(writer, span);
-        writer.end();
-      }
-      if (scope.schemaUrl) writer.string(3, scope.schemaUrl);
-      writer.end();
-    }
-    if (resource.schemaUrl) writer.string(3, resource.schemaUrl);
-    writer.end();
-  }
+  writeRequest(writer, groups, writeSpanMessage);
   return writer.finish();
+}
+
+/** A span's `Span` message fields, written when it ends (see ./encoded-spans.ts). */
+export const OTLP_PROTOBUF_SPAN_ENCODING: SpanEncoding = { body: (span, out) => writeSpan(out, span) };
+
+/**
+ * The request for a batch of spans encoded when they ended with {@link OTLP_PROTOBUF_SPAN_ENCODING}: the
+ * same bytes {@link encodeTraceExportRequest} gives for those spans, with each span's bytes copied.
+ */
+export function encodeEncodedTraceExportRequest(batch: EncodedSpanBatch): Uint8Array {
+  const writer = new ProtobufWriter(batch.byteLength + batch.length * 4 + 1024);
+  writeRequest(writer, batch.byResource(), (w, i: number) => batch.writeBody(i, w, 2));
+  return writer.finish();
+}
+
+/** The request for what an exporter was given: spans, or a batch of spans encoded when they ended. */
+export function encodeTraceExportItems(items: readonly ReadableSpan[] | EncodedSpanBatch): Uint8Array {
+  return items instanceof EncodedSpanBatch ? encodeEncodedTraceExportRequest(items) : encodeTraceExportRequest(items);
 }
 
 /** What an OTLP trace endpoint answers (collector/trace/v1 ExportTraceServiceResponse), as upstream's deserializer gives it. */

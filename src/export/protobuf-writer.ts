@@ -46,6 +46,98 @@ export class ProtobufWriter {
     return this.buffer.subarray(0, this.position);
   }
 
+  /** Bytes written so far. */
+  get length(): number {
+    return this.position;
+  }
+
+  /** A view of the bytes in [start, end) (not a copy; valid until the next write). */
+  view(start: number, end: number): Buffer {
+    return this.buffer.subarray(start, end);
+  }
+
+  /** Forgets every byte from `position` on (a record that failed half-way). */
+  truncate(position: number): void {
+    if (this.open.length > 0) throw new Error('protobuf writer: truncate with open fields');
+    this.position = Math.min(this.position, Math.max(0, position));
+  }
+
+  /** Removes the first `bytes` bytes, moving the rest to the front. */
+  dropFront(bytes: number): void {
+    if (this.open.length > 0) throw new Error('protobuf writer: dropFront with open fields');
+    if (bytes <= 0) return;
+    if (bytes >= this.position) {
+      this.position = 0;
+      return;
+    }
+    this.buffer.copyWithin(0, bytes, this.position);
+    this.position -= bytes;
+  }
+
+  /** Text appended as UTF-8, no tag or length (the same growable buffer used for JSON). */
+  text(value: string): void {
+    const length = value.length;
+    // Short text byte by byte (no call into native code) while it is ASCII; the rest through Buffer.write.
+    if (length <= 64) {
+      this.ensure(length);
+      const buffer = this.buffer;
+      let position = this.position;
+      let i = 0;
+      for (; i < length; i++) {
+        const code = value.charCodeAt(i);
+        if (code >= 0x80) break;
+        buffer[position++] = code;
+      }
+      if (i === length) {
+        this.position = position;
+        return;
+      }
+    }
+    this.ensure(length * 3);
+    this.position += this.buffer.write(value, this.position, 'utf8');
+  }
+
+  /** A JSON string literal of `value`, as JSON.stringify writes it, as UTF-8. */
+  jsonString(value: string): void {
+    const length = value.length;
+    this.ensure(length + 2);
+    const buffer = this.buffer;
+    let position = this.position;
+    buffer[position++] = 0x22;
+    for (let i = 0; i < length; i++) {
+      const code = value.charCodeAt(i);
+      // Anything JSON escapes, and anything not ASCII: JSON.stringify's own text.
+      if (code < 0x20 || code === 0x22 || code === 0x5c || code >= 0x7f) {
+        this.text(JSON.stringify(value));
+        return;
+      }
+      buffer[position++] = code;
+    }
+    buffer[position++] = 0x22;
+    this.position = position;
+  }
+
+  /** A number as JSON.stringify writes it (NaN and infinities as `null`), as text. */
+  jsonNumber(value: number): void {
+    if (Number.isInteger(value) && value >= 0 && value < TWO_32) this.decimal(value, 0);
+    else this.text(Number.isFinite(value) ? String(value) : 'null');
+  }
+
+  /** A non-negative integer below 2^32 in decimal, left-padded with zeros to `width` digits. */
+  decimal(value: number, width: number): void {
+    let digits = 1;
+    for (let v = value; v >= 10; v = Math.floor(v / 10)) digits++;
+    if (digits < width) digits = width;
+    this.ensure(digits);
+    const buffer = this.buffer;
+    let position = this.position + digits;
+    this.position = position;
+    for (let i = 0; i < digits; i++) {
+      buffer[--position] = 0x30 + (value % 10);
+      value = Math.floor(value / 10);
+    }
+  }
+
   /** Field `field` as a varint; zero (the proto3 default) is not written unless `always` (a oneof member). */
   uint(field: number, value: number, always = false): void {
     if (value === 0 && !always) return;
@@ -159,11 +251,33 @@ export class ProtobufWriter {
     this.position += value.length;
   }
 
+  /** A bytes field holding `source[start, end)`, written even when empty (no view allocated). */
+  bytesRange(field: number, source: Buffer, start: number, end: number): void {
+    this.tag(field, WIRE_LEN);
+    this.varint(end - start);
+    this.rawRange(source, start, end);
+  }
+
+  /** `source[start, end)` appended as it is (no view allocated). */
+  rawRange(source: Buffer, start: number, end: number): void {
+    this.ensure(end - start);
+    this.position += source.copy(this.buffer, this.position, start, end);
+  }
+
   /** Bytes that are already a protobuf encoding of fields, appended as they are. */
   raw(value: Uint8Array): void {
-    this.ensure(value.length);
+    const length = value.length;
+    this.ensure(length);
+    // Short pieces (cached keys) byte by byte: cheaper than a call into native code.
+    if (length <= 64) {
+      const buffer = this.buffer;
+      let position = this.position;
+      for (let i = 0; i < length; i++) buffer[position++] = value[i]!;
+      this.position = position;
+      return;
+    }
     this.buffer.set(value, this.position);
-    this.position += value.length;
+    this.position += length;
   }
 
   /** A packed repeated varint field over `values[from, to)`; nothing when the range is empty. */

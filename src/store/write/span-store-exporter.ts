@@ -1,8 +1,9 @@
 /**
  * Appends finished spans to the local store as `<dir>/<service>/<start>_<pid>.spans.jsonl.zst`: one
  * OTLP/JSON ExportTraceServiceRequest per line (hex ids, as the OpenTelemetry Collector's file exporter
- * writes them), each batch compressed as one zstd frame on libuv's thread pool (so the app's event loop
- * never compresses) and appended with one `write`. Beside it, `<start>_<pid>.roots.jsonl.zst` indexes the
+ * writes them; encoded by ./span-json.ts, mostly as each span ended), each batch compressed as one zstd
+ * frame on libuv's thread pool (so the app's event loop never compresses; ./frame-compressor.ts) and
+ * appended with one `write`. Beside it, `<start>_<pid>.roots.jsonl.zst` indexes the
  * batch's local root spans (see ../roots-index.ts). A new pair starts once the spans file passes a small
  * slice of the store's cap (1 MiB at most) or a minute, so the size cap removes history in small steps.
  * A failed append is cut back off, so the files stay whole.
@@ -12,14 +13,13 @@ import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { ExportResultCode, type ExportResult } from '@opentelemetry/core';
 import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace';
-import { compressFrame } from '../compression';
+import { EncodedSpanBatch } from '../../export/encoded-spans';
 import { rootsFileName, serviceDirName, SPANS_FILE_MAX_AGE_MS, spansFileMaxBytes, spansFileName } from '../layout';
-import { rootsIndexLine } from '../roots-index';
 import { StoreSizeCap } from './size-cap';
 import type { StoreWriteStats } from './profile-store-exporter';
+import { FrameCompressor } from './frame-compressor';
+import { storeLines, storeLinesOfSpans } from './span-json';
 import { makeStoreDirectory, reportStoreWriteFailure } from './write-failure';
-
-const NEWLINE = Buffer.from('\n');
 
 export interface SpanStoreOptions {
   /** The store directory (SPAN_PROFILES_DIR). Created when missing. */
@@ -59,6 +59,7 @@ export class SpanStoreExporter implements SpanExporter {
   private lastStartMs = 0;
   private closed = false;
   private readonly counters: StoreWriteStats = { written: 0, dropped: 0 };
+  private readonly compressor = new FrameCompressor();
 
   constructor(options: SpanStoreOptions) {
     this.dir = path.resolve(options.dir);
@@ -73,7 +74,7 @@ export class SpanStoreExporter implements SpanExporter {
     return { ...this.counters };
   }
 
-  export(spans: ReadableSpan[], resultCallback: (result: ExportResult) => void): void {
+  export(spans: ReadableSpan[] | EncodedSpanBatch, resultCallback: (result: ExportResult) => void): void {
     if (this.closed) {
       this.counters.dropped += spans.length;
       resultCallback({ code: ExportResultCode.FAILED, error: new Error('the span store exporter is shut down') });
@@ -82,17 +83,19 @@ export class SpanStoreExporter implements SpanExporter {
     let line: Buffer;
     let rootsLine: Buffer;
     try {
-      const body = jsonTraceSerializer().serializeRequest(spans);
-      if (body === undefined) throw new Error('the OTLP JSON serializer returned nothing');
-      line = Buffer.concat([body, NEWLINE]);
-      rootsLine = Buffer.from(rootsIndexLine(spans) + '\n');
+      // A batch the processor encoded span by span as they ended, or spans given as objects.
+      const lines = spans instanceof EncodedSpanBatch ? storeLines(spans) : storeLinesOfSpans(spans);
+      line = lines.spans;
+      rootsLine = lines.roots;
     } catch (error) {
       this.counters.dropped += spans.length;
       resultCallback({ code: ExportResultCode.FAILED, error: error as Error });
       return;
     }
     // Both compress on the thread pool at once; writes stay in order through the queue.
-    const frames = Promise.all([compressFrame(line), compressFrame(rootsLine)]);
+    // Compression starts in a later turn, not in the one that ended the batch's last span; both frames
+    // come from one long-lived zstd stream (./frame-compressor.ts).
+    const frames = nextTurn().then(() => Promise.all([this.compressor.compress(line), this.compressor.compress(rootsLine)]));
     frames.catch(() => undefined);
     this.queue = this.queue.then(async () => {
       let error: Error | undefined;
@@ -121,6 +124,7 @@ export class SpanStoreExporter implements SpanExporter {
   async shutdown(): Promise<void> {
     this.closed = true;
     await this.queue;
+    this.compressor.close();
     await this.closeCurrent();
   }
 
@@ -209,6 +213,11 @@ export class SpanStoreExporter implements SpanExporter {
   }
 }
 
+/** Resolves in a later event-loop turn (after I/O callbacks already due). */
+function nextTurn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
 /** Writes `data` at the end of `file` in one call; the error when it was not written whole. */
 async function writeWhole(file: OpenFile, data: Buffer): Promise<Error | undefined> {
   try {
@@ -219,16 +228,4 @@ async function writeWhole(file: OpenFile, data: Buffer): Promise<Error | undefin
   }
   file.bytes += data.length;
   return undefined;
-}
-
-type JsonTraceSerializerType = typeof import('@opentelemetry/otlp-transformer').JsonTraceSerializer;
-let serializer: JsonTraceSerializerType | undefined;
-
-/**
- * The OTLP/JSON serializer, required at the first export: @opentelemetry/otlp-transformer pulls in the
- * metrics and logs SDKs (about 90 modules), which a short-lived process that ends no span never needs.
- */
-function jsonTraceSerializer(): JsonTraceSerializerType {
-  serializer ??= (require('@opentelemetry/otlp-transformer') as typeof import('@opentelemetry/otlp-transformer')).JsonTraceSerializer;
-  return serializer;
 }
