@@ -10,6 +10,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { medianWithInterval, formatInterval } from '../lib/median-ci.mjs';
+import { rootsIndexLine } from '../../test/helpers/roots-index-reference.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const require = createRequire(path.join(root, 'package.json'));
@@ -38,7 +39,6 @@ try {
 if (encoded) {
   const otlp = require(path.join(root, 'dist/export/otlp-trace-encoder.js'));
   const json = require(path.join(root, 'dist/store/write/span-json.js'));
-  const { rootsIndexLine } = require(path.join(root, 'dist/store/roots-index.js'));
   const { JsonTraceSerializer } = require('@opentelemetry/otlp-transformer');
   const pushAll = (s, encoding) => {
     const queue = new encoded.EncodedSpanQueue(encoding);

@@ -8,10 +8,10 @@
  *      "roots":[[spanId, traceId, parentSpanId|"", name, otlpKind, startUnixNano, endUnixNano, statusCode, profileId|"", urlPath|""]],
  *      "links":[[spanId, parentSpanId, profileId, traceId]]}
  *
- * Built by the span store writer from the batch it already holds, off the request path.
+ * Written by the store's span writer (write/span-json.ts): each span's row is encoded when the span ends,
+ * and a batch's line is joined from those rows, off the request path.
  */
 
-import type { ReadableSpan } from '@opentelemetry/sdk-trace';
 import type { StoredSpan } from './read/reader';
 
 type RootRow = [string, string, string, string, number, string, string, number, string, string];
@@ -23,44 +23,6 @@ interface RootsLine {
   pid: number;
   roots: RootRow[];
   links: LinkRow[];
-}
-
-const PROFILE_ID = 'pyroscope.profile.id';
-
-function hrToNanos(time: readonly [number, number]): string {
-  return (BigInt(time[0]) * 1_000_000_000n + BigInt(time[1])).toString();
-}
-
-/** One index line for a batch of finished spans (no trailing newline). */
-export function rootsIndexLine(spans: readonly ReadableSpan[], pid: number = process.pid): string {
-  const roots: RootRow[] = [];
-  const links: LinkRow[] = [];
-  let service = '';
-  for (const span of spans) {
-    const parent = span.parentSpanContext;
-    const ctx = span.spanContext();
-    const profileId = span.attributes[PROFILE_ID];
-    if (parent === undefined || parent.isRemote === true) {
-      if (service === '') service = String(span.resource.attributes['service.name'] ?? '');
-      const path = span.attributes['url.path'] ?? span.attributes['http.target'];
-      roots.push([
-        ctx.spanId,
-        ctx.traceId,
-        parent?.spanId ?? '',
-        span.name,
-        span.kind + 1, // OTLP numbers kinds from 1 (internal); the API from 0
-        hrToNanos(span.startTime),
-        hrToNanos(span.endTime),
-        span.status.code,
-        typeof profileId === 'string' ? profileId : '',
-        typeof path === 'string' ? path : '',
-      ]);
-    } else if (typeof profileId === 'string' && profileId !== '') {
-      links.push([ctx.spanId, parent.spanId, profileId, ctx.traceId]);
-    }
-  }
-  const line: RootsLine = { v: 1, service, pid, roots, links };
-  return JSON.stringify(line);
 }
 
 const nanosToMs = (text: string): number => {

@@ -72,7 +72,7 @@ export function storeLines(batch: EncodedSpanBatch, pid: number = process.pid): 
   out.text('\n');
   const spansLine = Buffer.from(out.finish());
 
-  // The roots index: rows in span order; the service of the first local root (as rootsIndexLine).
+  // The roots index: rows in span order; the service of the first local root (as the index has always said).
   let service: string | undefined;
   let roots = '';
   let links = '';

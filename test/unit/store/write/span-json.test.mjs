@@ -1,5 +1,6 @@
 // The store's one-pass OTLP/JSON spans lines (store/write/span-json.ts) against what the store wrote
-// before: upstream's JsonTraceSerializer for the spans line and rootsIndexLine for the index line. The
+// before: upstream's JsonTraceSerializer for the spans line and the batch-wise index writer
+// (test/helpers/roots-index-reference.mjs) for the index line. The
 // text is compared exactly, and the store's reader (readSpansFile, readRootsFile) reads files of both
 // writers to the same spans.
 import assert from 'node:assert/strict';
@@ -9,11 +10,11 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, test } from 'node:test';
 import { everyFieldSpans, httpSpans } from '../../../helpers/finished-spans.mjs';
+import { rootsIndexLine } from '../../../helpers/roots-index-reference.mjs';
 
 const require = createRequire(import.meta.url);
 const { storeLines, storeLinesOfSpans, STORE_SPAN_ENCODING } = require('../../../../dist/store/write/span-json.js');
 const { EncodedSpanQueue } = require('../../../../dist/export/encoded-spans.js');
-const { rootsIndexLine } = require('../../../../dist/store/roots-index.js');
 const { compressFrame } = require('../../../../dist/store/compression.js');
 const { readSpansFile, readRootsFile } = require('../../../../dist/store/read/reader.js');
 const { JsonTraceSerializer } = require('@opentelemetry/otlp-transformer');
