@@ -349,7 +349,8 @@ describe('upload size: the 2 MiB burst and 16,000 samples', () => {
 
   test('a plain 429 (rate, not burst) is retried as before', async () => {
     const receiver = await startPyroscopeReceiver();
-    const exporter = exporterFor(receiver, { traceId: 'off' });
+    // Backoff long enough (at least 100 ms, then 200) that the switch to 'ok' lands before the third attempt.
+    const exporter = exporterFor(receiver, { traceId: 'off', retry: { maxAttempts: 4, initialBackoffMs: 200, maxBackoffMs: 1000 } });
     try {
       await receiver.respondWith(429);
       exporter.export(rawCut([{ stack: ['work'], labels: spanLabels(1, 'GET /a') }]));
