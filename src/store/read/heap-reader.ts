@@ -8,8 +8,7 @@
  * Never throws on bad content: unreadable files are listed in `problems`.
  */
 import type { Profile } from 'pprof-format';
-import { readProfile, readStore, type StoreFilter, type StoreProblem, type StoredProfileFile } from './reader';
-import { describeError } from '../../logger';
+import { readProfileOrNote, readStore, type StoreFilter, type StoreProblem, type StoredProfileFile } from './reader';
 import { heapColumns } from '../../profile-format';
 
 /** A frame of a heap stack. */
@@ -75,13 +74,8 @@ export async function loadStoreHeap(dir: string, filter: StoreFilter = {}): Prom
     problems: [...contents.problems],
   };
   for (const file of [...latest.values()].sort((a, b) => a.service.localeCompare(b.service) || a.pid - b.pid)) {
-    let profile: Profile;
-    try {
-      profile = await readProfile(file.path);
-    } catch (error) {
-      result.problems.push({ path: file.path, reason: describeError(error) });
-      continue;
-    }
+    const profile = await readProfileOrNote(file.path, result.problems);
+    if (profile === undefined) continue;
     result.snapshots.push(file);
     result.intervalBytes = Math.max(result.intervalBytes, Number(profile.period));
     addStacks(profile, result);

@@ -211,6 +211,16 @@ export async function readProfile(file: string, withinDir?: string): Promise<Pro
   }
 }
 
+/** {@link readProfile} for a batch of files: undefined once `problems` says why this one could not be read. */
+export async function readProfileOrNote(file: string, problems: StoreProblem[]): Promise<Profile | undefined> {
+  try {
+    return await readProfile(file);
+  } catch (error) {
+    problems.push({ path: file, reason: describeError(error) });
+    return undefined;
+  }
+}
+
 /**
  * Resolves `relative` against `dir` and returns the absolute path, throwing when the result would lie
  * outside `dir` (`..`, absolute paths, symlink names are not followed here).
@@ -251,17 +261,9 @@ export interface SpansFileContents {
  */
 export async function readSpansFile(file: string, serviceDir: string): Promise<SpansFileContents> {
   const contents: SpansFileContents = { spans: [], problems: [] };
-  let text: string;
-  try {
-    text = await readStoreText(file);
-  } catch (error) {
-    contents.problems.push({ path: file, reason: describeFsError(error) });
-    return contents;
-  }
-  const parsedName = parseStoreFileName(path.basename(file));
-  const filePid = parsedName?.pid;
-  // A last line without '\n' is still being appended (or was cut short): not ours to judge yet.
-  const complete = text.slice(0, text.lastIndexOf('\n') + 1);
+  const complete = await readWholeLines(file, contents.problems);
+  if (complete === undefined) return contents;
+  const filePid = parseStoreFileName(path.basename(file))?.pid;
   const lines = complete.split('\n');
   let bad = 0;
   for (let i = 0; i < lines.length; i++) {
@@ -289,17 +291,26 @@ export async function readStoreText(file: string): Promise<string> {
   return (await decompressTolerant(raw)).data.toString('utf8');
 }
 
-/** Reads the roots index `<start>_<pid>.roots.jsonl.zst` (see ../roots-index.ts). Never rejects. */
-export async function readRootsFile(file: string, serviceDir: string): Promise<SpansFileContents> {
-  const contents: SpansFileContents = { spans: [], problems: [] };
+/**
+ * The whole lines of a store file's text, or undefined once `problems` says why it could not be read.
+ * A last line without '\n' is still being appended (or was cut short): not ours to judge yet.
+ */
+async function readWholeLines(file: string, problems: StoreProblem[]): Promise<string | undefined> {
   let text: string;
   try {
     text = await readStoreText(file);
   } catch (error) {
-    contents.problems.push({ path: file, reason: describeFsError(error) });
-    return contents;
+    problems.push({ path: file, reason: describeFsError(error) });
+    return undefined;
   }
-  const complete = text.slice(0, text.lastIndexOf('\n') + 1);
+  return text.slice(0, text.lastIndexOf('\n') + 1);
+}
+
+/** Reads the roots index `<start>_<pid>.roots.jsonl.zst` (see ../roots-index.ts). Never rejects. */
+export async function readRootsFile(file: string, serviceDir: string): Promise<SpansFileContents> {
+  const contents: SpansFileContents = { spans: [], problems: [] };
+  const complete = await readWholeLines(file, contents.problems);
+  if (complete === undefined) return contents;
   const bad = spansOfRootsIndex(complete, serviceDir, parseStoreFileName(path.basename(file))?.pid, contents.spans);
   if (bad > 0) contents.problems.push({ path: file, reason: `${bad} unreadable index line${bad === 1 ? '' : 's'}` });
   return contents;

@@ -21,8 +21,7 @@ import {
   UNSAMPLED_CPU_FRAME,
   valueColumns,
 } from '../../profile-format';
-import { readProfile, readStore, type StoreContents, type StoredProfileFile, type StoredSpan, type StoreProblem } from './reader';
-import { describeError } from '../../logger';
+import { readProfileOrNote, readStore, type StoreContents, type StoredProfileFile, type StoredSpan, type StoreProblem } from './reader';
 
 const gzip = promisify(zlib.gzip);
 
@@ -125,13 +124,8 @@ export async function loadCpuSamples(files: readonly StoredProfileFile[]): Promi
   const frames = new Map<string, CodeFrame>();
   for (const file of files) {
     if (file.kind !== 'cpu') continue;
-    let profile: Profile;
-    try {
-      profile = await readProfile(file.path);
-    } catch (error) {
-      result.problems.push({ path: file.path, reason: describeError(error) });
-      continue;
-    }
+    const profile = await readProfileOrNote(file.path, result.problems);
+    if (profile === undefined) continue;
     const problem = addProfileSamples(profile, file, frames, result.samples);
     if (problem !== undefined) {
       result.problems.push({ path: file.path, reason: problem });
