@@ -74,22 +74,31 @@ export class ProtobufWriter {
     this.position -= bytes;
   }
 
+  /**
+   * Copies `value` byte by byte to `at` (room already ensured) while it is ASCII, without calling into native
+   * code: the end position, or -1 at the first non-ASCII character (the caller then writes it as UTF-8 over it).
+   */
+  private asciiAt(value: string, at: number): number {
+    const buffer = this.buffer;
+    const length = value.length;
+    let position = at;
+    for (let i = 0; i < length; i++) {
+      const code = value.charCodeAt(i);
+      if (code >= 0x80) return -1;
+      buffer[position++] = code;
+    }
+    return position;
+  }
+
   /** Text appended as UTF-8, no tag or length (the same growable buffer used for JSON). */
   text(value: string): void {
     const length = value.length;
     // Short text byte by byte (no call into native code) while it is ASCII; the rest through Buffer.write.
     if (length <= 64) {
       this.ensure(length);
-      const buffer = this.buffer;
-      let position = this.position;
-      let i = 0;
-      for (; i < length; i++) {
-        const code = value.charCodeAt(i);
-        if (code >= 0x80) break;
-        buffer[position++] = code;
-      }
-      if (i === length) {
-        this.position = position;
+      const end = this.asciiAt(value, this.position);
+      if (end >= 0) {
+        this.position = end;
         return;
       }
     }
@@ -190,17 +199,10 @@ export class ProtobufWriter {
     // Short ASCII strings (attribute keys and values, names) byte by byte: no call into native code.
     if (length < 0x80) {
       this.ensure(length + 1);
-      const buffer = this.buffer;
-      let position = this.position + 1;
-      let i = 0;
-      for (; i < length; i++) {
-        const code = value.charCodeAt(i);
-        if (code >= 0x80) break;
-        buffer[position++] = code;
-      }
-      if (i === length) {
-        buffer[this.position] = length;
-        this.position = position;
+      const end = this.asciiAt(value, this.position + 1);
+      if (end >= 0) {
+        this.buffer[this.position] = length;
+        this.position = end;
         return;
       }
     }
