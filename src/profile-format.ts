@@ -8,6 +8,11 @@ import type { Profile } from 'pprof-format';
 
 /** Label key: the span id (16 hex digits) of the span that was running; on local roots, also its profile id. */
 export const SPAN_ID_LABEL = 'span_id';
+/**
+ * Span attribute: set on local root spans (and, with OTEL_PYROSCOPE_ROOT_SPAN_ONLY=false, on every span) to the
+ * span's own id, which its CPU samples carry as {@link SPAN_ID_LABEL}. Grafana's traces-to-profiles link reads it.
+ */
+export const PROFILE_ID_ATTRIBUTE = 'pyroscope.profile.id';
 /** Label key: the trace id (32 hex digits) of that span. */
 export const TRACE_ID_LABEL = 'trace_id';
 /** Label key: the span's final name (added late for spans still running when a profile is cut). */

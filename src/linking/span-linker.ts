@@ -6,15 +6,16 @@
  */
 import { trace, type Context, type HrTime, type Span as ApiSpan } from '@opentelemetry/api';
 import type { ReadableSpan, Span, SpanProcessor } from '@opentelemetry/sdk-trace';
+import { PROFILE_ID_ATTRIBUTE } from '../profile-format';
 import { SpanLabels } from './span-labels';
+
+/** The span attribute Grafana's traces-to-profiles link needs (16 lowercase hex). */
+export { PROFILE_ID_ATTRIBUTE };
 
 /** An OpenTelemetry time ([seconds, nanoseconds] since the Unix epoch) as one number of nanoseconds. */
 function hrTimeNanos(time: HrTime | undefined): number {
   return time === undefined ? 0 : time[0] * 1e9 + time[1];
 }
-
-/** The span attribute Grafana's traces-to-profiles link needs (16 lowercase hex). */
-export const PROFILE_ID_ATTRIBUTE = 'pyroscope.profile.id';
 
 /**
  * Where a span keeps its label object: a property on the span itself, so finding a span's labels (every

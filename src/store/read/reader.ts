@@ -15,6 +15,7 @@ import { decompressTolerant } from '../compression';
 import { parseStoreFileName, rootsFileName, serviceDirName } from '../layout';
 import { spansOfRootsIndex } from '../roots-index';
 import { describeError } from '../../logger';
+import { PROFILE_ID_ATTRIBUTE } from '../../profile-format';
 
 const gunzip = promisify(zlib.gunzip);
 
@@ -349,7 +350,7 @@ function toStoredSpan(raw: Record<string, unknown>, service: string, resource: R
   const endMs = nanosToMs(raw.endTimeUnixNano);
   if (traceId === undefined || spanId === undefined || startMs === undefined || endMs === undefined) return undefined;
   const attributes = attributesOf(raw.attributes);
-  const profileId = attributes['pyroscope.profile.id'];
+  const profileId = attributes[PROFILE_ID_ATTRIBUTE];
   const status = raw.status as { code?: unknown } | undefined;
   return {
     traceId,

@@ -9,8 +9,8 @@ import type { ReadableSpan } from '@opentelemetry/sdk-trace';
 import { EncodedSpanQueue, type EncodedSpanBatch, type SpanEncoding } from '../../export/encoded-spans';
 import { writeJsonTraceRequest, writeSpanJson } from '../../export/otlp-trace-json-encoder';
 import { ProtobufWriter } from '../../export/protobuf-writer';
+import { PROFILE_ID_ATTRIBUTE } from '../../profile-format';
 
-const PROFILE_ID = 'pyroscope.profile.id';
 /** Side part markers: a local root's row, or a link of a span under it that has its own profile id. */
 const ROOT_ROW = 0x52; // 'R'
 const LINK_ROW = 0x4c; // 'L'
@@ -27,7 +27,7 @@ function nanos(time: HrTime): string {
 function rootsRow(span: ReadableSpan): string {
   const parent = span.parentSpanContext;
   const ctx = span.spanContext();
-  const profileId = span.attributes[PROFILE_ID];
+  const profileId = span.attributes[PROFILE_ID_ATTRIBUTE];
   if (parent === undefined || parent.isRemote === true) {
     const path = span.attributes['url.path'] ?? span.attributes['http.target'];
     const row = [
