@@ -332,6 +332,8 @@ const FIGURES = {
   longestStallMs: (r) => r.stall?.longestMs,
   eldMaxMs: (r) => r.stall?.eldMaxMs,
   peakRssMb: (r) => r.peakRssMb,
+  youngGenMb: (r) => r.stall?.youngGenMb,
+  oldUsedMb: (r) => r.stall?.oldUsedMb,
   coreShare: (r) => r.closed.coreShare,
   foreignCoreShare: (r) => r.closed.foreignCoreShare,
   answeredShare: (r) => r.open.answeredShare,
@@ -405,6 +407,7 @@ function rows(summary) {
       'stall − OTel ms': signedInterval(s.longestStallMsMinus_otel, 1),
       'peak RSS MB': interval(s.peakRssMb, 0),
       'RSS ÷ OTel': compared(s.peakRssMbVs_otel, 2),
+      'V8 young gen, old used MB': `${fixed(s.youngGenMb?.median, 0)}, ${fixed(s.oldUsedMb?.median, 0)}`,
       'app core: app, other; answered': `${percent(s.coreShare?.median, 0)}, ${percent(s.foreignCoreShare?.median, 0)}; ${percent(s.answeredShare?.median, 0)}`,
       'runs (disturbed kept)': `${s.runs}${s.failed ? `, ${s.failed} failed` : ''} (${s.disturbedKept})`,
     };

@@ -94,7 +94,7 @@ test('npm run bench -- --quick produces every section with real figures', { time
       const where = `overhead ${workload} ${id}`;
       assert.ok(s.runs >= 1 && s.failed === 0, `${where}: ran (${s.runs} runs, ${s.failed} failed)`);
       assert.equal(s.errors, 0, `${where}: every answer was a 200`);
-      for (const key of ['cpuMicrosPerRequest', 'requestsPerSecond', 'p99Ms', 'longestStallMs', 'eldMaxMs', 'peakRssMb']) {
+      for (const key of ['cpuMicrosPerRequest', 'requestsPerSecond', 'p99Ms', 'longestStallMs', 'eldMaxMs', 'peakRssMb', 'youngGenMb', 'oldUsedMb']) {
         assertFigure(s[key]?.median, `${where} ${key}`);
       }
       assert.ok(s.requestsPerSecond.median > 0, `${where}: requests were served`);
