@@ -27,6 +27,7 @@ import {
   unchargedCpu,
   type CpuSample,
   type FunctionCpu,
+  type RootSpanCpu,
 } from '../../store/read/span-cpu';
 import { heapFlameTree, heapSites, loadStoreHeap, type HeapFlameNode } from '../../store/read/heap-reader';
 import { diffFlameJson, MIN_SHARE, scaleFlameTree, toFlameJson, type DiffFlameJson, type FlameJson } from './flame-json';
@@ -42,19 +43,14 @@ export type ApiResult =
   | { type: 'json'; body: unknown }
   | { type: 'download'; fileName: string; contentType: string; data: Buffer };
 
-/** A root span (local root: its CPU samples carry its id) in the list. */
-export interface RootSpanRow {
-  /** The id to open it by: the `span_id` label of its samples. */
-  spanId: string;
-  traceId: string | undefined;
-  name: string;
-  service: string;
-  /** Undefined when only samples, not the span, are in the store. */
-  startMs: number | undefined;
-  durationMs: number | undefined;
+/**
+ * A root span (local root: its CPU samples carry its id) in the list: the reader's {@link RootSpanCpu}
+ * without the stored span itself (the list goes to the browser as JSON), plus what the list shows of it.
+ * `spanId` is the id to open it by (the `span_id` label of its samples); `startMs`/`durationMs` are undefined
+ * when only samples, not the span, are in the store.
+ */
+export interface RootSpanRow extends Omit<RootSpanCpu, 'span'> {
   statusCode: number | undefined;
-  cpuNanos: number;
-  samples: number;
   /** The CPU rests on one or two samples: an estimate. */
   estimate: boolean;
   /** Time the event loop ran other work while it was open (see the breakdown); undefined without its span. */
