@@ -5,25 +5,14 @@
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
 import { test } from 'node:test';
+import { finishedSpans } from '../../helpers/finished-spans.mjs';
 import { decodeExportTraceServiceRequest } from '../../helpers/otlp-receiver.mjs';
 
 const require = createRequire(import.meta.url);
 const { encodeTraceExportRequest } = require('../../../dist/export/otlp-trace-encoder.js');
 const { ProtobufTraceSerializer } = require('@opentelemetry/otlp-transformer');
-const { TracerProvider, InMemorySpanExporter, SimpleSpanProcessor } = require('@opentelemetry/sdk-trace');
-const { resourceFromAttributes } = require('@opentelemetry/resources');
 const { SpanKind, SpanStatusCode, ROOT_CONTEXT, trace } = require('@opentelemetry/api');
 const { TraceState } = require('@opentelemetry/core');
-
-function finishedSpans(make) {
-  const exporter = new InMemorySpanExporter();
-  const provider = new TracerProvider({
-    resource: resourceFromAttributes({ 'service.name': 'encoder-test', 'process.pid': 42, 'host.arch': 'amd64' }),
-    spanProcessors: [new SimpleSpanProcessor({ exporter })],
-  });
-  make(provider);
-  return exporter.getFinishedSpans();
-}
 
 function assertSameAsUpstream(spans) {
   const ours = decodeExportTraceServiceRequest(encodeTraceExportRequest(spans));
