@@ -19,6 +19,7 @@ import { describeFrameworkCoverage } from './tracing/web-frameworks';
 import { buildResource } from './tracing/resource';
 import { buildSpanProcessors } from './tracing/span-processors';
 import { startTracing } from './tracing/tracing';
+import { vendoredOpenTelemetryState } from './vendored-opentelemetry';
 import { AGENT_VERSION } from './version';
 
 /** How the agent got into the process, for the startup summary. */
@@ -53,6 +54,10 @@ export function startAgent(loadedVia: LoadedVia, env: NodeJS.ProcessEnv = proces
     return undefined;
   }
 
+  const vendored = vendoredOpenTelemetryState();
+  logger.debug(vendored.used
+    ? `OpenTelemetry packages from the agent's bundle: ${vendored.packages.join(', ')}`
+    : `OpenTelemetry packages from node_modules: ${vendored.reason}`);
   installDiagnostics(config.logLevel, secretsOf(config, env));
   const esm: { state: EsmHookState; error?: string } = config.esmHook ? registerEsmHook() : { state: 'off' };
   if (esm.state === 'failed') logger.warn(`the ESM loader hook could not be registered (${esm.error}); ES modules will not be instrumented`);
