@@ -33,9 +33,7 @@ export const VENDORED = Object.freeze([
   '@opentelemetry/resource-detector-container',
 ]);
 
-// keepNames: esbuild renames clashing top-level names (ContainerDetector → ContainerDetector2); OpenTelemetry
-// logs constructor names, and stack traces should name what the source names.
-const COMMON = { bundle: true, platform: 'node', format: 'cjs', target: 'node22', logLevel: 'warning', metafile: true, keepNames: true };
+const COMMON = { bundle: true, platform: 'node', format: 'cjs', target: 'node22', logLevel: 'warning', metafile: true };
 
 function fail(message) {
   process.stderr.write(`[bundle] ${message}\n`);
@@ -68,6 +66,10 @@ const vendor = await esbuild.build({
   ...COMMON,
   stdin: { contents: vendorEntry, resolveDir: DIST, sourcefile: 'vendor-entry.js', loader: 'js' },
   outfile: path.join(VENDOR, 'opentelemetry.js'),
+  // esbuild renames some of their clashing names (ContainerDetector → ContainerDetector2), and OpenTelemetry
+  // logs constructor names. Not needed for the agent's bundle: tsc's output keeps each module in its own
+  // closure, so nothing there is renamed (and keepNames costs ~0.5 MB and ~5 ms at start).
+  keepNames: true,
   banner: {
     js: `// Bundled by scripts/bundle.mjs from ${VENDORED.map((n) => `${n} ${packages[n].version}`).join(', ')}.\n` +
       '// Copyright The OpenTelemetry Authors, Apache License 2.0 (https://github.com/open-telemetry/opentelemetry-js).',
