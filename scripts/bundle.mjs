@@ -59,13 +59,63 @@ function describePackages() {
 
 const { packages, dirs } = describePackages();
 
+/**
+ * The semantic-conventions constants the other vendored packages use. The package is ~400 KB of string
+ * constants (evaluating it costs ~8 ms and ~3 MB at start) of which they read a dozen, each file through
+ * one `require` binding (`x = require("@opentelemetry/semantic-conventions")`, then only `x.NAME`). Any
+ * other use of such a binding fails the build: then the whole package would have to be theirs again.
+ */
+function semanticConventionsUsed() {
+  const SEMCONV = '@opentelemetry/semantic-conventions';
+  const names = new Set();
+  const walk = (dir) => {
+    for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
+      const full = path.join(dir, entry.name);
+      if (entry.isDirectory()) {
+        if (entry.name !== 'node_modules') walk(full);
+        continue;
+      }
+      if (!entry.name.endsWith('.cjs') && !entry.name.endsWith('.js')) continue;
+      const text = fs.readFileSync(full, 'utf8');
+      if (!text.includes(`require("${SEMCONV}")`) && !text.includes(`require('${SEMCONV}')`)) continue;
+      const bindings = [...text.matchAll(/\b(?:let|const|var)\s+([\w$]+)\s*=\s*require\(["']@opentelemetry\/semantic-conventions["']\)/g)].map((m) => m[1]);
+      const requires = text.split(SEMCONV).length - 1;
+      if (bindings.length !== requires) fail(`${full} requires ${SEMCONV} other than as \`const x = require(...)\``);
+      for (const binding of bindings) {
+        for (const use of text.matchAll(new RegExp(`(?<![\\w$.])${binding.replace(/\$/g, '\\$')}(?![\\w$])(\\s*=|\\.[A-Za-z_$][\\w$]*)?`, 'g'))) {
+          if (use[1] === undefined) fail(`${full} uses ${binding} (${SEMCONV}) other than as ${binding}.NAME`);
+          if (use[1].startsWith('.')) names.add(use[1].slice(1));
+        }
+      }
+    }
+  };
+  for (const name of VENDORED) if (name !== SEMCONV) walk(dirs[name]);
+  return [...names].sort();
+}
+
 // The vendored packages: `module.exports[name]()` evaluates the package at its first call.
 fs.mkdirSync(VENDOR, { recursive: true });
+const semconvNames = semanticConventionsUsed();
+// Inside the bundle, the packages get only those constants, from the package's ES module build (which
+// esbuild tree-shakes). The full package stays in the bundle for whoever else requires it, evaluated then.
+const semconvForPackages = {
+  name: 'semantic-conventions-used',
+  setup(build) {
+    build.onResolve({ filter: /^@opentelemetry\/semantic-conventions$/ }, (args) =>
+      args.importer.endsWith('vendor-entry.js') ? undefined : { path: 'used-constants', namespace: 'semconv' });
+    build.onLoad({ filter: /.*/, namespace: 'semconv' }, () => ({
+      contents: `export { ${semconvNames.join(', ')} } from ${JSON.stringify(path.join(dirs['@opentelemetry/semantic-conventions'], 'dist', 'index.mjs'))};\n`,
+      resolveDir: DIST,
+      loader: 'js',
+    }));
+  },
+};
 const vendorEntry = `module.exports = {\n${VENDORED.map((name) => `  ${JSON.stringify(name)}: () => require(${JSON.stringify(name)}),`).join('\n')}\n};\n`;
 const vendor = await esbuild.build({
   ...COMMON,
   stdin: { contents: vendorEntry, resolveDir: DIST, sourcefile: 'vendor-entry.js', loader: 'js' },
   outfile: path.join(VENDOR, 'opentelemetry.js'),
+  plugins: [semconvForPackages],
   // esbuild renames some of their clashing names (ContainerDetector → ContainerDetector2), and OpenTelemetry
   // logs constructor names. Not needed for the agent's bundle: tsc's output keeps each module in its own
   // closure, so nothing there is renamed (and keepNames costs ~0.5 MB and ~5 ms at start).
@@ -78,7 +128,7 @@ const vendor = await esbuild.build({
 // Every byte in it comes from the packages the manifest names, at the directories it was checked against:
 // a nested second copy of one, or a dependency outside the list, would make the runtime check meaningless.
 for (const input of Object.keys(vendor.metafile.inputs)) {
-  if (path.basename(input) === 'vendor-entry.js') continue;
+  if (path.basename(input) === 'vendor-entry.js' || input.startsWith('semconv:')) continue;
   const file = path.resolve(ROOT, input);
   if (!Object.values(dirs).some((dir) => file.startsWith(dir))) fail(`dist/vendor/opentelemetry.js would hold ${input}, which is not one of ${VENDORED.join(', ')} as resolved from dist/`);
 }

@@ -13,6 +13,11 @@
  * All or nothing: the copies are used only when none of these packages is loaded yet, and every installed
  * package the agent would load is the version the bundle was built from, depending on the same installed
  * files the bundle joined it to. Otherwise nothing is seeded and the packages load from node_modules.
+ *
+ * One exception to "one module per package", harmless by construction: inside the bundle, core, resources
+ * and sdk-trace read their dozen semantic-conventions constants (plain strings) from a tree-shaken copy;
+ * the whole semantic-conventions package (~400 KB of constants) is evaluated only when something else
+ * requires it.
  */
 import * as fs from 'node:fs';
 import Module from 'node:module';
