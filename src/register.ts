@@ -33,7 +33,7 @@ function register(): void {
   }
   // The bundle of the agent (built from agent-entry.ts): one file to load instead of ~60, and the
   // OpenTelemetry packages vendored beside it.
-  const { startAgent } = require('./agent-bundle.js') as typeof import('./agent-entry');
+  const { startBundledAgent: startAgent } = require('./agent-bundle.js') as typeof import('./agent-entry');
   const agent = startAgent(loadedVia());
   if (agent) g[Symbol.for('acme.span-profiles.agent')] = agent;
 }

@@ -68,22 +68,23 @@ after(() => {
   if (workDir && !process.env.KEEP_TEST_ARTIFACTS) rmSync(workDir, { recursive: true, force: true });
 });
 
-test("an app with its own @opentelemetry/api: its span joins the agent's trace; one copy of each bundled package", async (t) => {
-  const otlp = await startOtlpReceiver();
-  t.after(() => otlp.close());
-  const app = spawnNode({
+function runApp(env) {
+  return spawnNode({
     loader: 'none',
     cwd: appDir,
     args: ['--require', '@acme/span-profiles/register'],
     argv: [path.join(appDir, 'app.js')],
-    env: {
-      OTEL_EXPORTER_OTLP_ENDPOINT: otlp.url,
-      OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf',
-      OTEL_NODE_ENABLED_INSTRUMENTATIONS: 'http',
-      OTEL_LOG_LEVEL: 'debug',
-      PYROSCOPE_SERVER_ADDRESS: '',
-      OTEL_PYROSCOPE_START_PROFILING: 'false',
-    },
+    env: { PYROSCOPE_SERVER_ADDRESS: '', OTEL_PYROSCOPE_START_PROFILING: 'false', OTEL_LOG_LEVEL: 'debug', ...env },
+  });
+}
+
+test("an app with its own @opentelemetry/api: its span joins the agent's trace; one copy of each bundled package", async (t) => {
+  const otlp = await startOtlpReceiver();
+  t.after(() => otlp.close());
+  const app = runApp({
+    OTEL_EXPORTER_OTLP_ENDPOINT: otlp.url,
+    OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf',
+    OTEL_NODE_ENABLED_INSTRUMENTATIONS: 'http',
   });
   const exit = await app.waitForExit();
   assert.deepEqual(exit, { code: 0, signal: null }, app.stderr());
@@ -104,4 +105,15 @@ test("an app with its own @opentelemetry/api: its span joins the agent's trace; 
   const work = spans.find((s) => s.name === 'app-work');
   assert.equal(work.traceId, server.traceId, "the app's span is in the server span's trace");
   assert.equal(work.parentSpanId, server.spanId, "the app's span is the server span's child");
+});
+
+test('a disabled agent leaves require.cache alone: the packages it loads come from disk', async () => {
+  const app = runApp({ OTEL_SDK_DISABLED: 'true', OTEL_TRACES_EXPORTER: 'none' });
+  const exit = await app.waitForExit();
+  assert.deepEqual(exit, { code: 0, signal: null }, app.stderr());
+  assert.doesNotMatch(app.stderr(), /from the agent's bundle/);
+  const { roots } = JSON.parse(app.stdout().trim().split('\n').pop());
+  const agentApi = path.join(repoRoot, 'node_modules', '@opentelemetry', 'api');
+  // The agent's modules still load (as before the bundle), each package as its own files.
+  assert.ok(roots[agentApi] > 1, `the agent's api loaded from its files: ${JSON.stringify(roots)}`);
 });
