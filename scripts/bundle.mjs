@@ -23,6 +23,12 @@ const DIST = path.join(ROOT, 'dist');
 const VENDOR = path.join(DIST, 'vendor');
 
 /** Loaded by the agent at start; everything else (instrumentations, exporters) loads when first used. */
+/**
+ * Bundled but not shared: the vendored packages get the few constants they read inlined (see
+ * semanticConventionsUsed), and whoever else requires the package loads it from node_modules, as before.
+ */
+const INLINED = '@opentelemetry/semantic-conventions';
+
 export const VENDORED = Object.freeze([
   '@opentelemetry/api',
   '@opentelemetry/semantic-conventions',
@@ -51,7 +57,7 @@ function describePackages() {
     const dir = entry.slice(0, entry.lastIndexOf(segment) + segment.length - 1);
     const pkg = JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8'));
     const requires = [...Object.keys(pkg.dependencies ?? {}), ...Object.keys(pkg.peerDependencies ?? {})].filter((d) => VENDORED.includes(d));
-    packages[name] = { version: pkg.version, entry: path.relative(dir, entry).split(path.sep).join('/'), requires };
+    packages[name] = { version: pkg.version, entry: path.relative(dir, entry).split(path.sep).join('/'), requires, shared: name !== INLINED };
     dirs[name] = dir + path.sep;
   }
   return { packages, dirs };
@@ -97,12 +103,11 @@ function semanticConventionsUsed() {
 fs.mkdirSync(VENDOR, { recursive: true });
 const semconvNames = semanticConventionsUsed();
 // Inside the bundle, the packages get only those constants, from the package's ES module build (which
-// esbuild tree-shakes). The full package stays in the bundle for whoever else requires it, evaluated then.
+// esbuild tree-shakes). The whole package is not in the bundle (its 200 KB cost compile time even unused).
 const semconvForPackages = {
   name: 'semantic-conventions-used',
   setup(build) {
-    build.onResolve({ filter: /^@opentelemetry\/semantic-conventions$/ }, (args) =>
-      args.importer.endsWith('vendor-entry.js') ? undefined : { path: 'used-constants', namespace: 'semconv' });
+    build.onResolve({ filter: /^@opentelemetry\/semantic-conventions$/ }, () => ({ path: 'used-constants', namespace: 'semconv' }));
     build.onLoad({ filter: /.*/, namespace: 'semconv' }, () => ({
       contents: `export { ${semconvNames.join(', ')} } from ${JSON.stringify(path.join(dirs['@opentelemetry/semantic-conventions'], 'dist', 'index.mjs'))};\n`,
       resolveDir: DIST,
@@ -110,7 +115,7 @@ const semconvForPackages = {
     }));
   },
 };
-const vendorEntry = `module.exports = {\n${VENDORED.map((name) => `  ${JSON.stringify(name)}: () => require(${JSON.stringify(name)}),`).join('\n')}\n};\n`;
+const vendorEntry = `module.exports = {\n${VENDORED.filter((name) => name !== INLINED).map((name) => `  ${JSON.stringify(name)}: () => require(${JSON.stringify(name)}),`).join('\n')}\n};\n`;
 const vendor = await esbuild.build({
   ...COMMON,
   stdin: { contents: vendorEntry, resolveDir: DIST, sourcefile: 'vendor-entry.js', loader: 'js' },
@@ -141,7 +146,7 @@ fs.writeFileSync(path.join(VENDOR, 'opentelemetry.json'), `${JSON.stringify({ pa
 const vendoredRequires = {
   name: 'vendored-requires',
   setup(build) {
-    const names = new Set(VENDORED);
+    const names = new Set(VENDORED.filter((name) => name !== INLINED));
     build.onResolve({ filter: /^@opentelemetry\// }, (args) => (names.has(args.path) ? { path: args.path, namespace: 'vendored' } : undefined));
     build.onLoad({ filter: /.*/, namespace: 'vendored' }, (args) => ({
       contents: `module.exports = require('./vendored-opentelemetry.js').vendoredPackage(${JSON.stringify(args.path)});\n`,

@@ -14,10 +14,9 @@
  * package the agent would load is the version the bundle was built from, depending on the same installed
  * files the bundle joined it to. Otherwise nothing is seeded and the packages load from node_modules.
  *
- * One exception to "one module per package", harmless by construction: inside the bundle, core, resources
- * and sdk-trace read their dozen semantic-conventions constants (plain strings) from a tree-shaken copy;
- * the whole semantic-conventions package (~400 KB of constants) is evaluated only when something else
- * requires it.
+ * Semantic conventions are checked like the others but not shared: inside the bundle, core, resources and
+ * sdk-trace read their dozen constants (plain strings) from a tree-shaken copy, and whoever else requires
+ * the package (~400 KB of constants) loads it from node_modules, as before.
  */
 import * as fs from 'node:fs';
 import Module from 'node:module';
@@ -35,6 +34,11 @@ export interface VendoredPackage {
   readonly entry: string;
   /** The other vendored packages it requires (dependencies and peer dependencies). */
   readonly requires: readonly string[];
+  /**
+   * In the bundle for everyone (put in `require.cache`). False: only its constants are inlined into the
+   * others (semantic conventions); it is checked like the rest and loads from node_modules when required.
+   */
+  readonly shared?: boolean;
 }
 
 /** Whether the vendored copies are in use, and why not. */
@@ -139,10 +143,11 @@ function seed(vendorDir: string, resolve: (name: string, fromDir?: string) => st
   }
 
   const loaders = require(path.join(vendorDir, VENDOR_FILE)) as Record<string, (() => unknown) | undefined>;
-  const missing = names.find((name) => typeof loaders[name] !== 'function');
+  const shared = names.filter((name) => manifest.packages[name]!.shared !== false);
+  const missing = shared.find((name) => typeof loaders[name] !== 'function');
   if (missing !== undefined) return { used: false, reason: `${VENDOR_FILE} does not hold ${missing}` };
-  for (const name of names) inUse.set(name, putInCache(resolved.get(name)!.file, loaders[name]!, cache));
-  return { used: true, packages: names.map((name) => `${name} ${manifest.packages[name]!.version}`) };
+  for (const name of shared) inUse.set(name, putInCache(resolved.get(name)!.file, loaders[name]!, cache));
+  return { used: true, packages: names.map((name) => `${name} ${manifest.packages[name]!.version}${shared.includes(name) ? '' : ' (constants)'}`) };
 }
 
 /**

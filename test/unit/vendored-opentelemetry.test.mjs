@@ -4,7 +4,7 @@
 // build's (one loader per package), packages whose files mark in a global when they are evaluated.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
@@ -130,6 +130,25 @@ test("the app's own copy of another version resolves to itself; the agent's pack
   const appA = u.requireFrom(u.dir)(u.a);
   assert.equal(appA.origin, 'disk');
   assert.equal(appA.version, '9.0.0');
+});
+
+test('a package checked but not shared (its constants inlined) loads from disk; the others are the bundled ones', () => {
+  const t = tree();
+  const manifestFile = path.join(t.vendorDir, 'opentelemetry.json');
+  const manifest = JSON.parse(readFileSync(manifestFile, 'utf8'));
+  manifest.packages[t.a].shared = false;
+  writeFileSync(manifestFile, JSON.stringify(manifest));
+  const state = useVendoredOpenTelemetry(t.vendorDir, t.resolve);
+  assert.deepEqual(state, { used: true, packages: [`${t.a} 1.0.0 (constants)`, `${t.b} 2.0.0`] });
+  assert.equal(t.requireFrom(t.dir)(t.a).origin, 'disk');
+  assert.equal(t.requireFrom(t.dir)(t.b).a.origin, 'vendor', "b is the bundled copy, with the a it was bundled with");
+  // Checked like the others: another installed version of it and nothing is used.
+  const u = tree({ installed: { a: '1.0.1', b: '2.0.0' } });
+  const uManifest = path.join(u.vendorDir, 'opentelemetry.json');
+  const m = JSON.parse(readFileSync(uManifest, 'utf8'));
+  m.packages[u.a].shared = false;
+  writeFileSync(uManifest, JSON.stringify(m));
+  assert.equal(useVendoredOpenTelemetry(u.vendorDir, u.resolve).used, false);
 });
 
 test('no manifest (a build without the bundle step): not used, and says why', () => {
