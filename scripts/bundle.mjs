@@ -4,9 +4,10 @@
 //   dist/agent-bundle.js            the agent's own code (dist/agent-entry.js and every dist module it
 //                                   requires); packages stay `require`d by name
 //   dist/vendor/opentelemetry.js    the OpenTelemetry packages the agent loads at start, one lazy loader
-//                                   each, and beside it opentelemetry.json: the version, entry file and
-//                                   vendored dependencies of each, which src/vendored-opentelemetry.ts
-//                                   checks against the installed packages before using any of it
+//                                   each (semantic conventions: only the constants the others read), and
+//                                   beside it opentelemetry.json: the version, entry file and vendored
+//                                   dependencies of each, which src/vendored-opentelemetry.ts checks
+//                                   against the installed packages before using any of it
 //
 // Two files, not one: the profiler tells the agent's own frames (dist/, except dist/vendor/) from the
 // OpenTelemetry code that runs inside every request (src/package-layout.ts).
@@ -22,13 +23,13 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const DIST = path.join(ROOT, 'dist');
 const VENDOR = path.join(DIST, 'vendor');
 
-/** Loaded by the agent at start; everything else (instrumentations, exporters) loads when first used. */
 /**
  * Bundled but not shared: the vendored packages get the few constants they read inlined (see
  * semanticConventionsUsed), and whoever else requires the package loads it from node_modules, as before.
  */
 const INLINED = '@opentelemetry/semantic-conventions';
 
+/** Loaded by the agent at start; everything else (instrumentations, exporters) loads when first used. */
 export const VENDORED = Object.freeze([
   '@opentelemetry/api',
   '@opentelemetry/semantic-conventions',
