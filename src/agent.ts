@@ -6,7 +6,7 @@
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import type { Resource } from '@opentelemetry/resources';
 import type { SpanProcessor } from '@opentelemetry/sdk-trace';
-import { readConfig, type AgentConfig } from './config';
+import { readConfig, type AgentConfig, type ConfigReport } from './config';
 import { getLogger } from './logger';
 import { programNames, shouldStartIn } from './process-filter';
 import { credentialsOf, percentDecoded } from './redact';
@@ -19,6 +19,7 @@ import { describeFrameworkCoverage } from './tracing/web-frameworks';
 import { buildResource } from './tracing/resource';
 import { buildSpanProcessors } from './tracing/span-processors';
 import { startTracing } from './tracing/tracing';
+import { vendoredOpenTelemetryState } from './vendored-opentelemetry';
 import { AGENT_VERSION } from './version';
 
 /** How the agent got into the process, for the startup summary. */
@@ -36,11 +37,12 @@ export interface Agent {
 
 /**
  * Starts everything from the environment. Returns undefined when the agent is disabled. Throws only on a
- * bug; the register entry catches that.
+ * bug; the register entry catches that. `report`: the configuration of `env`, when the caller read it
+ * already (the bundle's entry does, to decide whether to put the vendored packages in place).
  */
-export function startAgent(loadedVia: LoadedVia, env: NodeJS.ProcessEnv = process.env): Agent | undefined {
+export function startAgent(loadedVia: LoadedVia, env: NodeJS.ProcessEnv = process.env, report: ConfigReport = readConfig(env)): Agent | undefined {
   const logger = getLogger();
-  const { config, warnings } = readConfig(env);
+  const { config, warnings } = report;
   logger.setLevel(config.logLevel);
   for (const warning of warnings) logger.warn(warning);
   if (config.disabled) {
@@ -53,6 +55,10 @@ export function startAgent(loadedVia: LoadedVia, env: NodeJS.ProcessEnv = proces
     return undefined;
   }
 
+  const vendored = vendoredOpenTelemetryState();
+  logger.debug(vendored.used
+    ? `OpenTelemetry packages from the agent's bundle: ${vendored.packages.join(', ')}`
+    : `OpenTelemetry packages from node_modules: ${vendored.reason}`);
   installDiagnostics(config.logLevel, secretsOf(config, env));
   const esm: { state: EsmHookState; error?: string } = config.esmHook ? registerEsmHook() : { state: 'off' };
   if (esm.state === 'failed') logger.warn(`the ESM loader hook could not be registered (${esm.error}); ES modules will not be instrumented`);

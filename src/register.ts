@@ -6,7 +6,7 @@
 
 const STARTED = Symbol.for('acme.span-profiles.started');
 
-function loadedVia(): import('./agent').LoadedVia {
+function loadedVia(): import('./agent-entry').LoadedVia {
   // By package name, by the Operator's entry file, or by a path into this package.
   const packageDir = (require('node:path') as typeof import('node:path')).dirname(__dirname);
   const mentions = (text: string) => /span-profiles|autoinstrumentation/.test(text) || text.includes(packageDir);
@@ -31,7 +31,9 @@ function register(): void {
     process.stderr.write(`[span-profiles] ${support.message}\n`);
     return;
   }
-  const { startAgent } = require('./agent') as typeof import('./agent');
+  // The bundle of the agent (built from agent-entry.ts): one file to load instead of ~60, and the
+  // OpenTelemetry packages vendored beside it.
+  const { startBundledAgent: startAgent } = require('./agent-bundle.js') as typeof import('./agent-entry');
   const agent = startAgent(loadedVia());
   if (agent) g[Symbol.for('acme.span-profiles.agent')] = agent;
 }

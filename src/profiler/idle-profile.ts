@@ -5,14 +5,11 @@
  * threads activity" sample pprof adds to every profile. An idle app would otherwise leave one file per
  * upload interval in the store, each saying nothing.
  */
-import * as path from 'node:path';
 import type { Profile } from 'pprof-format';
+import { isAgentFile } from '../package-layout';
 import { valueColumns } from '../profile-format';
 
 const IDLE_LEAVES = new Set(['(idle)', '(program)', '(garbage collector)', 'Garbage Collection']);
-
-/** The agent's compiled code: frames from here are the agent's own work. */
-const AGENT_DIST = path.resolve(__dirname, '..');
 
 export function isIdleProfile(raw: Profile): boolean {
   const { count: countColumn } = valueColumns(raw);
@@ -22,7 +19,9 @@ export function isIdleProfile(raw: Profile): boolean {
     const file = strings[Number(fn.filename)] ?? '';
     functions.set(Number(fn.id), {
       name: strings[Number(fn.name)] ?? '',
-      agent: file !== '' && file.includes(AGENT_DIST),
+      // The agent's compiled code is its own work; the OpenTelemetry code vendored beside it is not (it
+      // runs in every request: counting it as the agent's would make request cuts look idle).
+      agent: isAgentFile(file),
       internal: file === '' || file.startsWith('node:'),
     });
   }

@@ -11,6 +11,7 @@ import * as path from 'node:path';
 import type { Instrumentation } from '@opentelemetry/instrumentation';
 import type { AgentConfig } from '../config';
 import { describeError, getLogger } from '../logger';
+import { DIST_DIR } from '../package-layout';
 import { CONNECTION_CONTEXT_INSTRUMENTATION, CONNECTION_CONTEXT_TARGETS, INSTRUMENTATIONS, type InstrumentationEntry } from './instrumentation-catalog';
 import { webFrameworkCoverage, type FrameworkCoverage } from './web-frameworks';
 import { LazyInstrumentations, type LazyInstrumentation } from './lazy-instrumentations';
@@ -185,7 +186,7 @@ export class InstrumentationSet {
 
 /** Where the agent's own code and the exporters it runs live: their requests build no instrumentation. */
 function ownDirectories(): string[] {
-  const dirs = [path.resolve(__dirname, '..') + path.sep];
+  const dirs = [DIST_DIR + path.sep];
   for (const exporter of ['@opentelemetry/otlp-exporter-base/package.json']) {
     try {
       dirs.push(path.dirname(require.resolve(exporter)) + path.sep);

@@ -23,3 +23,43 @@ test('no `new require(...)` in the compiled agent', () => {
   const bad = files.filter((file) => /\bnew\s+require\s*\(/.test(readFileSync(file, 'utf8'))).map((f) => path.relative(dist, f));
   assert.deepEqual(bad, []);
 });
+
+// dist/agent-bundle.js is what runs: its functions and classes must carry the names of the source (esbuild
+// renames clashing names, e.g. `Foo` → `Foo2`; stack traces and profiles would then name what no source
+// file names). tsc's output keeps each module in its own closure, so nothing should clash.
+test('the agent bundle names its functions and classes as the compiled modules do', () => {
+  const declared = (text) => new Set([...text.matchAll(/\b(?:function\*?|class)\s+(?!extends\b)([A-Za-z_$][\w$]*)/g)].map((m) => m[1]));
+  const bundle = path.join(dist, 'agent-bundle.js');
+  const inModules = new Set();
+  for (const file of jsFiles(dist)) {
+    if (file === bundle || file.startsWith(path.join(dist, 'vendor') + path.sep)) continue;
+    for (const name of declared(readFileSync(file, 'utf8'))) inModules.add(name);
+  }
+  const inBundle = [...declared(readFileSync(bundle, 'utf8'))];
+  assert.ok(inBundle.length > 200, `the bundle declares the agent's functions (${inBundle.length})`);
+  // `class Foo { … new Foo() }` becomes `var Foo = class _Foo { … }` (the inner binding of a class that
+  // refers to itself): the variable keeps the name; only that inner one is prefixed.
+  const known = (name) => inModules.has(name) || name.startsWith('__') || (name.startsWith('_') && inModules.has(name.slice(1)));
+  assert.deepEqual(inBundle.filter((name) => !known(name)), []);
+});
+
+// dist/vendor/opentelemetry.js gives the vendored packages only the semantic-conventions constants they
+// read (scripts/bundle.mjs), with the package's values; the package itself is not in the file (whoever else
+// requires it loads it from node_modules), and the manifest says so.
+test('the vendored packages read the semantic conventions the package defines; the package itself is not shared', async () => {
+  const { createRequire } = await import('node:module');
+  const require = createRequire(import.meta.url);
+  const vendored = require(path.join(dist, 'vendor', 'opentelemetry.js'));
+  const manifest = JSON.parse(readFileSync(path.join(dist, 'vendor', 'opentelemetry.json'), 'utf8'));
+  const installed = require('@opentelemetry/semantic-conventions');
+  const sdkInfo = vendored['@opentelemetry/core']().SDK_INFO;
+  assert.equal(sdkInfo[installed.ATTR_TELEMETRY_SDK_LANGUAGE], installed.TELEMETRY_SDK_LANGUAGE_VALUE_NODEJS);
+  assert.equal(sdkInfo[installed.ATTR_TELEMETRY_SDK_NAME], 'opentelemetry');
+  const resource = vendored['@opentelemetry/resources']().resourceFromAttributes({ [installed.ATTR_SERVICE_NAME]: 'x' });
+  assert.equal(resource.attributes[installed.ATTR_SERVICE_NAME], 'x');
+  assert.equal(vendored['@opentelemetry/semantic-conventions'], undefined);
+  assert.equal(manifest.packages['@opentelemetry/semantic-conventions'].shared, false);
+  for (const [name, entry] of Object.entries(manifest.packages)) {
+    if (entry.shared) assert.equal(typeof vendored[name], 'function', `${name} is in the file`);
+  }
+});

@@ -50,3 +50,19 @@ test('one tick of the app\'s code is work', () => {
   // Node's internals inside a request are the request's work.
   assert.equal(isIdleProfile(rawProfile([[1, [['parse', 'node:internal/url']], '00f067aa0ba902b7']])), false);
 });
+
+test("the OpenTelemetry code vendored into dist/vendor/ is not the agent's: a request through it is work", () => {
+  // context-async-hooks runs in every request; bundled beside the agent it must not make the request's
+  // samples look like the agent's own (the cut would be judged idle and dropped).
+  const vendored = path.resolve('dist/vendor/opentelemetry.js');
+  const request = [1, [['handleRequest', '/srv/app/server.js'], ['with', vendored], ['emit', 'node:events']], '00f067aa0ba902b7'];
+  assert.equal(isIdleProfile(rawProfile([[96, [['(idle)']]], request])), false);
+  // Only OpenTelemetry's frames and Node's, with a span: the request's work too.
+  assert.equal(isIdleProfile(rawProfile([[1, [['with', vendored], ['emit', 'node:events']], '00f067aa0ba902b7']])), false);
+  // The agent's own bundle is the agent's.
+  assert.equal(isIdleProfile(rawProfile([[1, [['encodeProfile', path.resolve('dist/agent-bundle.js')], ['listOnTimeout', 'node:internal/timers']]]])), true);
+});
+
+test('a file beside dist/ whose name starts the same is not the agent\'s', () => {
+  assert.equal(isIdleProfile(rawProfile([[1, [['handler', `${path.resolve('dist')}-app/server.js`]]]])), false);
+});
