@@ -10,8 +10,10 @@
  * What it does: each driver already knows which operation a reply belongs to (pg's active query, the
  * head of ioredis' command queue). We remember the OpenTelemetry context each operation was issued in,
  * and run the socket's `data` listener (and ioredis' per-reply dispatch) in the context of the operation
- * at the head of the queue. Entering the context goes through the context manager, so the profiler's
- * sample context follows (context-binding.ts). Replies that answer no known operation (connection set-up,
+ * at the head of the queue. Under the AsyncContextFrame binding the reply runs in the very frame the
+ * operation was issued in, whose profiler slot already holds its span's labels; otherwise entering the
+ * context goes through the context manager, so the profiler's sample context follows (see
+ * linking/operation-context.ts and linking/context-binding.ts). Replies that answer no known operation (connection set-up,
  * LISTEN notifications, pub/sub) keep the socket's context; the profiler's "after its span ended" guard
  * keeps those from being charged to a finished request.
  *
@@ -27,7 +29,7 @@
  *
  * Other drivers rely on the guard alone (see the README).
  */
-import { context, ROOT_CONTEXT, type Context } from '@opentelemetry/api';
+import { context, ROOT_CONTEXT } from '@opentelemetry/api';
 import {
   InstrumentationBase,
   InstrumentationNodeModuleDefinition,
@@ -35,6 +37,7 @@ import {
   isWrapped,
   type InstrumentationConfig,
 } from '@opentelemetry/instrumentation';
+import { captureIssuedContext, runInIssued, type IssuedContext } from '../linking/operation-context';
 import { AGENT_VERSION } from '../version';
 import { CONNECTION_CONTEXT_INSTRUMENTATION } from './instrumentation-catalog';
 
@@ -49,21 +52,28 @@ interface Emitter {
   on(event: string, listener: Function): unknown;
 }
 
-/** The context each in-flight operation (pg Query, ioredis Command) was issued in. */
-const issuedIn = new WeakMap<object, Context>();
+/** Where each in-flight operation (pg Query, ioredis Command, ...) was issued (operation-context.ts). */
+const issuedIn = new WeakMap<object, IssuedContext>();
 
 function remember(operation: unknown): void {
   // First caller wins: ioredis re-sends queued commands from its connect handler, in the wrong context.
-  if (typeof operation === 'object' && operation !== null && !issuedIn.has(operation)) issuedIn.set(operation, context.active());
+  if (typeof operation === 'object' && operation !== null && !issuedIn.has(operation)) issuedIn.set(operation, captureIssuedContext());
+}
+
+function issuedContextOf(operation: unknown): IssuedContext | undefined {
+  return typeof operation === 'object' && operation !== null ? issuedIn.get(operation) : undefined;
+}
+
+/** `fn` run in the context `operation` was issued in, if it is a known operation; as it is otherwise. */
+function runForOperation(operation: unknown, fn: Listener, thisArg: unknown, args: unknown[]): unknown {
+  const issued = issuedContextOf(operation);
+  return issued === undefined ? fn.apply(thisArg, args) : runInIssued(issued, fn, thisArg, args);
 }
 
 /** `listener` run in the context of the operation `current()` names, if it names one. */
 function inContextOf(listener: Listener, current: () => unknown): Listener {
   return function (this: unknown, ...args: unknown[]): unknown {
-    const operation = current();
-    const ctx = typeof operation === 'object' && operation !== null ? issuedIn.get(operation) : undefined;
-    if (ctx === undefined) return listener.apply(this, args);
-    return context.with(ctx, listener, this, ...args);
+    return runForOperation(current(), listener, this, args);
   };
 }
 
@@ -222,10 +232,7 @@ export class ConnectionContextInstrumentation extends InstrumentationBase {
     );
     this._wrap(proto, 'handlePacket', (original) =>
       function (this: { _command?: unknown }, ...args: unknown[]) {
-        const command = this._command;
-        const ctx = typeof command === 'object' && command !== null ? issuedIn.get(command) : undefined;
-        if (ctx === undefined || ctx === context.active()) return (original as Listener).apply(this, args);
-        return context.with(ctx, original as Listener, this, ...args);
+        return runForOperation(this._command, original as Listener, this, args);
       },
     );
     return Connection;
@@ -267,10 +274,7 @@ export class ConnectionContextInstrumentation extends InstrumentationBase {
     // Each reply of a pipelined chunk is dispatched in the context of the command it answers.
     this._wrap(proto, 'dispatch', (original) =>
       function (this: IoRedisHandler, fn: unknown) {
-        const command = frontIoRedisCommand(this);
-        const ctx = typeof command === 'object' && command !== null ? issuedIn.get(command) : undefined;
-        if (ctx === undefined) return (original as Listener).call(this, fn);
-        return context.with(ctx, original as Listener, this, fn);
+        return runForOperation(frontIoRedisCommand(this), original as Listener, this, [fn]);
       },
     );
     return exports;
@@ -292,19 +296,18 @@ export class ConnectionContextInstrumentation extends InstrumentationBase {
     this._wrap(proto, 'addCommand', (original) =>
       function (this: unknown, args: unknown, options?: { typeMapping?: object }, ...rest: unknown[]) {
         // Outside any request there is nothing to charge: the command is queued as it came.
-        const ctx = context.active();
-        if (ctx === ROOT_CONTEXT) return (original as Listener).call(this, args, options, ...rest);
-        return (original as Listener).call(this, args, { ...options, typeMapping: taggedTypeMapping(options?.typeMapping, ctx) }, ...rest);
+        if (context.active() === ROOT_CONTEXT) return (original as Listener).call(this, args, options, ...rest);
+        return (original as Listener).call(this, args, { ...options, typeMapping: taggedTypeMapping(options?.typeMapping, captureIssuedContext()) }, ...rest);
       },
     );
     // 6.x queues MULTI and pipelines as one batch; each command still has its own reply.
     if (typeof proto.addBatch === 'function') {
       this._wrap(proto, 'addBatch', (original) =>
         function (this: unknown, commands: unknown, ...rest: unknown[]) {
-          const ctx = context.active();
+          const issued = Array.isArray(commands) && context.active() !== ROOT_CONTEXT ? captureIssuedContext() : undefined;
           const tagged =
-            Array.isArray(commands) && ctx !== ROOT_CONTEXT
-              ? commands.map((command: { typeMapping?: object }) => ({ ...command, typeMapping: taggedTypeMapping(command?.typeMapping, ctx) }))
+            issued !== undefined
+              ? (commands as Array<{ typeMapping?: object }>).map((command) => ({ ...command, typeMapping: taggedTypeMapping(command?.typeMapping, issued) }))
               : commands;
           return (original as Listener).call(this, tagged, ...rest);
         },
@@ -318,15 +321,15 @@ export class ConnectionContextInstrumentation extends InstrumentationBase {
     if (proto === undefined || typeof proto.write !== 'function') return exports;
     this._wrap(proto, 'write', (original) =>
       function (this: { getTypeMapping?: () => unknown }, ...args: unknown[]) {
-        let ctx: Context | undefined;
+        let issued: IssuedContext | undefined;
         try {
           const head = typeof this.getTypeMapping === 'function' ? this.getTypeMapping() : undefined;
-          if (typeof head === 'object' && head !== null) ctx = (head as { [COMMAND_CONTEXT]?: Context })[COMMAND_CONTEXT];
+          if (typeof head === 'object' && head !== null) issued = (head as { [COMMAND_CONTEXT]?: IssuedContext })[COMMAND_CONTEXT];
         } catch {
           // 5.x reads the head without checking the list is empty: nothing is waiting, no context.
         }
-        if (ctx === undefined || ctx === context.active()) return (original as Listener).apply(this, args);
-        return context.with(ctx, original as Listener, this, ...args);
+        if (issued === undefined) return (original as Listener).apply(this, args);
+        return runInIssued(issued, original as Listener, this, args);
       },
     );
     return exports;
@@ -350,10 +353,7 @@ export class ConnectionContextInstrumentation extends InstrumentationBase {
     );
     const inHeadContext = (original: Listener): Listener =>
       function (this: unknown, ...args: unknown[]) {
-        const head = (this as { _queue?: unknown[] })._queue?.[0];
-        const ctx = typeof head === 'object' && head !== null ? issuedIn.get(head) : undefined;
-        if (ctx === undefined || ctx === context.active()) return original.apply(this, args);
-        return context.with(ctx, original, this, ...args);
+        return runForOperation((this as { _queue?: unknown[] })._queue?.[0], original, this, args);
       };
     this._wrap(proto, 'write', (original) => inHeadContext(original as Listener));
     this._wrap(proto, '_parsePacket', (original) => inHeadContext(original as Listener));
@@ -414,9 +414,9 @@ const COMMAND_CONTEXT = Symbol('span-profiles.command-context');
 
 /** The own `typeMapping` of a command that had none: like the queue's `{}`, no mapping at all. */
 class EmptyTypeMapping {
-  [COMMAND_CONTEXT]: Context;
-  constructor(ctx: Context) {
-    this[COMMAND_CONTEXT] = ctx;
+  [COMMAND_CONTEXT]: IssuedContext;
+  constructor(issued: IssuedContext) {
+    this[COMMAND_CONTEXT] = issued;
   }
 }
 
@@ -424,9 +424,9 @@ class EmptyTypeMapping {
  * A `typeMapping` of its own for one node-redis command, carrying the caller's context. Decoding reads
  * it like the caller's mapping (its prototype). A symbol property, not a WeakMap: this runs per command.
  */
-function taggedTypeMapping(mapping: object | undefined, ctx: Context): object {
-  if (mapping === undefined || mapping === null) return new EmptyTypeMapping(ctx);
-  const tagged = Object.create(mapping) as { [COMMAND_CONTEXT]?: Context };
-  tagged[COMMAND_CONTEXT] = ctx;
+function taggedTypeMapping(mapping: object | undefined, issued: IssuedContext): object {
+  if (mapping === undefined || mapping === null) return new EmptyTypeMapping(issued);
+  const tagged = Object.create(mapping) as { [COMMAND_CONTEXT]?: IssuedContext };
+  tagged[COMMAND_CONTEXT] = issued;
   return tagged;
 }
