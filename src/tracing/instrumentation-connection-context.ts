@@ -17,7 +17,7 @@
  * LISTEN notifications, pub/sub) keep the socket's context; the profiler's "after its span ended" guard
  * keeps those from being charged to a finished request.
  *
- * Covered: `pg` 8 (including pg-pool, which uses pg's Client), `mysql2` 3, `ioredis` 5-6, node-redis
+ * Covered: `pg` 8 (and pg-pool 3: a waiting `connect` gets its client in its own context), `mysql2` 3, `ioredis` 5-6, node-redis
  * (`redis` 5-6, `@redis/client` 5-6), `mysql` 2 (the v1 driver).
  *
  * AMQP (`amqplib` 0.10-2) is different: most of what arrives on its connection answers no request. A
@@ -111,9 +111,9 @@ interface IoRedisHandler {
 }
 
 /**
- * Remembers the context of every query pushed on a pg client's queue. `Client.query` pushes synchronously
- * in its caller's context; the queue is patched, not `query`, because pg's own instrumentation unwraps
- * whatever wrapped `query` before it.
+ * Remembers where every item pushed on a queue was issued: a pg client's query queue (`Client.query` pushes
+ * synchronously in its caller's context; the queue is patched, not `query`, because pg's own
+ * instrumentation unwraps whatever wrapped `query` before it) and a pg-pool's waiters.
  */
 function rememberQueued(queue: unknown[] | undefined): void {
   if (!Array.isArray(queue) || Object.prototype.hasOwnProperty.call(queue, 'push')) return;
@@ -151,6 +151,7 @@ export class ConnectionContextInstrumentation extends InstrumentationBase {
         new InstrumentationNodeModuleFile('pg/lib/client.js', ['>=8.0.0 <9'], (Client) => this.patchPgClient(Client), (Client) => this.unpatch(Client, ['_attachListeners'])),
         new InstrumentationNodeModuleFile('pg/lib/connection.js', ['>=8.0.0 <9'], (Connection) => this.patchPgConnection(Connection), (Connection) => this.unpatch(Connection, ['attachListeners'])),
       ]),
+      new InstrumentationNodeModuleDefinition('pg-pool', ['>=3.0.0 <4'], (Pool) => this.patchPgPool(Pool), (Pool) => this.unpatch(Pool, ['_isFull', '_acquireClient'])),
       new InstrumentationNodeModuleDefinition('mysql2', ['>=3.0.0 <4'], undefined, undefined, [
         new InstrumentationNodeModuleFile('mysql2/lib/base/connection.js', ['>=3.0.0 <4'], (Connection) => this.patchMysql2(Connection), (Connection) => this.unpatch(Connection, ['addCommand', 'handlePacket'])),
         new InstrumentationNodeModuleFile('mysql2/lib/connection.js', ['>=3.0.0 <4'], (Connection) => this.patchMysql2(Connection), (Connection) => this.unpatch(Connection, ['addCommand', 'handlePacket'])),
@@ -205,6 +206,33 @@ export class ConnectionContextInstrumentation extends InstrumentationBase {
       },
     );
     return Connection;
+  }
+
+  /**
+   * pg-pool: a `connect` (and every `pool.query`, which connects) that finds no idle client waits in
+   * `_pendingQueue`; when a client is released, the waiter's callback runs from `_acquireClient` inside the
+   * releasing request's reply, then enters the waiter's context (OpenTelemetry's pg instrumentation binds
+   * it), and leaves it: two span switches per waited acquire. So each waiter remembers where it was
+   * queued, and `_acquireClient` runs there: the callback's own switch is then to a context of the same
+   * request (its labels already in the frame), and the acquire's work is the waiter's. `_isFull` is the
+   * first thing `connect` calls, before it queues: the hook that makes the pool's queue remember (not
+   * `connect`, which pg's instrumentation unwraps before wrapping it).
+   */
+  private patchPgPool<T extends { prototype?: Record<string, unknown> }>(Pool: T): T {
+    const proto = Pool?.prototype;
+    if (proto === undefined || typeof proto._isFull !== 'function' || typeof proto._acquireClient !== 'function') return Pool;
+    this._wrap(proto, '_isFull', (original) =>
+      function (this: { _pendingQueue?: unknown[] }) {
+        rememberQueued(this._pendingQueue);
+        return (original as Listener).call(this);
+      },
+    );
+    this._wrap(proto, '_acquireClient', (original) =>
+      function (this: unknown, client: unknown, pendingItem: unknown, ...rest: unknown[]) {
+        return runForOperation(pendingItem, original as Listener, this, [client, pendingItem, ...rest]);
+      },
+    );
+    return Pool;
   }
 
   /**

@@ -3,7 +3,8 @@
 // the issuing request's span as OpenTelemetry's context and as the profiler's sample context, and with the
 // app's own AsyncLocalStorage as the request left it; under the AsyncContextFrame binding without a single
 // native sample-context set for the reply. A message answering no query (a NOTIFY) still runs in the
-// socket's context (the request that opened the connection), not in the last query's.
+// socket's context (the request that opened the connection), not in the last query's. A pg-pool waiter
+// gets its client in its own context, not in that of the request whose reply released it.
 import assert from 'node:assert/strict';
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { createRequire } from 'node:module';
@@ -120,4 +121,23 @@ test("a notification answering no query runs in the socket's context, not the la
   const notified = new Promise((resolve) => client.once('notification', () => resolve(seenNow().join(' '))));
   await notifier.query("NOTIFY span_profiles_test, 'hello'");
   assert.equal(await notified, [OPENER.spanId, OPENER.spanId, OPENER.spanId].join(' '));
+});
+
+test("pg-pool: a waiting request gets its client in its own context, not in the releasing request's reply", async (t) => {
+  if (skip()) return t.skip(skip());
+  const pg = require('pg');
+  const pool = inRequest(OPENER, () => new pg.Pool({ connectionString: db.url, max: 1 }));
+  try {
+    const holder = await inRequest(B, () => pool.connect());
+    const acquiredIn = [];
+    pool.on('acquire', () => acquiredIn.push(seenNow().join(' ')));
+    // A waits for the only client; B releases it from its own query's reply.
+    const waiting = inRequest(A, () => pool.query('SELECT 1 AS one'));
+    await inRequest(B, () => new Promise((resolve, reject) => holder.query('SELECT 2 AS two', (err) => (holder.release(), err ? reject(err) : resolve()))));
+    const { rows } = await waiting;
+    assert.equal(rows[0].one, 1);
+    assert.deepEqual(acquiredIn, [[A.spanId, A.spanId, A.spanId].join(' ')]);
+  } finally {
+    await pool.end();
+  }
 });
