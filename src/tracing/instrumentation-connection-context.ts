@@ -13,12 +13,12 @@
  * at the head of the queue. Under the AsyncContextFrame binding the reply runs in the very frame the
  * operation was issued in, whose profiler slot already holds its span's labels; otherwise entering the
  * context goes through the context manager, so the profiler's sample context follows (see
- * linking/operation-context.ts and linking/context-binding.ts). Replies that answer no known operation (connection set-up,
- * LISTEN notifications, pub/sub) keep the socket's context; the profiler's "after its span ended" guard
- * keeps those from being charged to a finished request.
+ * linking/operation-context.ts and linking/context-binding.ts). Replies that answer no known operation
+ * (connection set-up, LISTEN notifications, pub/sub) keep the socket's context; the profiler's "after its
+ * span ended" guard keeps those from being charged to a finished request.
  *
- * Covered: `pg` 8 (and pg-pool 3: a waiting `connect` gets its client in its own context), `mysql2` 3, `ioredis` 5-6, node-redis
- * (`redis` 5-6, `@redis/client` 5-6), `mysql` 2 (the v1 driver).
+ * Covered: `pg` 8 (and pg-pool 3: a waiting `connect` gets its client in its own context), `mysql2` 3,
+ * `ioredis` 5-6, node-redis (`redis` 5-6, `@redis/client` 5-6), `mysql` 2 (the v1 driver).
  *
  * AMQP (`amqplib` 0.10-2) is different: most of what arrives on its connection answers no request. A
  * delivery to a consumer is new work, whose span (`<queue> process`) amqplib's instrumentation starts when
