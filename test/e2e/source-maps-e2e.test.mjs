@@ -179,7 +179,9 @@ describe('an app of 2,000 compiled modules, each with its map', { skip }, () => 
       app: app.entry,
       env: { PYROSCOPE_UPLOAD_INTERVAL: '1s', PYROSCOPE_PROFILING_INTERVAL: '1ms', OTEL_TRACES_EXPORTER: 'none', OTEL_LOG_LEVEL: 'debug' },
     });
-    for (let i = 0; i < 40; i++) await running.request('/?n=5000');
+    // Each request runs every module's function once (~14 ms of CPU): 120 requests give ~1,700 samples at 1 ms,
+    // which name ~1,100 of the 2,000 modules (40 gave ~560 samples and ~490 modules: at the threshold below).
+    for (let i = 0; i < 120; i++) await running.request('/?n=5000');
     const serviceDir = path.join(running.storeDir, `many-modules-${MODULES}`);
     // Wait for the cut after the load (a file whose interval ends after it), symbolized and stored.
     const loadEnd = Date.now();
