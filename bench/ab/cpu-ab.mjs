@@ -8,9 +8,7 @@
 // A round in which any server was less than MIN_BUSY (0.85) busy on its core is left out (contention).
 // Env: APP=http|express|pg (bench/ab/ab-app.mjs), WORK_ITERS (15000), CONNECTIONS (10),
 //   WARMUP_S (2), DURATION_S (5), REF (label the ratios are to; default otel when given, else the first),
-//   GC=1 (bench/ab/gc-probe.js: V8 GCs during the measured load, per 1,000 requests: minor/major count, pause ms, longest),
-//   SWITCHES=1 (bench/ab/switch-probe.js: per request, OpenTelemetry enterWith calls and µs in them, pprof native
-//   setContext calls and µs in them; in-process counts, robust to a loaded machine, unlike the timings).
+//   GC=1 (bench/ab/gc-probe.js: V8 GCs during the measured load, per 1,000 requests: minor/major count, pause ms, longest).
 // The app runs on core 0 (taskset -c 0); the sink, this script and the load client share core 1. Each round
 // runs every config once, the order reversed every other round; the ratio to REF is taken within a round.
 import { spawn } from 'node:child_process';
@@ -84,12 +82,8 @@ for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
 async function once(config) {
   const env = { ...cleanEnv(), OTEL_LOG_LEVEL: 'none', WORK_ITERS: process.env.WORK_ITERS ?? '15000', ...abApp.env, SPAN_PROFILES_DIR: `/tmp/cpu-ab-store-${process.pid}`, ...config.env };
   const gcOut = `/tmp/cpu-ab-gc-${process.pid}.json`;
-  const switchOut = `/tmp/cpu-ab-switch-${process.pid}.json`;
-  const probe = [
-    ...(process.env.GC === '1' ? ['--require', path.join(here, 'gc-probe.js')] : []),
-    ...(process.env.SWITCHES === '1' ? ['--require', path.join(here, 'switch-probe.js')] : []),
-  ];
-  const child = spawn('taskset', ['-c', '0', node, ...probe, ...config.args, app], { env: { ...env, GC_OUT: gcOut, SWITCH_OUT: switchOut }, stdio: ['ignore', 'pipe', 'inherit'], cwd: '/tmp' });
+  const probe = process.env.GC === '1' ? ['--require', path.join(here, 'gc-probe.js')] : [];
+  const child = spawn('taskset', ['-c', '0', node, ...probe, ...config.args, app], { env: { ...env, GC_OUT: gcOut }, stdio: ['ignore', 'pipe', 'inherit'], cwd: '/tmp' });
   current = child;
   const port = await new Promise((resolve, reject) => {
     child.stdout.on('data', (d) => {
@@ -104,23 +98,16 @@ async function once(config) {
   const t0 = performance.now();
   const result = await load(port, Number(process.env.DURATION_S ?? 5) * 1000);
   const cpu1 = readCpuMs(child.pid);
-  const readProbe = async (file) => {
-    for (let i = 0; i < 50; i++) {
-      await new Promise((r) => setTimeout(r, 20));
-      try {
-        const value = JSON.parse(fs.readFileSync(file, 'utf8'));
-        fs.rmSync(file);
-        return value;
-      } catch {}
-    }
-    return undefined;
-  };
   let gc;
-  let switches;
   if (probe.length > 0) {
     child.kill('SIGUSR1');
-    if (process.env.GC === '1') gc = await readProbe(gcOut);
-    if (process.env.SWITCHES === '1') switches = await readProbe(switchOut);
+    for (let i = 0; i < 50 && gc === undefined; i++) {
+      await new Promise((r) => setTimeout(r, 20));
+      try {
+        gc = JSON.parse(fs.readFileSync(gcOut, 'utf8'));
+        fs.rmSync(gcOut);
+      } catch {}
+    }
   }
   const busy = (cpu1 - cpu0) / (performance.now() - t0);
   const mem = readMemory(child.pid);
@@ -130,7 +117,7 @@ async function once(config) {
   }
   const per1k = 1000 / result.completed;
   const gcFields = gc === undefined ? {} : { minorPer1k: gc.minor.count * per1k, majorPer1k: (gc.major.count + gc.incremental.count) * per1k, gcMsPer1k: (gc.minor.ms + gc.major.ms + gc.incremental.ms + gc.weakcb.ms) * per1k, gcMaxMs: Math.max(gc.minor.maxMs, gc.major.maxMs, gc.incremental.maxMs), majorMaxMs: gc.major.maxMs };
-  return { busy, cpuUs: ((cpu1 - cpu0) * 1000) / result.completed, rps: result.requestsPerSecond, errors: result.errors, peakMb: mem.peakRssKb / 1024, p99: result.latencyMs.p99, ...gcFields, ...(switches ?? {}) };
+  return { busy, cpuUs: ((cpu1 - cpu0) * 1000) / result.completed, rps: result.requestsPerSecond, errors: result.errors, peakMb: mem.peakRssKb / 1024, p99: result.latencyMs.p99, ...gcFields };
 }
 
 const results = Object.fromEntries(configs.map((c) => [c.label, []]));
@@ -164,11 +151,6 @@ for (const c of configs) {
   if (process.env.GC === '1' && results[c.label].every((x) => x.minorPer1k !== undefined)) {
     console.log(
       `${''.padEnd(14)} GC per 1k req: minor ${formatInterval(stat(c.label, 'minorPer1k'))}  major ${formatInterval(stat(c.label, 'majorPer1k'), 2)}  pause ms ${formatInterval(stat(c.label, 'gcMsPer1k'))}  longest pause ms ${formatInterval(stat(c.label, 'gcMaxMs'), 2)}  longest major ms ${formatInterval(stat(c.label, 'majorMaxMs'), 2)}`,
-    );
-  }
-  if (process.env.SWITCHES === '1' && results[c.label].every((x) => x.enterWith !== undefined)) {
-    console.log(
-      `${''.padEnd(14)} per request: enterWith ${formatInterval(stat(c.label, 'enterWith'), 2)} (${formatInterval(stat(c.label, 'enterWithUs'), 1)} µs)  native setContext ${formatInterval(stat(c.label, 'nativeSets'), 2)} (${formatInterval(stat(c.label, 'nativeSetUs'), 1)} µs)`,
     );
   }
 }

@@ -4,8 +4,6 @@
 //   node bench/ab/variant-dist.mjs <variant> <out>
 //   nobind  the context binding is not installed: no sample context is ever set (samples carry no span)
 //   nocc    the pooled-connection context instrumentation is not loaded (pg, mysql2, redis replies keep the socket's context)
-//   noframes the pooled-connection context runs replies with context.with (two frames, native sets) instead of in the
-//           frame their operation was issued in (linking/operation-context.ts)
 //   nolink  the span linker gives no span a label object (no pyroscope.profile.id, nothing to bind)
 //   nostart profiling is configured on (linker in the span processors, pooled-connection context loaded) but the
 //           profiler is never started: the tracing-side part of the profiler's cost
@@ -18,8 +16,7 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 const [, , variant, outArg] = process.argv;
 const patches = {
   nobind: ['linking/context-binding.js', /(\n\s*install\(\) \{\n)(\s*this\.restore = followEnterWith)/, '$1        return;\n$2'],
-  nocc: ['tracing/instrumentations.js', /if \(config\.profiling\.enabled && instrumentation_catalog_1\.CONNECTION_CONTEXT_TARGETS\.some\(/, 'if (false && instrumentation_catalog_1.CONNECTION_CONTEXT_TARGETS.some('],
-  noframes: ['linking/operation-context.js', /framesCarrySampleContext = on;/, 'framesCarrySampleContext = false;'],
+  nocc: ['tracing/instrumentations.js', /instances\.push\(new instrumentation_connection_context_1\.ConnectionContextInstrumentation\(\)\);/, 'void 0;'],
   nolink: ['linking/span-linker.js', /(onStart\(span, parentContext\) \{\n\s*)if \(!this\.active\)/, '$1if (true)'],
   nostart: ['span-profiling.js', /if \(!this\.config\.profiling\.enabled\) \{/, "if (true) return off('measurement variant: not started', false);\n        if (!this.config.profiling.enabled) {"],
 };

@@ -16,7 +16,6 @@ import { AsyncLocalStorage, createHook, type AsyncHook } from 'node:async_hooks'
 import { ROOT_CONTEXT, type Context } from '@opentelemetry/api';
 import type { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import type { PprofModule } from '../profiler/native-profiler';
-import { setFramesCarrySampleContext } from './operation-context';
 import { SpanLabels } from './span-labels';
 
 export type BindingMode = 'async-context-frame' | 'async-hooks';
@@ -155,9 +154,7 @@ export function runDelegatesToEnterWith(storage: AsyncLocalStorage<unknown> = ne
  * made by `enterWith` (which copies the current frame, and after which we set the slot) and restored
  * whole by async continuations. So whether the slot must change is known in JavaScript, by comparing the
  * labels of the context left and the context entered, without asking the profiler (a native call) each
- * time: only real span switches cross into native code. The same invariant lets a frame captured whole be
- * run again later with its slot as it was (operation-context.ts), so the binding vouches for frames while
- * it holds.
+ * time: only real span switches cross into native code.
  */
 class FrameBinding implements ContextBinding {
   readonly mode = 'async-context-frame' as const;
@@ -176,7 +173,6 @@ class FrameBinding implements ContextBinding {
   install(): void {
     this.restore = followEnterWith(requireStorage(this.manager), (store, previous) => this.enter(store, previous));
     this.enabled = true;
-    setFramesCarrySampleContext(true);
     // Code already inside a context when we start (rare: the agent starts before the app).
     const labels = this.resolve(this.manager.active());
     if (labels !== undefined) this.time.setContext(labels);
@@ -194,7 +190,6 @@ class FrameBinding implements ContextBinding {
     } catch {
       // The profiler stopped (pprof stops itself on process exit): stop touching it.
       this.enabled = false;
-      setFramesCarrySampleContext(false);
     }
   }
 
@@ -206,15 +201,12 @@ class FrameBinding implements ContextBinding {
 
   resync(): void {
     // Frames made before the restart hold nothing under the new sampler; they can live on (a long
-    // request), so from now on every switch asks the profiler what the frame holds, and a frame captured
-    // earlier is not run again as it is.
+    // request), so from now on every switch asks the profiler what the frame holds.
     this.verify = true;
-    setFramesCarrySampleContext(false);
   }
 
   uninstall(): void {
     this.enabled = false;
-    setFramesCarrySampleContext(false);
     this.restore?.();
     this.restore = undefined;
   }

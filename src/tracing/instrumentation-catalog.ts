@@ -95,7 +95,7 @@ export const INSTRUMENTATIONS: readonly InstrumentationEntry[] = [
 export const CONNECTION_CONTEXT_INSTRUMENTATION = 'span-profiles-connection-context';
 
 /** Drivers whose replies the connection-context instrumentation binds to the query they answer. */
-export const CONNECTION_CONTEXT_TARGETS: readonly string[] = ['pg', 'pg-pool', 'mysql2', 'ioredis', '@redis/client', 'amqplib', 'mysql'];
+export const CONNECTION_CONTEXT_TARGETS: readonly string[] = ['pg', 'mysql2', 'ioredis', '@redis/client', 'amqplib', 'mysql'];
 
 /** Short names, for validating OTEL_NODE_ENABLED_INSTRUMENTATIONS / _DISABLED_. */
 export const INSTRUMENTATION_NAMES: readonly string[] = INSTRUMENTATIONS.map((entry) => entry.name);

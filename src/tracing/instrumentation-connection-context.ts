@@ -10,15 +10,13 @@
  * What it does: each driver already knows which operation a reply belongs to (pg's active query, the
  * head of ioredis' command queue). We remember the OpenTelemetry context each operation was issued in,
  * and run the socket's `data` listener (and ioredis' per-reply dispatch) in the context of the operation
- * at the head of the queue. Under the AsyncContextFrame binding the reply runs in the very frame the
- * operation was issued in, whose profiler slot already holds its span's labels; otherwise entering the
- * context goes through the context manager, so the profiler's sample context follows (see
- * linking/operation-context.ts and linking/context-binding.ts). Replies that answer no known operation
- * (connection set-up, LISTEN notifications, pub/sub) keep the socket's context; the profiler's "after its
- * span ended" guard keeps those from being charged to a finished request.
+ * at the head of the queue. Entering the context goes through the context manager, so the profiler's
+ * sample context follows (context-binding.ts). Replies that answer no known operation (connection set-up,
+ * LISTEN notifications, pub/sub) keep the socket's context; the profiler's "after its span ended" guard
+ * keeps those from being charged to a finished request.
  *
- * Covered: `pg` 8 (and pg-pool 3: a waiting `connect` gets its client in its own context), `mysql2` 3,
- * `ioredis` 5-6, node-redis (`redis` 5-6, `@redis/client` 5-6), `mysql` 2 (the v1 driver).
+ * Covered: `pg` 8 (including pg-pool, which uses pg's Client), `mysql2` 3, `ioredis` 5-6, node-redis
+ * (`redis` 5-6, `@redis/client` 5-6), `mysql` 2 (the v1 driver).
  *
  * AMQP (`amqplib` 0.10-2) is different: most of what arrives on its connection answers no request. A
  * delivery to a consumer is new work, whose span (`<queue> process`) amqplib's instrumentation starts when
@@ -29,7 +27,7 @@
  *
  * Other drivers rely on the guard alone (see the README).
  */
-import { context, ROOT_CONTEXT } from '@opentelemetry/api';
+import { context, ROOT_CONTEXT, type Context } from '@opentelemetry/api';
 import {
   InstrumentationBase,
   InstrumentationNodeModuleDefinition,
@@ -37,7 +35,6 @@ import {
   isWrapped,
   type InstrumentationConfig,
 } from '@opentelemetry/instrumentation';
-import { captureIssuedContext, runInIssued, type IssuedContext } from '../linking/operation-context';
 import { AGENT_VERSION } from '../version';
 import { CONNECTION_CONTEXT_INSTRUMENTATION } from './instrumentation-catalog';
 
@@ -52,28 +49,21 @@ interface Emitter {
   on(event: string, listener: Function): unknown;
 }
 
-/** Where each in-flight operation (pg Query, ioredis Command, ...) was issued (operation-context.ts). */
-const issuedIn = new WeakMap<object, IssuedContext>();
+/** The context each in-flight operation (pg Query, ioredis Command) was issued in. */
+const issuedIn = new WeakMap<object, Context>();
 
 function remember(operation: unknown): void {
   // First caller wins: ioredis re-sends queued commands from its connect handler, in the wrong context.
-  if (typeof operation === 'object' && operation !== null && !issuedIn.has(operation)) issuedIn.set(operation, captureIssuedContext());
-}
-
-function issuedContextOf(operation: unknown): IssuedContext | undefined {
-  return typeof operation === 'object' && operation !== null ? issuedIn.get(operation) : undefined;
-}
-
-/** `fn` run in the context `operation` was issued in, if it is a known operation; as it is otherwise. */
-function runForOperation(operation: unknown, fn: Listener, thisArg: unknown, args: unknown[]): unknown {
-  const issued = issuedContextOf(operation);
-  return issued === undefined ? fn.apply(thisArg, args) : runInIssued(issued, fn, thisArg, args);
+  if (typeof operation === 'object' && operation !== null && !issuedIn.has(operation)) issuedIn.set(operation, context.active());
 }
 
 /** `listener` run in the context of the operation `current()` names, if it names one. */
 function inContextOf(listener: Listener, current: () => unknown): Listener {
   return function (this: unknown, ...args: unknown[]): unknown {
-    return runForOperation(current(), listener, this, args);
+    const operation = current();
+    const ctx = typeof operation === 'object' && operation !== null ? issuedIn.get(operation) : undefined;
+    if (ctx === undefined) return listener.apply(this, args);
+    return context.with(ctx, listener, this, ...args);
   };
 }
 
@@ -111,9 +101,9 @@ interface IoRedisHandler {
 }
 
 /**
- * Remembers where every item pushed on a queue was issued: a pg client's query queue (`Client.query` pushes
- * synchronously in its caller's context; the queue is patched, not `query`, because pg's own
- * instrumentation unwraps whatever wrapped `query` before it) and a pg-pool's waiters.
+ * Remembers the context of every query pushed on a pg client's queue. `Client.query` pushes synchronously
+ * in its caller's context; the queue is patched, not `query`, because pg's own instrumentation unwraps
+ * whatever wrapped `query` before it.
  */
 function rememberQueued(queue: unknown[] | undefined): void {
   if (!Array.isArray(queue) || Object.prototype.hasOwnProperty.call(queue, 'push')) return;
@@ -151,7 +141,6 @@ export class ConnectionContextInstrumentation extends InstrumentationBase {
         new InstrumentationNodeModuleFile('pg/lib/client.js', ['>=8.0.0 <9'], (Client) => this.patchPgClient(Client), (Client) => this.unpatch(Client, ['_attachListeners'])),
         new InstrumentationNodeModuleFile('pg/lib/connection.js', ['>=8.0.0 <9'], (Connection) => this.patchPgConnection(Connection), (Connection) => this.unpatch(Connection, ['attachListeners'])),
       ]),
-      new InstrumentationNodeModuleDefinition('pg-pool', ['>=3.0.0 <4'], (Pool) => this.patchPgPool(Pool), (Pool) => this.unpatch(Pool, ['_isFull', '_acquireClient'])),
       new InstrumentationNodeModuleDefinition('mysql2', ['>=3.0.0 <4'], undefined, undefined, [
         new InstrumentationNodeModuleFile('mysql2/lib/base/connection.js', ['>=3.0.0 <4'], (Connection) => this.patchMysql2(Connection), (Connection) => this.unpatch(Connection, ['addCommand', 'handlePacket'])),
         new InstrumentationNodeModuleFile('mysql2/lib/connection.js', ['>=3.0.0 <4'], (Connection) => this.patchMysql2(Connection), (Connection) => this.unpatch(Connection, ['addCommand', 'handlePacket'])),
@@ -209,33 +198,6 @@ export class ConnectionContextInstrumentation extends InstrumentationBase {
   }
 
   /**
-   * pg-pool: a `connect` (and every `pool.query`, which connects) that finds no idle client waits in
-   * `_pendingQueue`; when a client is released, the waiter's callback runs from `_acquireClient` inside the
-   * releasing request's reply, then enters the waiter's context (OpenTelemetry's pg instrumentation binds
-   * it), and leaves it: two span switches per waited acquire. So each waiter remembers where it was
-   * queued, and `_acquireClient` runs there: the callback's own switch is then to a context of the same
-   * request (its labels already in the frame), and the acquire's work is the waiter's. `_isFull` is the
-   * first thing `connect` calls, before it queues: the hook that makes the pool's queue remember (not
-   * `connect`, which pg's instrumentation unwraps before wrapping it).
-   */
-  private patchPgPool<T extends { prototype?: Record<string, unknown> }>(Pool: T): T {
-    const proto = Pool?.prototype;
-    if (proto === undefined || typeof proto._isFull !== 'function' || typeof proto._acquireClient !== 'function') return Pool;
-    this._wrap(proto, '_isFull', (original) =>
-      function (this: { _pendingQueue?: unknown[] }) {
-        rememberQueued(this._pendingQueue);
-        return (original as Listener).call(this);
-      },
-    );
-    this._wrap(proto, '_acquireClient', (original) =>
-      function (this: unknown, client: unknown, pendingItem: unknown, ...rest: unknown[]) {
-        return runForOperation(pendingItem, original as Listener, this, [client, pendingItem, ...rest]);
-      },
-    );
-    return Pool;
-  }
-
-  /**
    * mysql2: `addCommand` runs where the app calls `query`/`execute`, in its context. The socket's `data`
    * listener (packet framing), made in the constructor, is rebound at the connection's first command (the
    * handshake, also queued from the constructor); each packet is handled (rows decoded) in `handlePacket`
@@ -260,7 +222,10 @@ export class ConnectionContextInstrumentation extends InstrumentationBase {
     );
     this._wrap(proto, 'handlePacket', (original) =>
       function (this: { _command?: unknown }, ...args: unknown[]) {
-        return runForOperation(this._command, original as Listener, this, args);
+        const command = this._command;
+        const ctx = typeof command === 'object' && command !== null ? issuedIn.get(command) : undefined;
+        if (ctx === undefined || ctx === context.active()) return (original as Listener).apply(this, args);
+        return context.with(ctx, original as Listener, this, ...args);
       },
     );
     return Connection;
@@ -302,7 +267,10 @@ export class ConnectionContextInstrumentation extends InstrumentationBase {
     // Each reply of a pipelined chunk is dispatched in the context of the command it answers.
     this._wrap(proto, 'dispatch', (original) =>
       function (this: IoRedisHandler, fn: unknown) {
-        return runForOperation(frontIoRedisCommand(this), original as Listener, this, [fn]);
+        const command = frontIoRedisCommand(this);
+        const ctx = typeof command === 'object' && command !== null ? issuedIn.get(command) : undefined;
+        if (ctx === undefined) return (original as Listener).call(this, fn);
+        return context.with(ctx, original as Listener, this, fn);
       },
     );
     return exports;
@@ -324,18 +292,19 @@ export class ConnectionContextInstrumentation extends InstrumentationBase {
     this._wrap(proto, 'addCommand', (original) =>
       function (this: unknown, args: unknown, options?: { typeMapping?: object }, ...rest: unknown[]) {
         // Outside any request there is nothing to charge: the command is queued as it came.
-        if (context.active() === ROOT_CONTEXT) return (original as Listener).call(this, args, options, ...rest);
-        return (original as Listener).call(this, args, { ...options, typeMapping: taggedTypeMapping(options?.typeMapping, captureIssuedContext()) }, ...rest);
+        const ctx = context.active();
+        if (ctx === ROOT_CONTEXT) return (original as Listener).call(this, args, options, ...rest);
+        return (original as Listener).call(this, args, { ...options, typeMapping: taggedTypeMapping(options?.typeMapping, ctx) }, ...rest);
       },
     );
     // 6.x queues MULTI and pipelines as one batch; each command still has its own reply.
     if (typeof proto.addBatch === 'function') {
       this._wrap(proto, 'addBatch', (original) =>
         function (this: unknown, commands: unknown, ...rest: unknown[]) {
-          const issued = Array.isArray(commands) && context.active() !== ROOT_CONTEXT ? captureIssuedContext() : undefined;
+          const ctx = context.active();
           const tagged =
-            issued !== undefined
-              ? (commands as Array<{ typeMapping?: object }>).map((command) => ({ ...command, typeMapping: taggedTypeMapping(command?.typeMapping, issued) }))
+            Array.isArray(commands) && ctx !== ROOT_CONTEXT
+              ? commands.map((command: { typeMapping?: object }) => ({ ...command, typeMapping: taggedTypeMapping(command?.typeMapping, ctx) }))
               : commands;
           return (original as Listener).call(this, tagged, ...rest);
         },
@@ -349,15 +318,15 @@ export class ConnectionContextInstrumentation extends InstrumentationBase {
     if (proto === undefined || typeof proto.write !== 'function') return exports;
     this._wrap(proto, 'write', (original) =>
       function (this: { getTypeMapping?: () => unknown }, ...args: unknown[]) {
-        let issued: IssuedContext | undefined;
+        let ctx: Context | undefined;
         try {
           const head = typeof this.getTypeMapping === 'function' ? this.getTypeMapping() : undefined;
-          if (typeof head === 'object' && head !== null) issued = (head as { [COMMAND_CONTEXT]?: IssuedContext })[COMMAND_CONTEXT];
+          if (typeof head === 'object' && head !== null) ctx = (head as { [COMMAND_CONTEXT]?: Context })[COMMAND_CONTEXT];
         } catch {
           // 5.x reads the head without checking the list is empty: nothing is waiting, no context.
         }
-        if (issued === undefined) return (original as Listener).apply(this, args);
-        return runInIssued(issued, original as Listener, this, args);
+        if (ctx === undefined || ctx === context.active()) return (original as Listener).apply(this, args);
+        return context.with(ctx, original as Listener, this, ...args);
       },
     );
     return exports;
@@ -381,7 +350,10 @@ export class ConnectionContextInstrumentation extends InstrumentationBase {
     );
     const inHeadContext = (original: Listener): Listener =>
       function (this: unknown, ...args: unknown[]) {
-        return runForOperation((this as { _queue?: unknown[] })._queue?.[0], original, this, args);
+        const head = (this as { _queue?: unknown[] })._queue?.[0];
+        const ctx = typeof head === 'object' && head !== null ? issuedIn.get(head) : undefined;
+        if (ctx === undefined || ctx === context.active()) return original.apply(this, args);
+        return context.with(ctx, original, this, ...args);
       };
     this._wrap(proto, 'write', (original) => inHeadContext(original as Listener));
     this._wrap(proto, '_parsePacket', (original) => inHeadContext(original as Listener));
@@ -442,9 +414,9 @@ const COMMAND_CONTEXT = Symbol('span-profiles.command-context');
 
 /** The own `typeMapping` of a command that had none: like the queue's `{}`, no mapping at all. */
 class EmptyTypeMapping {
-  [COMMAND_CONTEXT]: IssuedContext;
-  constructor(issued: IssuedContext) {
-    this[COMMAND_CONTEXT] = issued;
+  [COMMAND_CONTEXT]: Context;
+  constructor(ctx: Context) {
+    this[COMMAND_CONTEXT] = ctx;
   }
 }
 
@@ -452,9 +424,9 @@ class EmptyTypeMapping {
  * A `typeMapping` of its own for one node-redis command, carrying the caller's context. Decoding reads
  * it like the caller's mapping (its prototype). A symbol property, not a WeakMap: this runs per command.
  */
-function taggedTypeMapping(mapping: object | undefined, issued: IssuedContext): object {
-  if (mapping === undefined || mapping === null) return new EmptyTypeMapping(issued);
-  const tagged = Object.create(mapping) as { [COMMAND_CONTEXT]?: IssuedContext };
-  tagged[COMMAND_CONTEXT] = issued;
+function taggedTypeMapping(mapping: object | undefined, ctx: Context): object {
+  if (mapping === undefined || mapping === null) return new EmptyTypeMapping(ctx);
+  const tagged = Object.create(mapping) as { [COMMAND_CONTEXT]?: Context };
+  tagged[COMMAND_CONTEXT] = ctx;
   return tagged;
 }

@@ -8,7 +8,6 @@ import assert from 'node:assert/strict';
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { createRequire } from 'node:module';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { fakeFrameProfiler, fakeHooksProfiler } from '../../helpers/fake-profilers.mjs';
 
 const require = createRequire(import.meta.url);
 const { createContextBinding, detectBindingMode, runDelegatesToEnterWith } = require('../../../dist/linking/context-binding.js');
@@ -23,6 +22,60 @@ const labels = (name, n) => new SpanLabels(n.toString(16).padStart(16, '0'), '0'
 const A = labels('A', 1);
 const B = labels('B', 2);
 const inSpan = (spanLabels) => ROOT_CONTEXT.setValue(LABELS, spanLabels);
+
+/**
+ * The profiler as the async-context-frame binding sees it: with `useCPED` the sample context lives in the
+ * current AsyncContextFrame, which a storage of its own reproduces (copied on every frame change, restored
+ * by continuations). `restart()` is a sampler restart: every frame's slot is empty afterwards.
+ */
+function fakeFrameProfiler() {
+  let slot = new AsyncLocalStorage();
+  const fake = {
+    setCalls: 0,
+    throwOnSet: false,
+    setContext(value) {
+      if (fake.throwOnSet) throw new Error('profiler stopped');
+      fake.setCalls++;
+      slot.enterWith(value);
+    },
+    getContext: () => slot.getStore(),
+    restart() {
+      slot = new AsyncLocalStorage();
+    },
+  };
+  return fake;
+}
+
+/**
+ * The profiler as the async-hooks binding sees it: one global context, and the shared state array whose
+ * kSampleCount slot counts the samples taken since the last collection. `sample()` is a tick: it records
+ * the context object set at that moment; `collect()` restarts the counter as `time.stop(true)` does.
+ */
+function fakeHooksProfiler() {
+  const state = new Uint32Array(4);
+  const kSampleCount = 2;
+  const fake = {
+    constants: { kSampleCount },
+    setCalls: 0,
+    throwOnSet: false,
+    context: undefined,
+    getState: () => state,
+    setContext(value) {
+      if (fake.throwOnSet) throw new Error('profiler stopped');
+      fake.setCalls++;
+      fake.context = value;
+    },
+    getContext: () => fake.context,
+    sample() {
+      state[kSampleCount]++;
+      return fake.context;
+    },
+    collect() {
+      state[kSampleCount] = 0;
+    },
+  };
+  return fake;
+}
 
 function bind(mode, fake, manager = new AsyncLocalStorageContextManager()) {
   const { binding, fallbackReason } = createContextBinding({ mode, reason: 'test' }, fake, manager, resolve);
