@@ -49,5 +49,9 @@ for (const [id, w] of Object.entries(overhead.workloads)) {
   row(`peak RSS (bare: ${num(s.bare.peakRssMb.median, 0)} MB)`, (c, id) =>
     id === 'otel' ? stat(c.peakRssMb, 0, ' MB') : `${stat(c.peakRssMb, 0, ' MB')}; ${stat(c.peakRssMbVs_otel, 2)} of OTel`,
   );
+  // What the peak RSS is made of (older results have no such figures: the row is left out).
+  if (s.otel.youngGenMb) {
+    row(`V8 young generation, old space used (bare: ${num(s.bare.youngGenMb.median, 0)}, ${num(s.bare.oldUsedMb.median, 0)} MB)`, (c) => `${num(c.youngGenMb.median, 0)} MB, ${num(c.oldUsedMb.median, 0)} MB`);
+  }
 }
 console.log(lines.join('\n'));
