@@ -1,19 +1,23 @@
 #!/usr/bin/env node
-// `node bench/cost-table.mjs <results.json>`: the README's "What it costs" table, in Markdown, from the
-// overhead section of a bench run (so the README is redone from the bench's own output, not by hand).
+// `node bench/cost-table.mjs <results.json> [<results.json>...]`: the README's "What it costs" table, in Markdown,
+// from the overhead section of bench runs (so the README is redone from the bench's own output, not by hand).
+// With several files, a workload found in a later file replaces the earlier file's (a workload re-run alone).
 // Every figure is the median over rounds with its 95 % interval; `~` marks one inside the noise.
 import { readFileSync } from 'node:fs';
 
-const file = process.argv[2];
-if (!file) {
-  console.error('usage: node bench/cost-table.mjs <bench/results/….json>');
+const files = process.argv.slice(2);
+if (files.length === 0) {
+  console.error('usage: node bench/cost-table.mjs <bench/results/….json> [<bench/results/….json>...]');
   process.exit(2);
 }
-const report = JSON.parse(readFileSync(file, 'utf8'));
-const overhead = report.sections?.overhead;
-if (!overhead?.workloads) {
-  console.error(`${file} has no overhead section`);
-  process.exit(1);
+const workloads = {};
+for (const file of files) {
+  const overhead = JSON.parse(readFileSync(file, 'utf8')).sections?.overhead;
+  if (!overhead?.workloads) {
+    console.error(`${file} has no overhead section`);
+    process.exit(1);
+  }
+  Object.assign(workloads, overhead.workloads);
 }
 
 const CONFIGS = ['otel', 'tracingOnly', 'agent'];
@@ -29,7 +33,7 @@ const signed = (s, digits, unit = '') => {
 };
 
 const lines = ['| workload | figure | OpenTelemetry alone | span-profiles, profiler off | span-profiles |', '|---|---|---|---|---|'];
-for (const [id, w] of Object.entries(overhead.workloads)) {
+for (const [id, w] of Object.entries(workloads)) {
   if (!w.summary) {
     lines.push(`| ${WORKLOAD_NAMES[id] ?? id} | ${w.skipped ? `skipped: ${w.skipped}` : `failed: ${w.error}`} | | | |`);
     continue;
