@@ -21,6 +21,7 @@
 import * as fs from 'node:fs';
 import Module from 'node:module';
 import * as path from 'node:path';
+import { describeError } from './logger';
 import { VENDOR_DIR } from './package-layout';
 
 /** dist/vendor/opentelemetry.json, written by the build (scripts/bundle.mjs). */
@@ -82,7 +83,7 @@ export function useVendoredOpenTelemetry(
   try {
     state = seed(vendorDir, resolve);
   } catch (err) {
-    state = { used: false, reason: err instanceof Error ? err.message : String(err) };
+    state = { used: false, reason: describeError(err) };
   }
   return state;
 }
@@ -96,11 +97,11 @@ function seed(vendorDir: string, resolve: (name: string, fromDir?: string) => st
   try {
     manifest = JSON.parse(fs.readFileSync(path.join(vendorDir, MANIFEST_FILE), 'utf8')) as VendorManifest;
   } catch (err) {
-    return { used: false, reason: `no readable ${MANIFEST_FILE} in ${vendorDir} (${(err as Error).message})` };
+    return { used: false, reason: `no readable ${MANIFEST_FILE} in ${vendorDir} (${describeError(err)})` };
   }
   const names = Object.keys(manifest.packages);
   const cache = (Module as unknown as ModuleInternals)._cache;
-  const segments = names.map((name) => path.sep + name.split('/').join(path.sep) + path.sep);
+  const segments = names.map(packageSegment);
   for (const loaded of Object.keys(cache)) {
     const at = segments.findIndex((segment) => loaded.includes(segment));
     if (at >= 0) return { used: false, reason: `${names[at]} is loaded already (${loaded})` };
@@ -124,7 +125,7 @@ function seed(vendorDir: string, resolve: (name: string, fromDir?: string) => st
     try {
       version = (JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8')) as { version?: unknown }).version;
     } catch (err) {
-      return { used: false, reason: `cannot read ${name}'s package.json (${(err as Error).message})` };
+      return { used: false, reason: `cannot read ${name}'s package.json (${describeError(err)})` };
     }
     if (version !== built.version) return { used: false, reason: `${name} ${String(version)} is installed; the bundle holds ${built.version}` };
     resolved.set(name, { file, dir });
@@ -176,9 +177,14 @@ function resolvesTo(
   }
 }
 
+/** `@opentelemetry/api` → `/@opentelemetry/api/`: how the package's directory appears in a file's path. */
+function packageSegment(name: string): string {
+  return path.sep + name.split('/').join(path.sep) + path.sep;
+}
+
 /** `/x/node_modules/@opentelemetry/api/dist/index.cjs` → `/x/node_modules/@opentelemetry/api`. */
 function packageDirOf(file: string, name: string): string | undefined {
-  const segment = path.sep + name.split('/').join(path.sep) + path.sep;
+  const segment = packageSegment(name);
   const at = file.lastIndexOf(segment);
   return at < 0 ? undefined : file.slice(0, at + segment.length - 1);
 }
