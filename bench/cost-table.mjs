@@ -50,6 +50,15 @@ for (const [id, w] of Object.entries(workloads)) {
   row(`longest event-loop stall (bare: ${num(s.bare.longestStallMs.median, 1)} ms)`, (c, id) =>
     `${stat(c.longestStallMs, 1, ' ms')}, max ${num(c.maxStallMs, 1)}${id === 'otel' ? '' : `; ${signed(c.longestStallMsMinus_otel, 1)} vs OTel`}`,
   );
+  // The longest stall split into the turn's own work and V8's collections (older results have neither).
+  if (s.otel.longestOutsideGcMs) {
+    row(`longest stall outside GC (bare: ${num(s.bare.longestOutsideGcMs.median, 1)} ms)`, (c, id) =>
+      `${stat(c.longestOutsideGcMs, 1, ' ms')}${id === 'otel' ? '' : `; ${signed(c.longestOutsideGcMsMinus_otel, 1)} vs OTel`}`,
+    );
+    row(`longest GC pause (bare: ${num(s.bare.longestGcPauseMs.median, 1)} ms)`, (c, id) =>
+      `${stat(c.longestGcPauseMs, 1, ' ms')}${id === 'otel' ? '' : `; ${signed(c.longestGcPauseMsMinus_otel, 1)} vs OTel`}`,
+    );
+  }
   row(`peak RSS (bare: ${num(s.bare.peakRssMb.median, 0)} MB)`, (c, id) =>
     id === 'otel' ? stat(c.peakRssMb, 0, ' MB') : `${stat(c.peakRssMb, 0, ' MB')}; ${stat(c.peakRssMbVs_otel, 2)} of OTel`,
   );

@@ -330,6 +330,10 @@ const FIGURES = {
   p99Ms: (r) => r.open.latencyMs.p99,
   p50Ms: (r) => r.open.latencyMs.p50,
   longestStallMs: (r) => r.stall?.longestMs,
+  // Older results have no GC figures: undefined, left out of the medians.
+  longestOutsideGcMs: (r) => r.stall?.longestOutsideGcMs,
+  longestGcPauseMs: (r) => r.stall?.longestGcPauseMs,
+  gcPauseMs: (r) => r.stall?.gcPauseMs,
   eldMaxMs: (r) => r.stall?.eldMaxMs,
   peakRssMb: (r) => r.peakRssMb,
   youngGenMb: (r) => r.stall?.youngGenMb,
@@ -341,7 +345,7 @@ const FIGURES = {
 /** Compared as ratios to the bases. */
 const RATIOS = ['cpuMicrosPerRequest', 'requestsPerSecond', 'peakRssMb'];
 /** Compared as differences (ms) to the bases. */
-const DIFFERENCES = ['p99Ms', 'longestStallMs'];
+const DIFFERENCES = ['p99Ms', 'longestStallMs', 'longestOutsideGcMs', 'longestGcPauseMs'];
 
 // Fewer than 6 values give no 95 % interval (only the range): never a claimed difference.
 const insideNoise = (stat, neutral) => !stat || !stat.exact || (stat.low <= neutral && stat.high >= neutral);
@@ -405,6 +409,8 @@ function rows(summary) {
       'p99 − OTel ms': signedInterval(s.p99MsMinus_otel, 2),
       'longest stall ms': `${interval(s.longestStallMs, 1)} (max ${fixed(s.maxStallMs, 1)})`,
       'stall − OTel ms': signedInterval(s.longestStallMsMinus_otel, 1),
+      'outside GC ms; − OTel': `${interval(s.longestOutsideGcMs, 1)}; ${signedInterval(s.longestOutsideGcMsMinus_otel, 1)}`,
+      'longest GC pause ms; − OTel': `${interval(s.longestGcPauseMs, 1)}; ${signedInterval(s.longestGcPauseMsMinus_otel, 1)}`,
       'peak RSS MB': interval(s.peakRssMb, 0),
       'RSS ÷ OTel': compared(s.peakRssMbVs_otel, 2),
       'V8 young gen, old used MB': `${fixed(s.youngGenMb?.median, 0)}, ${fixed(s.oldUsedMb?.median, 0)}`,
@@ -418,7 +424,15 @@ function rows(summary) {
 /** Sentences naming every comparison with OpenTelemetry alone that is inside the noise. */
 function noiseNotes(summary) {
   const notes = [];
-  const names = { cpuMicrosPerRequest: 'CPU/req', requestsPerSecond: 'req/s', peakRssMb: 'peak RSS', p99Ms: 'p99', longestStallMs: 'longest stall' };
+  const names = {
+    cpuMicrosPerRequest: 'CPU/req',
+    requestsPerSecond: 'req/s',
+    peakRssMb: 'peak RSS',
+    p99Ms: 'p99',
+    longestStallMs: 'longest stall',
+    longestOutsideGcMs: 'longest stall outside GC',
+    longestGcPauseMs: 'longest GC pause',
+  };
   for (const id of ['tracingOnly', 'agent']) {
     const s = summary[id];
     const inside = [

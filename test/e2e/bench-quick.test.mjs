@@ -94,7 +94,7 @@ test('npm run bench -- --quick produces every section with real figures', { time
       const where = `overhead ${workload} ${id}`;
       assert.ok(s.runs >= 1 && s.failed === 0, `${where}: ran (${s.runs} runs, ${s.failed} failed)`);
       assert.equal(s.errors, 0, `${where}: every answer was a 200`);
-      for (const key of ['cpuMicrosPerRequest', 'requestsPerSecond', 'p99Ms', 'longestStallMs', 'eldMaxMs', 'peakRssMb', 'youngGenMb', 'oldUsedMb']) {
+      for (const key of ['cpuMicrosPerRequest', 'requestsPerSecond', 'p99Ms', 'longestStallMs', 'longestOutsideGcMs', 'longestGcPauseMs', 'eldMaxMs', 'peakRssMb', 'youngGenMb', 'oldUsedMb']) {
         assertFigure(s[key]?.median, `${where} ${key}`);
       }
       assert.ok(s.requestsPerSecond.median > 0, `${where}: requests were served`);
@@ -103,6 +103,12 @@ test('npm run bench -- --quick produces every section with real figures', { time
           assertFigure(s[key]?.median, `${where} ${key}`);
           assert.equal(typeof s[key].insideNoise, 'boolean', `${where} ${key}: says whether it is inside the noise`);
         }
+      }
+    }
+    for (const [id, runs] of Object.entries(w.runs)) {
+      for (const r of runs.filter((run) => !run.failed)) {
+        assert.ok(r.stall.longestOutsideGcMs <= r.stall.longestMs, `overhead ${workload} ${id}: the stall outside GC is part of the longest stall`);
+        assert.ok(r.stall.gcPauseMs >= r.stall.longestGcPauseMs, `overhead ${workload} ${id}: the GC total holds the longest pause`);
       }
     }
     const exported = (id) => w.runs[id].reduce((sum, r) => sum + r.exported.profileUploads, 0);
