@@ -6,16 +6,10 @@
 //   TOGGLE=binding  the context binding (pprof's native setContext at every span switch)
 //   TOGGLE=heap     V8's sampling heap profiler under the agent's heap profiler
 // The part is switched between phases, so the switch's own CPU counts in neither.
-const http = require('node:http');
+const { served } = require('./served-requests.js');
 
 const PHASE_MS = Number(process.env.PHASE_MS || 1000);
 const WARMUP_PHASES = Number(process.env.WARMUP_PHASES || 4);
-let requests = 0;
-const emit = http.Server.prototype.emit;
-http.Server.prototype.emit = function (event, ...args) {
-  if (event === 'request') requests++;
-  return emit.call(this, event, ...args);
-};
 
 function partOf(name) {
   const profiling = globalThis[Symbol.for('acme.span-profiles.agent')]?.profiling;
@@ -37,16 +31,16 @@ setTimeout(() => {
   let on = true;
   let phase = 0;
   let cpu = process.cpuUsage();
-  let seen = requests;
+  let seen = served();
   setInterval(() => {
     const used = process.cpuUsage(cpu);
-    const served = requests - seen;
-    if (phase++ >= WARMUP_PHASES && served > 0) phases[on ? 'on' : 'off'].push((used.user + used.system) / served);
+    const count = served() - seen;
+    if (phase++ >= WARMUP_PHASES && count > 0) phases[on ? 'on' : 'off'].push((used.user + used.system) / count);
     if (on) part.off();
     else part.on();
     on = !on;
     cpu = process.cpuUsage();
-    seen = requests;
+    seen = served();
   }, PHASE_MS).unref();
 }, 500).unref();
 

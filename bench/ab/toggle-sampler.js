@@ -5,7 +5,6 @@
 // phase served and the CPU it used, and on SIGUSR2 prints one JSON line: the CPU per request of every
 // whole phase, with the sampler on and off. The first WARMUP_PHASES (4) are left out. Requests are HTTP
 // requests, or span-loop.js's requests when that is the app (run it with a long MEASURE_MS).
-const http = require('node:http');
 const time = require('@datadog/pprof/out/src/time-profiler');
 const heap = require('@datadog/pprof/out/src/heap-profiler');
 
@@ -17,12 +16,7 @@ const stopIt = process.env.TOGGLE === 'heap' ? () => heap.stop() : () => time.st
 
 const PHASE_MS = Number(process.env.PHASE_MS || 1000);
 const WARMUP_PHASES = Number(process.env.WARMUP_PHASES || 4);
-let requests = 0;
-const emit = http.Server.prototype.emit;
-http.Server.prototype.emit = function (event, ...args) {
-  if (event === 'request') requests++;
-  return emit.call(this, event, ...args);
-};
+const { served } = require('./served-requests.js');
 const phases = { on: [], off: [] };
 let on = false;
 let n = 0;
@@ -30,15 +24,15 @@ let cpu = process.cpuUsage();
 let seen = 0;
 setInterval(() => {
   const used = process.cpuUsage(cpu);
-  const total = globalThis.spanLoopRequests ?? requests;
-  const served = total - seen;
-  if (n++ >= WARMUP_PHASES && served > 0) phases[on ? 'on' : 'off'].push((used.user + used.system) / served);
+  const total = globalThis.spanLoopRequests ?? served();
+  const count = total - seen;
+  if (n++ >= WARMUP_PHASES && count > 0) phases[on ? 'on' : 'off'].push((used.user + used.system) / count);
   // Start/stop outside the measured phase: the CPU they take goes to neither.
   if (on) stopIt();
   else startIt();
   on = !on;
   cpu = process.cpuUsage();
-  seen = globalThis.spanLoopRequests ?? requests;
+  seen = globalThis.spanLoopRequests ?? served();
 }, PHASE_MS).unref();
 function report() {
   process.stdout.write(JSON.stringify({ toggle: phases }) + '\n', () => process.exit(0));
