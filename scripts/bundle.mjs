@@ -39,6 +39,8 @@ export const VENDORED = Object.freeze([
   '@opentelemetry/context-async-hooks',
   '@opentelemetry/resource-detector-container',
 ]);
+/** The vendored packages in `require.cache` for everyone: all but the inlined one. */
+const SHARED = VENDORED.filter((name) => name !== INLINED);
 
 const COMMON = { bundle: true, platform: 'node', format: 'cjs', target: 'node22', logLevel: 'warning', metafile: true };
 
@@ -58,7 +60,7 @@ function describePackages() {
     const dir = entry.slice(0, entry.lastIndexOf(segment) + segment.length - 1);
     const pkg = JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8'));
     const requires = [...Object.keys(pkg.dependencies ?? {}), ...Object.keys(pkg.peerDependencies ?? {})].filter((d) => VENDORED.includes(d));
-    packages[name] = { version: pkg.version, entry: path.relative(dir, entry).split(path.sep).join('/'), requires, shared: name !== INLINED };
+    packages[name] = { version: pkg.version, entry: path.relative(dir, entry).split(path.sep).join('/'), requires, shared: SHARED.includes(name) };
     dirs[name] = dir + path.sep;
   }
   return { packages, dirs };
@@ -73,7 +75,6 @@ const { packages, dirs } = describePackages();
  * other use of such a binding fails the build: then the whole package would have to be theirs again.
  */
 function semanticConventionsUsed() {
-  const SEMCONV = '@opentelemetry/semantic-conventions';
   const names = new Set();
   const walk = (dir) => {
     for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
@@ -84,19 +85,19 @@ function semanticConventionsUsed() {
       }
       if (!entry.name.endsWith('.cjs') && !entry.name.endsWith('.js')) continue;
       const text = fs.readFileSync(full, 'utf8');
-      if (!text.includes(`require("${SEMCONV}")`) && !text.includes(`require('${SEMCONV}')`)) continue;
+      if (!text.includes(`require("${INLINED}")`) && !text.includes(`require('${INLINED}')`)) continue;
       const bindings = [...text.matchAll(/\b(?:let|const|var)\s+([\w$]+)\s*=\s*require\(["']@opentelemetry\/semantic-conventions["']\)/g)].map((m) => m[1]);
-      const requires = text.split(SEMCONV).length - 1;
-      if (bindings.length !== requires) fail(`${full} requires ${SEMCONV} other than as \`const x = require(...)\``);
+      const requires = text.split(INLINED).length - 1;
+      if (bindings.length !== requires) fail(`${full} requires ${INLINED} other than as \`const x = require(...)\``);
       for (const binding of bindings) {
         for (const use of text.matchAll(new RegExp(`(?<![\\w$.])${binding.replace(/\$/g, '\\$')}(?![\\w$])(\\s*=|\\.[A-Za-z_$][\\w$]*)?`, 'g'))) {
-          if (use[1] === undefined) fail(`${full} uses ${binding} (${SEMCONV}) other than as ${binding}.NAME`);
+          if (use[1] === undefined) fail(`${full} uses ${binding} (${INLINED}) other than as ${binding}.NAME`);
           if (use[1].startsWith('.')) names.add(use[1].slice(1));
         }
       }
     }
   };
-  for (const name of VENDORED) if (name !== SEMCONV) walk(dirs[name]);
+  for (const name of SHARED) walk(dirs[name]);
   return [...names].sort();
 }
 
@@ -110,13 +111,13 @@ const semconvForPackages = {
   setup(build) {
     build.onResolve({ filter: /^@opentelemetry\/semantic-conventions$/ }, () => ({ path: 'used-constants', namespace: 'semconv' }));
     build.onLoad({ filter: /.*/, namespace: 'semconv' }, () => ({
-      contents: `export { ${semconvNames.join(', ')} } from ${JSON.stringify(path.join(dirs['@opentelemetry/semantic-conventions'], 'dist', 'index.mjs'))};\n`,
+      contents: `export { ${semconvNames.join(', ')} } from ${JSON.stringify(path.join(dirs[INLINED], 'dist', 'index.mjs'))};\n`,
       resolveDir: DIST,
       loader: 'js',
     }));
   },
 };
-const vendorEntry = `module.exports = {\n${VENDORED.filter((name) => name !== INLINED).map((name) => `  ${JSON.stringify(name)}: () => require(${JSON.stringify(name)}),`).join('\n')}\n};\n`;
+const vendorEntry = `module.exports = {\n${SHARED.map((name) => `  ${JSON.stringify(name)}: () => require(${JSON.stringify(name)}),`).join('\n')}\n};\n`;
 const vendor = await esbuild.build({
   ...COMMON,
   stdin: { contents: vendorEntry, resolveDir: DIST, sourcefile: 'vendor-entry.js', loader: 'js' },
@@ -147,7 +148,7 @@ fs.writeFileSync(path.join(VENDOR, 'opentelemetry.json'), `${JSON.stringify({ pa
 const vendoredRequires = {
   name: 'vendored-requires',
   setup(build) {
-    const names = new Set(VENDORED.filter((name) => name !== INLINED));
+    const names = new Set(SHARED);
     build.onResolve({ filter: /^@opentelemetry\// }, (args) => (names.has(args.path) ? { path: args.path, namespace: 'vendored' } : undefined));
     build.onLoad({ filter: /.*/, namespace: 'vendored' }, (args) => ({
       contents: `module.exports = require('./vendored-opentelemetry.js').vendoredPackage(${JSON.stringify(args.path)});\n`,
