@@ -21,9 +21,10 @@ if (file) {
   let window; // the open window's figures, or undefined
   // [startTime, duration, kind] of each GC in the open window.
   let gcs = [];
-  const gcObserver = new PerformanceObserver((list) => {
-    for (const entry of list.getEntries()) gcs.push([entry.startTime, entry.duration, entry.detail?.kind]);
-  });
+  const noteGcs = (entries) => {
+    for (const entry of entries) gcs.push([entry.startTime, entry.duration, entry.detail?.kind]);
+  };
+  const gcObserver = new PerformanceObserver((list) => noteGcs(list.getEntries()));
 
   const turn = (current) => {
     if (window !== current) return; // closed (or another window opened) since this turn was queued
@@ -56,7 +57,7 @@ if (file) {
     const closed = window;
     window = undefined;
     histogram.disable();
-    for (const entry of gcObserver.takeRecords()) gcs.push([entry.startTime, entry.duration, entry.detail?.kind]);
+    noteGcs(gcObserver.takeRecords());
     gcObserver.disconnect();
     const round = (ms) => Number(ms.toFixed(3));
     const line = {
