@@ -39,25 +39,22 @@ for (const [id, w] of Object.entries(workloads)) {
     continue;
   }
   const s = w.summary;
+  // A time in ms, and for span-profiles its difference from OpenTelemetry alone in the same rounds.
+  const msVsOtel = (key, digits) => (c, id) =>
+    id === 'otel' ? stat(c[key], digits, ' ms') : `${stat(c[key], digits, ' ms')}; ${signed(c[`${key}Minus_otel`], digits)} vs OTel`;
   const row = (figure, cell) => lines.push(`| ${figure.startsWith('CPU per request ÷ bare') ? `**${WORKLOAD_NAMES[id] ?? id}** (${w.rounds} rounds)` : ''} | ${figure} | ${CONFIGS.map((c) => cell(s[c], c)).join(' | ')} |`);
   row(`CPU per request ÷ bare (bare: ${num(s.bare.cpuMicrosPerRequest.median, 0)} µs)`, (c) => stat(c.cpuMicrosPerRequestVs_bare, 2));
   row('CPU per request ÷ OpenTelemetry alone', (c, id) => (id === 'otel' ? '1' : `**${stat(c.cpuMicrosPerRequestVs_otel, 2)}**`));
   row(`throughput ÷ bare (bare: ${num(s.bare.requestsPerSecond.median, 0)} req/s)`, (c) => stat(c.requestsPerSecondVs_bare, 2));
   row('throughput ÷ OpenTelemetry alone', (c, id) => (id === 'otel' ? '1' : stat(c.requestsPerSecondVs_otel, 2)));
-  row(`p99 at 1,000 req/s (bare: ${num(s.bare.p99Ms.median, 2)} ms)`, (c, id) =>
-    id === 'otel' ? stat(c.p99Ms, 2, ' ms') : `${stat(c.p99Ms, 2, ' ms')}; ${signed(c.p99MsMinus_otel, 2)} vs OTel`,
-  );
+  row(`p99 at 1,000 req/s (bare: ${num(s.bare.p99Ms.median, 2)} ms)`, msVsOtel('p99Ms', 2));
   row(`longest event-loop stall (bare: ${num(s.bare.longestStallMs.median, 1)} ms)`, (c, id) =>
     `${stat(c.longestStallMs, 1, ' ms')}, max ${num(c.maxStallMs, 1)}${id === 'otel' ? '' : `; ${signed(c.longestStallMsMinus_otel, 1)} vs OTel`}`,
   );
   // The longest stall split into the turn's own work and V8's collections (older results have neither).
   if (s.otel.longestOutsideGcMs) {
-    row(`longest stall outside GC (bare: ${num(s.bare.longestOutsideGcMs.median, 1)} ms)`, (c, id) =>
-      `${stat(c.longestOutsideGcMs, 1, ' ms')}${id === 'otel' ? '' : `; ${signed(c.longestOutsideGcMsMinus_otel, 1)} vs OTel`}`,
-    );
-    row(`longest GC pause (bare: ${num(s.bare.longestGcPauseMs.median, 1)} ms)`, (c, id) =>
-      `${stat(c.longestGcPauseMs, 1, ' ms')}${id === 'otel' ? '' : `; ${signed(c.longestGcPauseMsMinus_otel, 1)} vs OTel`}`,
-    );
+    row(`longest stall outside GC (bare: ${num(s.bare.longestOutsideGcMs.median, 1)} ms)`, msVsOtel('longestOutsideGcMs', 1));
+    row(`longest GC pause (bare: ${num(s.bare.longestGcPauseMs.median, 1)} ms)`, msVsOtel('longestGcPauseMs', 1));
   }
   row(`peak RSS (bare: ${num(s.bare.peakRssMb.median, 0)} MB)`, (c, id) =>
     id === 'otel' ? stat(c.peakRssMb, 0, ' MB') : `${stat(c.peakRssMb, 0, ' MB')}; ${stat(c.peakRssMbVs_otel, 2)} of OTel`,
