@@ -4,9 +4,10 @@
 // under closed-loop load (16 connections) from core 1. Prints the median of (CPU/request with the part on) ÷
 // (the next phase's, with it off) and its distribution-free 95 % interval.
 import { spawn } from 'node:child_process';
-import http from 'node:http';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { startSink } from '../lib/backends.mjs';
+import { cleanEnv } from '../lib/configurations.mjs';
 import { medianWithInterval, formatInterval } from '../lib/median-ci.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -16,24 +17,18 @@ if (toggle !== 'binding' && toggle !== 'heap') {
   process.exit(2);
 }
 const abApp = await (await import('./ab-app.mjs')).abApp();
-const sink = http.createServer((req, res) => {
-  req.resume();
-  req.on('end', () => res.end('{}'));
-});
-await new Promise((r) => sink.listen(0, '127.0.0.1', r));
-const SINK = `http://127.0.0.1:${sink.address().port}`;
-const env = {};
-for (const [k, v] of Object.entries(process.env)) if (!/^(OTEL_|PYROSCOPE_|SPAN_PROFILES_|NODE_OPTIONS$)/.test(k)) env[k] = v;
-Object.assign(env, abApp.env, {
+const sink = await startSink();
+const env = cleanEnv({
+  ...abApp.env,
   TOGGLE: toggle,
   OTEL_LOG_LEVEL: 'none',
   OTEL_SERVICE_NAME: 'bench-app',
   OTEL_NODE_RESOURCE_DETECTORS: 'env,host,os,process,serviceinstance,container',
-  OTEL_EXPORTER_OTLP_ENDPOINT: SINK,
+  OTEL_EXPORTER_OTLP_ENDPOINT: sink.url,
   OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf',
   OTEL_METRICS_EXPORTER: 'none',
   OTEL_LOGS_EXPORTER: 'none',
-  PYROSCOPE_SERVER_ADDRESS: SINK,
+  PYROSCOPE_SERVER_ADDRESS: sink.url,
   SPAN_PROFILES_DIR: `/tmp/toggle-part-store-${process.pid}`,
 });
 const app = spawn('taskset', ['-c', '0', process.execPath, '--require', path.resolve(dist, 'register.js'), '--require', path.join(here, 'toggle-part.js'), abApp.script], {
@@ -61,7 +56,7 @@ for (let i = 0; i < 50 && !line; i++) {
   line = out.split('\n').find((l) => l.startsWith('{"toggle"'));
 }
 app.kill('SIGKILL');
-sink.close();
+await sink.close();
 await abApp.stop();
 const { on, off } = JSON.parse(line).toggle;
 const ratios = on.slice(0, off.length).map((v, i) => v / off[i]);
