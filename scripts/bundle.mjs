@@ -101,6 +101,24 @@ function semanticConventionsUsed() {
   return [...names].sort();
 }
 
+/**
+ * esbuild gives a class its own inner name when the source repeats the variable's (`var ContextAPI = class
+ * ContextAPI {` becomes `class ContextAPI2`), and OpenTelemetry prints constructor names in its diagnostics
+ * ("ContainerDetector found resource"). A static block sets the source's name back, once per class definition.
+ * Fails the build if a renamed class is written in a form this does not handle.
+ */
+function restoreClassNames(file) {
+  const renamed = /^(\s*var ([\w$]+) = class \2\d+(?: extends [\w$.]+)? \{)$/gm;
+  let restored = 0;
+  const text = fs.readFileSync(file, 'utf8').replace(renamed, (_, head, name) => {
+    restored++;
+    return `${head} static { Object.defineProperty(this, "name", { value: ${JSON.stringify(name)}, configurable: true }); }`;
+  });
+  const all = text.match(/\bvar ([\w$]+) = class \1\d+\b/g) ?? [];
+  if (all.length !== restored) fail(`${path.relative(ROOT, file)}: ${all.length - restored} renamed classes not in the form restoreClassNames() handles`);
+  fs.writeFileSync(file, text);
+}
+
 // The vendored packages: `module.exports[name]()` evaluates the package at its first call.
 fs.mkdirSync(VENDOR, { recursive: true });
 const semconvNames = semanticConventionsUsed();
@@ -123,15 +141,16 @@ const vendor = await esbuild.build({
   stdin: { contents: vendorEntry, resolveDir: DIST, sourcefile: 'vendor-entry.js', loader: 'js' },
   outfile: path.join(VENDOR, 'opentelemetry.js'),
   plugins: [semconvForPackages],
-  // esbuild renames some of their clashing names (ContainerDetector → ContainerDetector2), and OpenTelemetry
-  // logs constructor names. Not needed for the agent's bundle: tsc's output keeps each module in its own
-  // closure, so nothing there is renamed (and keepNames costs ~0.5 MB and ~5 ms at start).
-  keepNames: true,
+  // No keepNames: it wraps each named function expression in a __name() call that redefines `name` every
+  // time the expression runs, and some run per request (the context manager's bind wrapper, the batch
+  // processor's timer callback): 2 % of the CPU per request on pg. JavaScript names those functions itself;
+  // what esbuild renames are the classes whose names OpenTelemetry prints, put back by restoreClassNames().
   banner: {
     js: `// Bundled by scripts/bundle.mjs from ${VENDORED.map((n) => `${n} ${packages[n].version}`).join(', ')}.\n` +
       '// Copyright The OpenTelemetry Authors, Apache License 2.0 (https://github.com/open-telemetry/opentelemetry-js).',
   },
 });
+restoreClassNames(path.join(VENDOR, 'opentelemetry.js'));
 // Every byte in it comes from the packages the manifest names, at the directories it was checked against:
 // a nested second copy of one, or a dependency outside the list, would make the runtime check meaningless.
 for (const input of Object.keys(vendor.metafile.inputs)) {

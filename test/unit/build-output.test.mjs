@@ -63,3 +63,21 @@ test('the vendored packages read the semantic conventions the package defines; t
     if (entry.shared) assert.equal(typeof vendored[name], 'function', `${name} is in the file`);
   }
 });
+
+// dist/vendor/opentelemetry.js is built without esbuild's keepNames, whose __name() helper redefined `name` on
+// each function expression every time it ran (the context manager's bind wrapper runs per callback). Names
+// come from JavaScript's own inference, and the classes esbuild renames (`class ContextAPI2`) get the
+// source's name back, because OpenTelemetry prints constructor names in its diagnostics.
+test('the vendored packages keep their names without a per-call __name()', async () => {
+  const { createRequire } = await import('node:module');
+  const require = createRequire(import.meta.url);
+  const file = path.join(dist, 'vendor', 'opentelemetry.js');
+  assert.doesNotMatch(readFileSync(file, 'utf8'), /__name\(/);
+  const vendored = require(file);
+  const api = vendored['@opentelemetry/api']();
+  assert.deepEqual([api.context, api.trace, api.propagation, api.diag].map((o) => o.constructor.name), ['ContextAPI', 'TraceAPI', 'PropagationAPI', 'DiagAPI']);
+  assert.equal(vendored['@opentelemetry/resource-detector-container']().containerDetector.constructor.name, 'ContainerDetector');
+  assert.equal(new (vendored['@opentelemetry/core']().TimeoutError)('late').constructor.name, 'TimeoutError');
+  const { AsyncLocalStorageContextManager } = vendored['@opentelemetry/context-async-hooks']();
+  assert.equal(new AsyncLocalStorageContextManager().bind(api.ROOT_CONTEXT, () => undefined).name, 'contextWrapper');
+});
