@@ -143,8 +143,9 @@ const vendor = await esbuild.build({
   plugins: [semconvForPackages],
   // No keepNames: it wraps each named function expression in a __name() call that redefines `name` every
   // time the expression runs, and some run per request (the context manager's bind wrapper, the batch
-  // processor's timer callback): 2 % of the CPU per request on pg. JavaScript names those functions itself;
-  // what esbuild renames are the classes whose names OpenTelemetry prints, put back by restoreClassNames().
+  // processor's timer callback): 2-6 % of the CPU per request (README, "What it costs"). JavaScript names those
+  // functions itself; what esbuild renames are the classes whose names OpenTelemetry prints, put back by
+  // restoreClassNames().
   banner: {
     js: `// Bundled by scripts/bundle.mjs from ${VENDORED.map((n) => `${n} ${packages[n].version}`).join(', ')}.\n` +
       '// Copyright The OpenTelemetry Authors, Apache License 2.0 (https://github.com/open-telemetry/opentelemetry-js).',
