@@ -37,6 +37,7 @@ import {
 } from '@opentelemetry/instrumentation';
 import { AGENT_VERSION } from '../version';
 import { CONNECTION_CONTEXT_INSTRUMENTATION } from './instrumentation-catalog';
+import { issuedContextOf, rememberIssuedContext } from './operation-context';
 
 /** The short name doctor and the startup summary show. */
 export { CONNECTION_CONTEXT_INSTRUMENTATION } from './instrumentation-catalog';
@@ -49,19 +50,15 @@ interface Emitter {
   on(event: string, listener: Function): unknown;
 }
 
-/** The context each in-flight operation (pg Query, ioredis Command) was issued in. */
-const issuedIn = new WeakMap<object, Context>();
-
+/** Remembers the active context as the one `operation` (pg Query, ioredis Command) was issued in. */
 function remember(operation: unknown): void {
-  // First caller wins: ioredis re-sends queued commands from its connect handler, in the wrong context.
-  if (typeof operation === 'object' && operation !== null && !issuedIn.has(operation)) issuedIn.set(operation, context.active());
+  rememberIssuedContext(operation, context.active());
 }
 
 /** `listener` run in the context of the operation `current()` names, if it names one. */
 function inContextOf(listener: Listener, current: () => unknown): Listener {
   return function (this: unknown, ...args: unknown[]): unknown {
-    const operation = current();
-    const ctx = typeof operation === 'object' && operation !== null ? issuedIn.get(operation) : undefined;
+    const ctx = issuedContextOf(current());
     if (ctx === undefined) return listener.apply(this, args);
     return context.with(ctx, listener, this, ...args);
   };
@@ -222,8 +219,7 @@ export class ConnectionContextInstrumentation extends InstrumentationBase {
     );
     this._wrap(proto, 'handlePacket', (original) =>
       function (this: { _command?: unknown }, ...args: unknown[]) {
-        const command = this._command;
-        const ctx = typeof command === 'object' && command !== null ? issuedIn.get(command) : undefined;
+        const ctx = issuedContextOf(this._command);
         if (ctx === undefined || ctx === context.active()) return (original as Listener).apply(this, args);
         return context.with(ctx, original as Listener, this, ...args);
       },
@@ -267,8 +263,7 @@ export class ConnectionContextInstrumentation extends InstrumentationBase {
     // Each reply of a pipelined chunk is dispatched in the context of the command it answers.
     this._wrap(proto, 'dispatch', (original) =>
       function (this: IoRedisHandler, fn: unknown) {
-        const command = frontIoRedisCommand(this);
-        const ctx = typeof command === 'object' && command !== null ? issuedIn.get(command) : undefined;
+        const ctx = issuedContextOf(frontIoRedisCommand(this));
         if (ctx === undefined) return (original as Listener).call(this, fn);
         return context.with(ctx, original as Listener, this, fn);
       },
@@ -350,8 +345,7 @@ export class ConnectionContextInstrumentation extends InstrumentationBase {
     );
     const inHeadContext = (original: Listener): Listener =>
       function (this: unknown, ...args: unknown[]) {
-        const head = (this as { _queue?: unknown[] })._queue?.[0];
-        const ctx = typeof head === 'object' && head !== null ? issuedIn.get(head) : undefined;
+        const ctx = issuedContextOf((this as { _queue?: unknown[] })._queue?.[0]);
         if (ctx === undefined || ctx === context.active()) return original.apply(this, args);
         return context.with(ctx, original, this, ...args);
       };
