@@ -1,0 +1,119 @@
+// What survives V8's young-generation collections under each config, from V8's own trace, from the checkout:
+//   taskset -c 1 node bench/ab/gc-survival.mjs <seconds> <config> <config> ...
+// config: [label=]kind[:dist][,VAR=value...] as in cpu-ab.mjs (bare | otel | full | noprof); OpenTelemetry's
+// register gets metrics and logs off, as in the bench's overhead section.
+// Each config's app runs once on core 0 with --trace-gc-nvp under closed-loop load (CONNECTIONS, default 16)
+// from core 1; the first WARMUP_S (4) seconds are left out. Per scavenge: bytes that survived it (copied
+// within the young generation or promoted), bytes promoted to the old generation, pause, and the global
+// handles whose young objects survived or died (pprof's sample contexts are such handles); then the
+// scavenges and mark-compacts per 1,000 requests, the young generation's largest capacity, and peak RSS.
+// Bytes surviving each scavenge is what makes V8 grow its young generation (peak RSS) and promote (full
+// collections): it found the pooled-connection WeakMap (src/tracing/operation-context.ts). One run per config:
+// processes differ (tracing alone sometimes settles at twice the promotion), so repeat a config before
+// reading a difference into it.
+import { spawn } from 'node:child_process';
+import http from 'node:http';
+import path from 'node:path';
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import { readMemory } from '../lib/proc.mjs';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const root = path.resolve(here, '../..');
+const [, , secondsArg = '12', ...specs] = process.argv;
+const WARMUP_MS = Number(process.env.WARMUP_S ?? 4) * 1000;
+const abApp = await (await import('./ab-app.mjs')).abApp();
+const otelRegister = createRequire(path.join(root, 'package.json')).resolve('@opentelemetry/auto-instrumentations-node/register');
+
+const sink = http.createServer((req, res) => {
+  req.resume();
+  req.on('end', () => res.end('{}'));
+});
+await new Promise((r) => sink.listen(0, '127.0.0.1', r));
+const SINK = `http://127.0.0.1:${sink.address().port}`;
+const common = {
+  OTEL_EXPORTER_OTLP_ENDPOINT: SINK,
+  OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf',
+  OTEL_SERVICE_NAME: 'bench-app',
+  OTEL_NODE_RESOURCE_DETECTORS: 'env,host,os,process',
+  OTEL_METRICS_EXPORTER: 'none',
+  OTEL_LOGS_EXPORTER: 'none',
+  OTEL_LOG_LEVEL: 'none',
+};
+
+function configOf(spec) {
+  const [head, ...vars] = spec.split(',');
+  const eq = head.indexOf('=');
+  const label = eq > 0 ? head.slice(0, eq) : head;
+  const [kind, dist] = (eq > 0 ? head.slice(eq + 1) : head).split(':');
+  const extra = Object.fromEntries(vars.map((v) => [v.slice(0, v.indexOf('=')), v.slice(v.indexOf('=') + 1)]));
+  if (kind === 'bare') return { label, args: [], env: extra };
+  if (kind === 'otel') return { label, args: ['--require', otelRegister], env: { ...common, ...extra } };
+  if (kind !== 'full' && kind !== 'noprof') throw new Error(`unknown config ${spec}`);
+  const profiling = kind === 'full' ? { PYROSCOPE_SERVER_ADDRESS: SINK } : { OTEL_PYROSCOPE_START_PROFILING: 'false' };
+  return { label, args: ['--require', path.resolve(dist ?? 'dist', 'register.js')], env: { ...common, ...profiling, ...extra } };
+}
+
+function cleanEnv() {
+  const base = {};
+  for (const [k, v] of Object.entries(process.env)) if (!/^(OTEL_|DD_|PYROSCOPE_|SPAN_PROFILES_|NODE_OPTIONS$)/.test(k)) base[k] = v;
+  return base;
+}
+
+/** `--trace-gc-nvp` lines after the warm-up, as name → value records. */
+function collections(trace) {
+  const found = [];
+  for (const line of trace.split('\n')) {
+    const at = /\s(\d+) ms: pause=/.exec(line);
+    if (at === null || Number(at[1]) < WARMUP_MS) continue;
+    found.push(Object.fromEntries([...line.matchAll(/(\w[\w.]*)=(\S+)/g)].map((m) => [m[1], m[2]])));
+  }
+  return found;
+}
+
+const mean = (rows, key) => rows.reduce((sum, row) => sum + Number(row[key] ?? 0), 0) / Math.max(1, rows.length);
+
+async function run(config) {
+  const env = { ...cleanEnv(), WORK_ITERS: process.env.WORK_ITERS ?? '15000', ...abApp.env, ...config.env };
+  const child = spawn('taskset', ['-c', '0', process.execPath, '--trace-gc-nvp', ...config.args, abApp.script], { env, stdio: ['ignore', 'pipe', 'inherit'], cwd: '/tmp' });
+  const closed = new Promise((resolve) => child.on('close', resolve));
+  let trace = '';
+  child.stdout.setEncoding('utf8');
+  const port = await new Promise((resolve, reject) => {
+    child.stdout.on('data', (chunk) => {
+      trace += chunk;
+      const m = /"listening":(\d+)/.exec(trace);
+      if (m) resolve(Number(m[1]));
+    });
+    child.once('exit', (code) => reject(new Error(`${config.label} exited (${code}) before listening`)));
+  });
+  const options = JSON.stringify({ port, connections: Number(process.env.CONNECTIONS ?? 16), paths: abApp.paths, durationMs: Number(secondsArg) * 1000 });
+  const loader = spawn('taskset', ['-c', '1', process.execPath, path.join(root, 'bench/lib/load-client.mjs'), options], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  loader.stdout.on('data', (d) => (out += d));
+  await new Promise((resolve) => loader.on('close', resolve));
+  const { peakRssKb } = readMemory(child.pid);
+  child.kill('SIGKILL');
+  await closed;
+  const { completed } = JSON.parse(out);
+  // Requests in the traced window, assuming a steady rate over the run.
+  const requests = (completed * Math.max(0, Number(secondsArg) * 1000 - WARMUP_MS)) / (Number(secondsArg) * 1000);
+  const all = collections(trace);
+  const scavenges = all.filter((row) => row.gc === 's');
+  const perK = (n) => ((n * 1000) / Math.max(1, requests)).toFixed(2);
+  const kb = (bytes) => (bytes / 1024).toFixed(0);
+  console.log(
+    `${config.label.padEnd(10)} ${completed} requests · per scavenge: survived ${kb(mean(scavenges, 'new_space_survived'))} KB, ` +
+      `promoted ${kb(mean(scavenges, 'promoted'))} KB, pause ${mean(scavenges, 'pause').toFixed(2)} ms, global handles ` +
+      `survived ${mean(scavenges, 'nodes_copied_in_new').toFixed(0)} / died ${mean(scavenges, 'nodes_died_in_new').toFixed(0)} · ` +
+      `per 1k requests: ${perK(scavenges.length)} scavenges, ${perK(all.length - scavenges.length)} mark-compacts · young generation up to ` +
+      `${Math.max(0, ...scavenges.map((row) => Number(row.new_space_capacity))) / 1048576} MB · peak RSS ${(peakRssKb / 1024).toFixed(0)} MB`,
+  );
+}
+
+try {
+  for (const spec of specs) await run(configOf(spec));
+} finally {
+  sink.close();
+  await abApp.stop();
+}
