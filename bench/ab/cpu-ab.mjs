@@ -1,10 +1,6 @@
 // Interleaved A/B of server CPU time per request (utime+stime from /proc), from the checkout:
 //   taskset -c 1 node bench/ab/cpu-ab.mjs <rounds> <config> <config> ...
-// config: [label=]kind[:dist][,VAR=value...]   kind: bare | otel | full | noprof
-//   otel   = --require @opentelemetry/auto-instrumentations-node/register (this checkout's copy), as the
-//            peers' harness runs it: OTLP/HTTP to the loopback sink, local resource detectors only
-//   full   = --require <dist>/register.js, OTLP/HTTP protobuf traces to the sink, profiles to its /ingest
-//   noprof = full with OTEL_PYROSCOPE_START_PROFILING=false (tracing only)
+// config: [label=]kind[:dist][,VAR=value...], kind bare | otel | full | noprof (ab-configs.mjs says what each runs)
 // A round in which any server was less than MIN_BUSY (0.85) busy on its core is left out (contention).
 // Env: APP=http|express|pg (bench/ab/ab-app.mjs), WORK_ITERS (15000), CONNECTIONS (10),
 //   WARMUP_S (2), DURATION_S (5), REF (label the ratios are to; default otel when given, else the first),
@@ -13,54 +9,23 @@
 // runs every config once, the order reversed every other round; the ratio to REF is taken within a round.
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
-import http from 'node:http';
 import path from 'node:path';
-import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { medianWithInterval, formatInterval } from '../lib/median-ci.mjs';
+import { abConfigs, startAbSink, withoutAgentEnv } from './ab-configs.mjs';
 import { readCpuMs, readMemory } from '../lib/proc.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '../..');
 const [, , roundsArg = '6', ...specs] = process.argv;
 const rounds = Number(roundsArg);
+const node = process.execPath;
+
+const sink = await startAbSink();
+const configs = abConfigs(specs, sink.url);
+// Started once the configs are known to be valid: with APP=pg it starts PostgreSQL.
 const abApp = await (await import('./ab-app.mjs')).abApp();
 const app = abApp.script;
-const node = process.execPath;
-const otelRegister = createRequire(path.join(root, 'package.json')).resolve('@opentelemetry/auto-instrumentations-node/register');
-
-let exported = 0;
-const sink = http.createServer((req, res) => {
-  req.on('data', (d) => (exported += d.length));
-  req.on('end', () => res.end('{}'));
-});
-await new Promise((r) => sink.listen(0, '127.0.0.1', r));
-const SINK = `http://127.0.0.1:${sink.address().port}`;
-
-const otelEnv = { OTEL_EXPORTER_OTLP_ENDPOINT: SINK, OTEL_SERVICE_NAME: 'bench-app', OTEL_NODE_RESOURCE_DETECTORS: 'env,host,os,process,serviceinstance,container' };
-const oursEnv = { ...otelEnv, OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf', OTEL_METRICS_EXPORTER: 'none', OTEL_LOGS_EXPORTER: 'none', PYROSCOPE_SERVER_ADDRESS: SINK };
-
-const configs = specs.map((spec) => {
-  const [head, ...vars] = spec.split(',');
-  const eq = head.indexOf('=');
-  const label = eq > 0 ? head.slice(0, eq) : head;
-  const [kind, dist] = (eq > 0 ? head.slice(eq + 1) : head).split(':');
-  const extra = Object.fromEntries(vars.map((v) => [v.slice(0, v.indexOf('=')), v.slice(v.indexOf('=') + 1)]));
-  let args = [];
-  let env = {};
-  if (kind === 'otel') [args, env] = [['--require', otelRegister], otelEnv];
-  else if (kind === 'full' || kind === 'noprof') {
-    args = ['--require', path.resolve(dist ?? 'dist', 'register.js')];
-    env = kind === 'full' ? oursEnv : { ...oursEnv, OTEL_PYROSCOPE_START_PROFILING: 'false' };
-  } else if (kind !== 'bare') throw new Error(`unknown config ${spec}`);
-  return { label, args, env: { ...env, ...extra } };
-});
-
-function cleanEnv() {
-  const base = {};
-  for (const [k, v] of Object.entries(process.env)) if (!/^(OTEL_|DD_|PYROSCOPE_|SPAN_PROFILES_|NODE_OPTIONS$)/.test(k)) base[k] = v;
-  return base;
-}
 
 function load(port, durationMs) {
   const options = JSON.stringify({ port, connections: Number(process.env.CONNECTIONS ?? 10), paths: abApp.paths, durationMs });
@@ -80,7 +45,7 @@ for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
 }
 
 async function once(config) {
-  const env = { ...cleanEnv(), OTEL_LOG_LEVEL: 'none', WORK_ITERS: process.env.WORK_ITERS ?? '15000', ...abApp.env, SPAN_PROFILES_DIR: `/tmp/cpu-ab-store-${process.pid}`, ...config.env };
+  const env = { ...withoutAgentEnv(), OTEL_LOG_LEVEL: 'none', WORK_ITERS: process.env.WORK_ITERS ?? '15000', ...abApp.env, SPAN_PROFILES_DIR: `/tmp/cpu-ab-store-${process.pid}`, ...config.env };
   const gcOut = `/tmp/cpu-ab-gc-${process.pid}.json`;
   const probe = process.env.GC === '1' ? ['--require', path.join(here, 'gc-probe.js')] : [];
   const child = spawn('taskset', ['-c', '0', node, ...probe, ...config.args, app], { env: { ...env, GC_OUT: gcOut }, stdio: ['ignore', 'pipe', 'inherit'], cwd: '/tmp' });

@@ -1,43 +1,24 @@
 // Where CPU goes per request under each config, from V8's --cpu-prof, from the checkout:
-//   taskset -c 1 node bench/ab/cpuprof-run.mjs <seconds> <config> ...   (configs as in cpu-ab.mjs)
+//   taskset -c 1 node bench/ab/cpuprof-run.mjs <seconds> <config> ...   (configs as in ab-configs.mjs)
 // Each config's app runs on core 0 under the same closed-loop load; after <seconds> it is told to exit
 // (SIGUSR2) and its profile is summarised: self time per request by package / file, and the top functions.
 // Env: APP, WORK_ITERS, CONNECTIONS as in cpu-ab.mjs; TOP (25); KEEP=dir keeps the .cpuprofile files.
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
-import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
-import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
+import { abConfigs, startAbSink } from './ab-configs.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '../..');
 const [, , secondsArg = '8', ...specs] = process.argv;
+const node = process.execPath;
+const sink = await startAbSink();
+const configs = abConfigs(specs, sink.url);
+// Started once the configs are known to be valid: with APP=pg it starts PostgreSQL.
 const abApp = await (await import('./ab-app.mjs')).abApp();
 const app = abApp.script;
-const node = process.execPath;
-const otelRegister = createRequire(path.join(root, 'package.json')).resolve('@opentelemetry/auto-instrumentations-node/register');
-const sink = http.createServer((req, res) => {
-  req.resume();
-  req.on('end', () => res.end('{}'));
-});
-await new Promise((r) => sink.listen(0, '127.0.0.1', r));
-const SINK = `http://127.0.0.1:${sink.address().port}`;
-const otelEnv = { OTEL_EXPORTER_OTLP_ENDPOINT: SINK, OTEL_SERVICE_NAME: 'bench-app', OTEL_NODE_RESOURCE_DETECTORS: 'env,host,os,process,serviceinstance,container' };
-const oursEnv = { ...otelEnv, OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf', OTEL_METRICS_EXPORTER: 'none', OTEL_LOGS_EXPORTER: 'none', PYROSCOPE_SERVER_ADDRESS: SINK };
-
-function configOf(spec) {
-  const [head, ...vars] = spec.split(',');
-  const eq = head.indexOf('=');
-  const label = eq > 0 ? head.slice(0, eq) : head;
-  const [kind, dist] = (eq > 0 ? head.slice(eq + 1) : head).split(':');
-  const extra = Object.fromEntries(vars.map((v) => [v.slice(0, v.indexOf('=')), v.slice(v.indexOf('=') + 1)]));
-  if (kind === 'otel') return { label, args: ['--require', otelRegister], env: { ...otelEnv, ...extra } };
-  if (kind === 'bare') return { label, args: [], env: extra };
-  const env = kind === 'full' ? oursEnv : { ...oursEnv, OTEL_PYROSCOPE_START_PROFILING: 'false' };
-  return { label, args: ['--require', path.resolve(dist ?? 'dist', 'register.js')], env: { ...env, ...extra } };
-}
 
 function category(url) {
   if (!url) return '(native/vm)';
@@ -89,8 +70,7 @@ async function run(config) {
   return { completed, requests, selfUs, windowUs };
 }
 
-for (const spec of specs) {
-  const config = configOf(spec);
+for (const config of configs) {
   const { completed, requests, selfUs, windowUs } = await run(config);
   const perReq = (us) => (us / requests).toFixed(2);
   const byCat = new Map();

@@ -1,6 +1,6 @@
 // What survives V8's young-generation collections under each config, from V8's own trace, from the checkout:
 //   taskset -c 1 node bench/ab/gc-survival.mjs <seconds> <config> <config> ...
-// config: [label=]kind[:dist][,VAR=value...] as in cpu-ab.mjs (bare | otel | full | noprof); OpenTelemetry's
+// config: [label=]kind[:dist][,VAR=value...] as in ab-configs.mjs (bare | otel | full | noprof); OpenTelemetry's
 // register gets metrics and logs off, as in the bench's overhead section.
 // Each config's app runs once on core 0 with --trace-gc-nvp under closed-loop load (CONNECTIONS, default 16)
 // from core 1; the first WARMUP_S (4) seconds are left out. Per scavenge: bytes that survived it (copied
@@ -12,53 +12,26 @@
 // processes differ (tracing alone sometimes settles at twice the promotion), so repeat a config before
 // reading a difference into it.
 import { spawn } from 'node:child_process';
-import http from 'node:http';
 import path from 'node:path';
-import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { readMemory } from '../lib/proc.mjs';
+import { abConfigs, startAbSink, withoutAgentEnv } from './ab-configs.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '../..');
 const [, , secondsArg = '12', ...specs] = process.argv;
 const WARMUP_MS = Number(process.env.WARMUP_S ?? 4) * 1000;
-const abApp = await (await import('./ab-app.mjs')).abApp();
-const otelRegister = createRequire(path.join(root, 'package.json')).resolve('@opentelemetry/auto-instrumentations-node/register');
-
-const sink = http.createServer((req, res) => {
-  req.resume();
-  req.on('end', () => res.end('{}'));
-});
-await new Promise((r) => sink.listen(0, '127.0.0.1', r));
-const SINK = `http://127.0.0.1:${sink.address().port}`;
-const common = {
-  OTEL_EXPORTER_OTLP_ENDPOINT: SINK,
+const sink = await startAbSink();
+/** As in the bench's overhead section (bench/lib/configurations.mjs): the register with metrics and logs off. */
+const configs = abConfigs(specs, sink.url, {
   OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf',
-  OTEL_SERVICE_NAME: 'bench-app',
   OTEL_NODE_RESOURCE_DETECTORS: 'env,host,os,process',
   OTEL_METRICS_EXPORTER: 'none',
   OTEL_LOGS_EXPORTER: 'none',
   OTEL_LOG_LEVEL: 'none',
-};
-
-function configOf(spec) {
-  const [head, ...vars] = spec.split(',');
-  const eq = head.indexOf('=');
-  const label = eq > 0 ? head.slice(0, eq) : head;
-  const [kind, dist] = (eq > 0 ? head.slice(eq + 1) : head).split(':');
-  const extra = Object.fromEntries(vars.map((v) => [v.slice(0, v.indexOf('=')), v.slice(v.indexOf('=') + 1)]));
-  if (kind === 'bare') return { label, args: [], env: extra };
-  if (kind === 'otel') return { label, args: ['--require', otelRegister], env: { ...common, ...extra } };
-  if (kind !== 'full' && kind !== 'noprof') throw new Error(`unknown config ${spec}`);
-  const profiling = kind === 'full' ? { PYROSCOPE_SERVER_ADDRESS: SINK } : { OTEL_PYROSCOPE_START_PROFILING: 'false' };
-  return { label, args: ['--require', path.resolve(dist ?? 'dist', 'register.js')], env: { ...common, ...profiling, ...extra } };
-}
-
-function cleanEnv() {
-  const base = {};
-  for (const [k, v] of Object.entries(process.env)) if (!/^(OTEL_|DD_|PYROSCOPE_|SPAN_PROFILES_|NODE_OPTIONS$)/.test(k)) base[k] = v;
-  return base;
-}
+});
+// Started once the configs are known to be valid: with APP=pg it starts PostgreSQL.
+const abApp = await (await import('./ab-app.mjs')).abApp();
 
 /** `--trace-gc-nvp` lines after the warm-up, as name → value records. */
 function collections(trace) {
@@ -74,7 +47,7 @@ function collections(trace) {
 const mean = (rows, key) => rows.reduce((sum, row) => sum + Number(row[key] ?? 0), 0) / Math.max(1, rows.length);
 
 async function run(config) {
-  const env = { ...cleanEnv(), WORK_ITERS: process.env.WORK_ITERS ?? '15000', ...abApp.env, ...config.env };
+  const env = { ...withoutAgentEnv(), WORK_ITERS: process.env.WORK_ITERS ?? '15000', ...abApp.env, ...config.env };
   const child = spawn('taskset', ['-c', '0', process.execPath, '--trace-gc-nvp', ...config.args, abApp.script], { env, stdio: ['ignore', 'pipe', 'inherit'], cwd: '/tmp' });
   const closed = new Promise((resolve) => child.on('close', resolve));
   let trace = '';
@@ -112,7 +85,7 @@ async function run(config) {
 }
 
 try {
-  for (const spec of specs) await run(configOf(spec));
+  for (const config of configs) await run(config);
 } finally {
   sink.close();
   await abApp.stop();

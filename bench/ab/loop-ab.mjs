@@ -1,38 +1,19 @@
 // Interleaved A/B of bench/ab/span-loop.js (request-shaped spans, no HTTP): process CPU time per request.
-//   node bench/ab/loop-ab.mjs <pairs> <config> <config> ...   (configs as in cpu-ab.mjs: otel | full:<dist> | noprof:<dist> | bare)
+//   node bench/ab/loop-ab.mjs <pairs> <config> <config> ...   (configs as in ab-configs.mjs: otel | full:<dist> | noprof:<dist> | bare)
 // Each pair runs every config once, the order reversed every other pair, on core CORE (0). Ratios to the
 // first config within a pair; median with its 95 % interval. GC_STATS=1 adds V8's collections per request
 // (span-loop.js: scavenges, major GCs, pause, bytes promoted to old space) and peak RSS.
 import { spawn } from 'node:child_process';
-import http from 'node:http';
 import path from 'node:path';
-import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { medianWithInterval, formatInterval } from '../lib/median-ci.mjs';
+import { abConfigs, startAbSink } from './ab-configs.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '../..');
 const [, , pairsArg = '10', ...specs] = process.argv;
-const otelRegister = createRequire(path.join(root, 'package.json')).resolve('@opentelemetry/auto-instrumentations-node/register');
-const sink = http.createServer((req, res) => {
-  req.resume();
-  req.on('end', () => res.end('{}'));
-});
-await new Promise((r) => sink.listen(0, '127.0.0.1', r));
-const SINK = `http://127.0.0.1:${sink.address().port}`;
-const otelEnv = { OTEL_EXPORTER_OTLP_ENDPOINT: SINK, OTEL_SERVICE_NAME: 'bench-app', OTEL_NODE_RESOURCE_DETECTORS: 'env,host,os,process,serviceinstance,container' };
-const oursEnv = { ...otelEnv, OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf', OTEL_METRICS_EXPORTER: 'none', OTEL_LOGS_EXPORTER: 'none', PYROSCOPE_SERVER_ADDRESS: SINK };
-const configs = specs.map((spec) => {
-  const [head, ...vars] = spec.split(',');
-  const eq = head.indexOf('=');
-  const label = eq > 0 ? head.slice(0, eq) : head;
-  const [kind, dist] = (eq > 0 ? head.slice(eq + 1) : head).split(':');
-  const extra = Object.fromEntries(vars.map((v) => [v.slice(0, v.indexOf('=')), v.slice(v.indexOf('=') + 1)]));
-  if (kind === 'otel') return { label, args: ['--require', otelRegister], env: { ...otelEnv, ...extra } };
-  if (kind === 'bare') return { label, args: [], env: extra };
-  const env = kind === 'full' ? oursEnv : { ...oursEnv, OTEL_PYROSCOPE_START_PROFILING: 'false' };
-  return { label, args: ['--require', path.resolve(dist ?? 'dist', 'register.js')], env: { ...env, ...extra } };
-});
+const sink = await startAbSink();
+const configs = abConfigs(specs, sink.url);
 let current;
 process.on('SIGINT', () => { current?.kill('SIGKILL'); process.exit(1); });
 function once(config) {
