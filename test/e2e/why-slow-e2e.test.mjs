@@ -25,8 +25,9 @@ before(async () => {
   const [w, s] = await Promise.all([waiting, spinning]);
   assert.equal(w.status, 200);
   assert.equal(s.status, 200);
-  // Requests that only wait, with nobody else running: almost surely not one CPU sample between them.
-  await Promise.all([app.request('/wait?ms=300'), app.request('/wait?ms=250')]);
+  // Requests that only wait, with nobody else running: almost surely at least one of them without a CPU sample.
+  // (Two were not always enough: once, under the whole suite's load, each caught one sample.)
+  await Promise.all([app.request('/wait?ms=300'), app.request('/wait?ms=250'), ...[120, 90, 60, 30].map((ms) => app.request(`/wait?ms=${ms}`))]);
   app.kill('SIGTERM'); // flushes the last profile and the spans to the store
   const exit = await app.waitForExit(20_000);
   assert.equal(exit.signal ?? exit.code, exit.signal ? 'SIGTERM' : 143);
