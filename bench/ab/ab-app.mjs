@@ -1,7 +1,7 @@
 // The app the bench/ab tools run, from APP: http (bench/ab/http-app.js), express (bench/ab/express-app.js) or
 // pg (bench/workload/pg-app.js: two queries per request on a real PostgreSQL, which this module starts on the
 // load core with test/helpers/databases.mjs, fills once, and stops with the tool).
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startPostgres } from '../../test/helpers/databases.mjs';
@@ -29,4 +29,38 @@ export async function abApp(name = process.env.APP ?? 'http') {
     env: { DATABASE_URL: database.url, BENCH_WORK_ITERATIONS: process.env.BENCH_WORK_ITERATIONS ?? '20000' },
     stop: () => database.stop(),
   };
+}
+
+/**
+ * Starts `app`'s server for `config` (from ab-configs.mjs) on core 0 with extra Node flags before the config's
+ * own. Resolves, once it listens, to `{ child, port, output(), closed }`: `output()` is everything it has
+ * printed on stdout so far (a V8 trace, say), `closed` settles when it has exited.
+ */
+export async function startAbServer(app, config, env, nodeFlags = []) {
+  const child = spawn('taskset', ['-c', '0', process.execPath, ...nodeFlags, ...config.args, app.script], { env, stdio: ['ignore', 'pipe', 'inherit'], cwd: '/tmp' });
+  const closed = new Promise((resolve) => child.on('close', resolve));
+  let output = '';
+  child.stdout.setEncoding('utf8');
+  const port = await new Promise((resolve, reject) => {
+    child.stdout.on('data', (chunk) => {
+      output += chunk;
+      const m = /"listening":(\d+)/.exec(output);
+      if (m) resolve(Number(m[1]));
+    });
+    child.once('exit', (code) => reject(new Error(`${config.label} exited (${code}) before listening`)));
+  });
+  return { child, port, output: () => output, closed };
+}
+
+/**
+ * Closed-loop load on `port` from core 1 for `durationMs` (CONNECTIONS connections, default 16) over `app`'s
+ * paths; resolves to the load client's result (`completed` requests, ...) when it is done.
+ */
+export async function runAbLoad(app, port, durationMs) {
+  const options = JSON.stringify({ port, connections: Number(process.env.CONNECTIONS ?? 16), paths: app.paths, durationMs });
+  const loader = spawn('taskset', ['-c', '1', process.execPath, path.join(root, 'bench/lib/load-client.mjs'), options], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  loader.stdout.on('data', (d) => (out += d));
+  await new Promise((resolve) => loader.on('close', resolve));
+  return JSON.parse(out);
 }

@@ -45,6 +45,18 @@ export function abConfigs(specs, sinkUrl, common = {}) {
   });
 }
 
+/**
+ * `common` for {@link abConfigs} as the bench's overhead section runs them (bench/lib/configurations.mjs):
+ * OTLP/HTTP protobuf, cheap resource detectors, the register with metrics and logs off, no diagnostics.
+ */
+export const AS_IN_THE_BENCH = Object.freeze({
+  OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf',
+  OTEL_NODE_RESOURCE_DETECTORS: 'env,host,os,process',
+  OTEL_METRICS_EXPORTER: 'none',
+  OTEL_LOGS_EXPORTER: 'none',
+  OTEL_LOG_LEVEL: 'none',
+});
+
 /** This process's environment without anything that would configure an agent (or another) in the child. */
 export function withoutAgentEnv() {
   const base = {};

@@ -11,27 +11,16 @@
 // collections): it found the pooled-connection WeakMap (src/tracing/operation-context.ts). One run per config:
 // processes differ (tracing alone sometimes settles at twice the promotion), so repeat a config before
 // reading a difference into it.
-import { spawn } from 'node:child_process';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { readMemory } from '../lib/proc.mjs';
-import { abConfigs, startAbSink, withoutAgentEnv } from './ab-configs.mjs';
+import { AS_IN_THE_BENCH, abConfigs, startAbSink, withoutAgentEnv } from './ab-configs.mjs';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const root = path.resolve(here, '../..');
 const [, , secondsArg = '12', ...specs] = process.argv;
 const WARMUP_MS = Number(process.env.WARMUP_S ?? 4) * 1000;
 const sink = await startAbSink();
-/** As in the bench's overhead section (bench/lib/configurations.mjs): the register with metrics and logs off. */
-const configs = abConfigs(specs, sink.url, {
-  OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf',
-  OTEL_NODE_RESOURCE_DETECTORS: 'env,host,os,process',
-  OTEL_METRICS_EXPORTER: 'none',
-  OTEL_LOGS_EXPORTER: 'none',
-  OTEL_LOG_LEVEL: 'none',
-});
+const configs = abConfigs(specs, sink.url, AS_IN_THE_BENCH);
 // Started once the configs are known to be valid: with APP=pg it starts PostgreSQL.
-const abApp = await (await import('./ab-app.mjs')).abApp();
+const { abApp: makeAbApp, startAbServer, runAbLoad } = await import('./ab-app.mjs');
+const abApp = await makeAbApp();
 
 /** `--trace-gc-nvp` lines after the warm-up, as name → value records. */
 function collections(trace) {
@@ -48,27 +37,12 @@ const mean = (rows, key) => rows.reduce((sum, row) => sum + Number(row[key] ?? 0
 
 async function run(config) {
   const env = { ...withoutAgentEnv(), WORK_ITERS: process.env.WORK_ITERS ?? '15000', ...abApp.env, ...config.env };
-  const child = spawn('taskset', ['-c', '0', process.execPath, '--trace-gc-nvp', ...config.args, abApp.script], { env, stdio: ['ignore', 'pipe', 'inherit'], cwd: '/tmp' });
-  const closed = new Promise((resolve) => child.on('close', resolve));
-  let trace = '';
-  child.stdout.setEncoding('utf8');
-  const port = await new Promise((resolve, reject) => {
-    child.stdout.on('data', (chunk) => {
-      trace += chunk;
-      const m = /"listening":(\d+)/.exec(trace);
-      if (m) resolve(Number(m[1]));
-    });
-    child.once('exit', (code) => reject(new Error(`${config.label} exited (${code}) before listening`)));
-  });
-  const options = JSON.stringify({ port, connections: Number(process.env.CONNECTIONS ?? 16), paths: abApp.paths, durationMs: Number(secondsArg) * 1000 });
-  const loader = spawn('taskset', ['-c', '1', process.execPath, path.join(root, 'bench/lib/load-client.mjs'), options], { stdio: ['ignore', 'pipe', 'inherit'] });
-  let out = '';
-  loader.stdout.on('data', (d) => (out += d));
-  await new Promise((resolve) => loader.on('close', resolve));
-  const { peakRssKb } = readMemory(child.pid);
-  child.kill('SIGKILL');
-  await closed;
-  const { completed } = JSON.parse(out);
+  const server = await startAbServer(abApp, config, env, ['--trace-gc-nvp']);
+  const { completed } = await runAbLoad(abApp, server.port, Number(secondsArg) * 1000);
+  const { peakRssKb } = readMemory(server.child.pid);
+  server.child.kill('SIGKILL');
+  await server.closed;
+  const trace = server.output();
   // Requests in the traced window, assuming a steady rate over the run.
   const requests = (completed * Math.max(0, Number(secondsArg) * 1000 - WARMUP_MS)) / (Number(secondsArg) * 1000);
   const all = collections(trace);

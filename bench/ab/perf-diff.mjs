@@ -8,57 +8,36 @@
 // One process per config: JIT decisions differ from process to process (a hot app function can move by 5 % of
 // its samples between two runs of one config), so repeat before reading a difference into one symbol; what
 // is steady from run to run is the total per request. perf.data files stay in OUT (default /tmp/perf-diff).
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { abConfigs, startAbSink, withoutAgentEnv } from './ab-configs.mjs';
+import { AS_IN_THE_BENCH, abConfigs, startAbSink, withoutAgentEnv } from './ab-configs.mjs';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const [, , secondsArg = '10', ...specs] = process.argv;
 const seconds = Number(secondsArg);
 const outDir = process.env.OUT ?? '/tmp/perf-diff';
 const TOP = Number(process.env.TOP ?? 25);
 if (spawnSync('perf', ['--version']).status !== 0) throw new Error('perf is not installed (Debian: apt-get install linux-perf)');
 const sink = await startAbSink();
-const configs = abConfigs(specs, sink.url, {
-  OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf',
-  OTEL_NODE_RESOURCE_DETECTORS: 'env,host,os,process',
-  OTEL_METRICS_EXPORTER: 'none',
-  OTEL_LOGS_EXPORTER: 'none',
-  OTEL_LOG_LEVEL: 'none',
-});
+const configs = abConfigs(specs, sink.url, AS_IN_THE_BENCH);
 // Started once the configs are known to be valid: with APP=pg it starts PostgreSQL.
-const abApp = await (await import('./ab-app.mjs')).abApp();
+const { abApp: makeAbApp, startAbServer, runAbLoad } = await import('./ab-app.mjs');
+const abApp = await makeAbApp();
 fs.mkdirSync(outDir, { recursive: true });
 
 /** Records one config; resolves to { label, requests, samples: Map<symbol, count> }. */
 async function record(config) {
   const env = { ...withoutAgentEnv(), WORK_ITERS: process.env.WORK_ITERS ?? '15000', ...abApp.env, ...config.env };
-  const child = spawn('taskset', ['-c', '0', process.execPath, '--perf-basic-prof-only-functions', ...config.args, abApp.script], { env, stdio: ['ignore', 'pipe', 'inherit'], cwd: '/tmp' });
-  const closed = new Promise((resolve) => child.on('close', resolve));
-  let out = '';
-  child.stdout.setEncoding('utf8');
-  const port = await new Promise((resolve, reject) => {
-    child.stdout.on('data', (chunk) => {
-      out += chunk;
-      const m = /"listening":(\d+)/.exec(out);
-      if (m) resolve(Number(m[1]));
-    });
-    child.once('exit', (code) => reject(new Error(`${config.label} exited (${code}) before listening`)));
-  });
-  const options = JSON.stringify({ port, connections: Number(process.env.CONNECTIONS ?? 16), paths: abApp.paths, durationMs: (seconds + 5) * 1000 });
-  const loader = spawn('taskset', ['-c', '1', process.execPath, path.join(root, 'bench/lib/load-client.mjs'), options], { stdio: ['ignore', 'pipe', 'inherit'] });
-  let load = '';
-  loader.stdout.on('data', (d) => (load += d));
+  const server = await startAbServer(abApp, config, env, ['--perf-basic-prof-only-functions']);
+  const load = runAbLoad(abApp, server.port, (seconds + 5) * 1000);
   await new Promise((resolve) => setTimeout(resolve, 3500));
   const data = path.join(outDir, `perf-${config.label}.data`);
-  spawnSync('perf', ['record', '-F', '1999', '-g', '-p', String(child.pid), '-o', data, '--', 'sleep', String(seconds)], { stdio: 'ignore' });
-  await new Promise((resolve) => loader.on('close', resolve));
-  child.kill('SIGKILL');
-  await closed;
+  spawnSync('perf', ['record', '-F', '1999', '-g', '-p', String(server.child.pid), '-o', data, '--', 'sleep', String(seconds)], { stdio: 'ignore' });
+  const { completed } = await load;
+  server.child.kill('SIGKILL');
+  await server.closed;
   // Requests in the recorded window, assuming a steady rate over the load's run.
-  const requests = (JSON.parse(load).completed * seconds) / (seconds + 5);
+  const requests = (completed * seconds) / (seconds + 5);
   const report = spawnSync('perf', ['report', '-i', data, '--no-children', '--sort', 'dso,sym', '-g', 'none', '-n', '--stdio'], { encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 });
   const samples = new Map();
   for (const line of report.stdout.split('\n')) {
