@@ -11,7 +11,7 @@ import type { ProfileCut, ProfileExporter } from '../export/profile-exporter';
 import { SAMPLE_TIME_LABEL, SPAN_NAME_LABEL } from '../profile-format';
 import type { ContextBinding } from '../linking/context-binding';
 import { stopSampler, type PprofModule } from './native-profiler';
-import { nextTurn } from './frame-table';
+import { nextTurn } from '../slice-clock';
 import { RawCutBuilder, type SampleLabelsOf } from './raw-cut-builder';
 import { PendingSpanNames } from '../linking/late-span-names';
 import { separateUnsampledCpu } from './sampler-gaps';

@@ -6,7 +6,8 @@
  * as one `(external)` frame; the period the sampling interval in bytes.
  */
 import { Profile, Sample, ValueType } from 'pprof-format';
-import { DEFAULT_SLICE_MS, FrameTable, SliceClock, type FrameNode } from './frame-table';
+import { SliceClock } from '../slice-clock';
+import { DEFAULT_SLICE_MS, FrameTable, type FrameNode } from './frame-table';
 
 /** A node of V8's allocation tree as pprof returns it. */
 export interface HeapTreeNode extends FrameNode {

@@ -14,7 +14,7 @@ import { Profile, ValueType } from 'pprof-format';
 import { withDeadline } from '../deadline';
 import { describeError, getLogger } from '../logger';
 import type { EncodedProfile, HeapCut, ProfileExporter } from '../export/profile-exporter';
-import { nextTurn } from './frame-table';
+import { nextTurn } from '../slice-clock';
 import { buildHeapCut, type HeapTreeNode } from './heap-cut-builder';
 import type { PprofModule } from './native-profiler';
 import { HEAP_PERIOD_TYPE, HEAP_TYPE_RENAMES, heapColumns } from '../profile-format';

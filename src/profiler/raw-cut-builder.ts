@@ -16,7 +16,8 @@
  * - locations are deduplicated by script, line, column and name; functions by script and name.
  */
 import { Label, Profile, Sample, ValueType, type StringTable } from 'pprof-format';
-import { DEFAULT_SLICE_MS, FrameTable, SliceClock, type FrameNode } from './frame-table';
+import { SliceClock } from '../slice-clock';
+import { DEFAULT_SLICE_MS, FrameTable, type FrameNode } from './frame-table';
 import { CPU_SAMPLE_TYPE, WALL_SAMPLE_TYPE } from '../profile-format';
 
 /** One sample's context as pprof's native stop returns it. */

@@ -17,6 +17,7 @@ import { EncodedSpanBatch } from '../../export/encoded-spans';
 import { rootsFileName, serviceDirName, SPANS_FILE_MAX_AGE_MS, spansFileMaxBytes, spansFileName } from '../layout';
 import { StoreSizeCap } from './size-cap';
 import type { StoreWriteStats } from './profile-store-exporter';
+import { nextTurn } from '../../slice-clock';
 import { FrameCompressor } from './frame-compressor';
 import { storeLines, storeLinesOfSpans } from './span-json';
 import { makeStoreDirectory, reportStoreWriteFailure } from './write-failure';
@@ -211,11 +212,6 @@ export class SpanStoreExporter implements SpanExporter {
       await f.handle.close().catch(() => undefined);
     }
   }
-}
-
-/** Resolves in a later event-loop turn (after I/O callbacks already due). */
-function nextTurn(): Promise<void> {
-  return new Promise((resolve) => setImmediate(resolve));
 }
 
 /** Writes `data` at the end of `file` in one call; the error when it was not written whole. */
