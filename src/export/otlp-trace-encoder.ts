@@ -10,6 +10,7 @@ import type { Attributes, HrTime, SpanContext } from '@opentelemetry/api';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace';
 import { EncodedSpanBatch, type SpanEncoding } from './encoded-spans';
 import { ProtobufWriter } from './protobuf-writer';
+import { SliceClock } from '../slice-clock';
 
 /** Span.flags bits (trace/v1): the low byte is the W3C trace flags; then "is_remote is known" and "is remote". */
 const FLAGS_HAS_IS_REMOTE = 0x100;
@@ -149,12 +150,19 @@ function writeSpan(writer: ProtobufWriter, span: ReadableSpan): void {
   writer.fixed32(16, flagsOf(context.traceFlags, parent?.isRemote));
 }
 
-/** Spans grouped by resource, then scope, in first-appearance order; `write` writes one span's body. */
-function writeRequest<T>(
+/** Spans written between two steps of {@link writeRequest}. */
+const SPANS_PER_STEP = 16;
+
+/**
+ * Spans grouped by resource, then scope, in first-appearance order; `write` writes one span's body. A step
+ * ends every {@link SPANS_PER_STEP} spans: drain it in one go ({@link drain}) or a slice at a time.
+ */
+function* writeRequest<T>(
   writer: ProtobufWriter,
   groups: Iterable<{ resource: ReadableSpan['resource']; scopes: Iterable<{ scope: ReadableSpan['instrumentationScope']; spans: T[] }> }>,
   write: (writer: ProtobufWriter, span: T) => void,
-): void {
+): Generator<void, void, void> {
+  let written = 0;
   for (const { resource, scopes } of groups) {
     writer.begin(1);
     writer.begin(1);
@@ -168,7 +176,13 @@ function writeRequest<T>(
       const scopeAttributes = (scope as { attributes?: Attributes }).attributes;
       if (scopeAttributes) writeAttributes(writer, scopeAttributes, 3);
       writer.end();
-      for (const span of spans) write(writer, span);
+      for (const span of spans) {
+        write(writer, span);
+        if (++written === SPANS_PER_STEP) {
+          written = 0;
+          yield;
+        }
+      }
       if (scope.schemaUrl) writer.string(3, scope.schemaUrl);
       writer.end();
     }
@@ -177,17 +191,18 @@ function writeRequest<T>(
   }
 }
 
+function drain(steps: Generator<void, void, void>): void {
+  while (!steps.next().done);
+}
+
 function writeSpanMessage(writer: ProtobufWriter, span: ReadableSpan): void {
   writer.begin(2);
   writeSpan(writer, span);
   writer.end();
 }
 
-/**
- * The request for `spans`: one ResourceSpans per resource and one ScopeSpans per instrumentation scope
- * (both by identity, as the SDK shares those objects), spans in the order given.
- */
-export function encodeTraceExportRequest(spans: readonly ReadableSpan[]): Uint8Array {
+/** `spans` by resource, then by scope (both by identity, as the SDK shares those objects), in order of first appearance. */
+function groupByResource(spans: readonly ReadableSpan[]): ResourceGroups<ReadableSpan> {
   const byResource = new Map<ReadableSpan['resource'], Map<ReadableSpan['instrumentationScope'], ReadableSpan[]>>();
   for (const span of spans) {
     let byScope = byResource.get(span.resource);
@@ -199,10 +214,46 @@ export function encodeTraceExportRequest(spans: readonly ReadableSpan[]): Uint8A
     if (list === undefined) byScope.set(span.instrumentationScope, [span]);
     else list.push(span);
   }
-  const groups = [...byResource].map(([resource, byScope]) => ({ resource, scopes: [...byScope].map(([scope, list]) => ({ scope, spans: list })) }));
+  return [...byResource].map(([resource, byScope]) => ({ resource, scopes: [...byScope].map(([scope, list]) => ({ scope, spans: list })) }));
+}
+
+type ResourceGroups<T> = Array<{ resource: ReadableSpan['resource']; scopes: Array<{ scope: ReadableSpan['instrumentationScope']; spans: T[] }> }>;
+
+/**
+ * The request for `spans`: one ResourceSpans per resource and one ScopeSpans per instrumentation scope
+ * (both by identity, as the SDK shares those objects), spans in the order given.
+ */
+export function encodeTraceExportRequest(spans: readonly ReadableSpan[]): Uint8Array {
   const writer = new ProtobufWriter(spans.length * 768 + 1024);
-  writeRequest(writer, groups, writeSpanMessage);
+  drain(writeRequest(writer, groupByResource(spans), writeSpanMessage));
   return writer.finish();
+}
+
+/** A request already encoded ({@link encodeTraceExportRequestInSlices}); `length` spans, for the exporter's metrics. */
+export class EncodedTraceExportRequest {
+  constructor(
+    readonly bytes: Uint8Array,
+    readonly length: number,
+  ) {}
+}
+
+/** Encoding time per event-loop turn when a request is encoded in slices, ms (a span takes 1-2 µs). */
+export const REQUEST_SLICE_MS = 0.5;
+
+/**
+ * {@link encodeTraceExportRequest}'s bytes, written a slice of about `sliceMs` at a time with a turn of the
+ * event loop between slices: a batch of 512 spans is not one long turn. Rejects with what the encoding throws.
+ */
+export async function encodeTraceExportRequestInSlices(spans: readonly ReadableSpan[], sliceMs = REQUEST_SLICE_MS): Promise<EncodedTraceExportRequest> {
+  const writer = new ProtobufWriter(spans.length * 768 + 1024);
+  const clock = new SliceClock(sliceMs, SPANS_PER_STEP);
+  clock.begin();
+  const steps = writeRequest(writer, groupByResource(spans), writeSpanMessage);
+  while (!steps.next().done) {
+    const turn = clock.tick(SPANS_PER_STEP);
+    if (turn !== undefined) await turn;
+  }
+  return new EncodedTraceExportRequest(writer.finish(), spans.length);
 }
 
 /** A span's `Span` message fields, written when it ends (see ./encoded-spans.ts). */
@@ -214,12 +265,16 @@ export const OTLP_PROTOBUF_SPAN_ENCODING: SpanEncoding = { body: (span, out) => 
  */
 export function encodeEncodedTraceExportRequest(batch: EncodedSpanBatch): Uint8Array {
   const writer = new ProtobufWriter(batch.byteLength + batch.length * 4 + 1024);
-  writeRequest(writer, batch.byResource(), (w, i: number) => batch.writeBody(i, w, 2));
+  drain(writeRequest(writer, batch.byResource(), (w, i: number) => batch.writeBody(i, w, 2)));
   return writer.finish();
 }
 
-/** The request for what an exporter was given: spans, or a batch of spans encoded when they ended. */
-export function encodeTraceExportItems(items: readonly ReadableSpan[] | EncodedSpanBatch): Uint8Array {
+/**
+ * The request for what an exporter was given: spans, a batch of spans encoded when they ended, or a request
+ * encoded in slices before the export.
+ */
+export function encodeTraceExportItems(items: readonly ReadableSpan[] | EncodedSpanBatch | EncodedTraceExportRequest): Uint8Array {
+  if (items instanceof EncodedTraceExportRequest) return items.bytes;
   return items instanceof EncodedSpanBatch ? encodeEncodedTraceExportRequest(items) : encodeTraceExportRequest(items);
 }
 

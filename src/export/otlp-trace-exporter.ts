@@ -10,6 +10,7 @@
 import { createRequire } from 'node:module';
 import type { SpanExporter } from '@opentelemetry/sdk-trace';
 import type { SpanEncoding } from './encoded-spans';
+import type { SlicedEncoder } from './sliced-span-exporter';
 
 /** What the exporter base package gives us (its public `.` and `./node-http` entries). */
 interface ExporterBaseParts {
@@ -25,6 +26,8 @@ const SPAN_METRICS_HELPER = { name: 'span', countItems: (request: { length: numb
 
 /** Exporters built here with our encoders, and the span encoding their batches must be made with. */
 const encodings = new WeakMap<SpanExporter, SpanEncoding>();
+/** Exporters built here that take a request encoded in slices before the export, and its encoder. */
+const slicedEncoders = new WeakMap<SpanExporter, SlicedEncoder>();
 
 /**
  * The span encoding `exporter` accepts batches of (an `EncodedSpanBatch` in place of spans), or undefined
@@ -32,6 +35,14 @@ const encodings = new WeakMap<SpanExporter, SpanEncoding>();
  */
 export function encodingFor(exporter: SpanExporter): SpanEncoding | undefined {
   return encodings.get(exporter);
+}
+
+/**
+ * How to encode a batch for `exporter` a slice at a time (export/sliced-span-exporter.ts), or undefined
+ * when it encodes its batches itself.
+ */
+export function slicedEncoderFor(exporter: SpanExporter): SlicedEncoder | undefined {
+  return slicedEncoders.get(exporter);
 }
 
 /** The exporter base as `packageName` (upstream's exporter) depends on it, or undefined if its layout differs. */
@@ -65,7 +76,9 @@ export function createOtlpProtobufTraceExporter(): SpanExporter {
   }
   const encoder = require('./otlp-trace-encoder') as typeof import('./otlp-trace-encoder');
   const serializer = { serializeRequest: encoder.encodeTraceExportItems, deserializeResponse: encoder.decodeTraceExportResponse };
-  return build(parts, 'application/x-protobuf', serializer, 'otlp_http_span_exporter', encoder.OTLP_PROTOBUF_SPAN_ENCODING);
+  const exporter = build(parts, 'application/x-protobuf', serializer, 'otlp_http_span_exporter', encoder.OTLP_PROTOBUF_SPAN_ENCODING);
+  slicedEncoders.set(exporter, (spans) => encoder.encodeTraceExportRequestInSlices(spans));
+  return exporter;
 }
 
 /** A span exporter for OTLP/HTTP JSON; reads its settings from the environment as upstream's does. */
