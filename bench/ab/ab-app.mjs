@@ -53,11 +53,11 @@ export async function startAbServer(app, config, env, nodeFlags = []) {
 }
 
 /**
- * Closed-loop load on `port` from core 1 for `durationMs` (CONNECTIONS connections, default 16) over `app`'s
- * paths; resolves to the load client's result (`completed` requests, ...) when it is done.
+ * Closed-loop load on `port` from core 1 for `durationMs` (CONNECTIONS connections, else `connections`) over
+ * `app`'s paths; resolves to the load client's result (`completed` requests, ...) when it is done.
  */
-export async function runAbLoad(app, port, durationMs) {
-  const options = JSON.stringify({ port, connections: Number(process.env.CONNECTIONS ?? 16), paths: app.paths, durationMs });
+export async function runAbLoad(app, port, durationMs, connections = 16) {
+  const options = JSON.stringify({ port, connections: Number(process.env.CONNECTIONS ?? connections), paths: app.paths, durationMs });
   const loader = spawn('taskset', ['-c', '1', process.execPath, path.join(root, 'bench/lib/load-client.mjs'), options], { stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
   loader.stdout.on('data', (d) => (out += d));

@@ -7,7 +7,6 @@
 //   GC=1 (bench/ab/gc-probe.js: V8 GCs during the measured load, per 1,000 requests: minor/major count, pause ms, longest).
 // The app runs on core 0 (taskset -c 0); the sink, this script and the load client share core 1. Each round
 // runs every config once, the order reversed every other round; the ratio to REF is taken within a round.
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -16,24 +15,15 @@ import { abConfigs, startAbSink, withoutAgentEnv } from './ab-configs.mjs';
 import { readCpuMs, readMemory } from '../lib/proc.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const root = path.resolve(here, '../..');
 const [, , roundsArg = '6', ...specs] = process.argv;
 const rounds = Number(roundsArg);
-const node = process.execPath;
 
 const sink = await startAbSink();
 const configs = abConfigs(specs, sink.url);
 // Started once the configs are known to be valid: with APP=pg it starts PostgreSQL.
-const abApp = await (await import('./ab-app.mjs')).abApp();
-const app = abApp.script;
-
-function load(port, durationMs) {
-  const options = JSON.stringify({ port, connections: Number(process.env.CONNECTIONS ?? 10), paths: abApp.paths, durationMs });
-  const child = spawn('taskset', ['-c', '1', node, path.join(root, 'bench/lib/load-client.mjs'), options], { stdio: ['ignore', 'pipe', 'inherit'] });
-  let out = '';
-  child.stdout.on('data', (d) => (out += d));
-  return new Promise((resolve) => child.on('close', () => resolve(JSON.parse(out))));
-}
+const { abApp: makeAbApp, startAbServer, runAbLoad } = await import('./ab-app.mjs');
+const abApp = await makeAbApp();
+const load = (port, durationMs) => runAbLoad(abApp, port, durationMs, 10);
 
 // The app under test, killed with this script (OpenTelemetry's register traps SIGTERM to flush and may linger).
 let current;
@@ -48,15 +38,8 @@ async function once(config) {
   const env = { ...withoutAgentEnv(), OTEL_LOG_LEVEL: 'none', WORK_ITERS: process.env.WORK_ITERS ?? '15000', ...abApp.env, SPAN_PROFILES_DIR: `/tmp/cpu-ab-store-${process.pid}`, ...config.env };
   const gcOut = `/tmp/cpu-ab-gc-${process.pid}.json`;
   const probe = process.env.GC === '1' ? ['--require', path.join(here, 'gc-probe.js')] : [];
-  const child = spawn('taskset', ['-c', '0', node, ...probe, ...config.args, app], { env: { ...env, GC_OUT: gcOut }, stdio: ['ignore', 'pipe', 'inherit'], cwd: '/tmp' });
+  const { child, port } = await startAbServer(abApp, config, { ...env, GC_OUT: gcOut }, probe);
   current = child;
-  const port = await new Promise((resolve, reject) => {
-    child.stdout.on('data', (d) => {
-      const m = /"listening":(\d+)/.exec(String(d));
-      if (m) resolve(Number(m[1]));
-    });
-    child.on('exit', (code) => reject(new Error(`${config.label} exited ${code}`)));
-  });
   await load(port, Number(process.env.WARMUP_S ?? 2) * 1000);
   if (probe.length > 0) child.kill('SIGUSR1');
   const cpu0 = readCpuMs(child.pid);
@@ -108,7 +91,7 @@ for (let r = 0; r < rounds; r++) {
   console.error(`round ${r + 1}: ${line}`);
 }
 const stat = (label, key) => medianWithInterval(results[label].map((x) => x[key]));
-console.log(`app ${path.basename(app)}, ${results[ref].length} of ${rounds} interleaved rounds kept (server >= ${MIN_BUSY * 100} % busy), ${process.env.DURATION_S ?? 5} s each, ratio = CPU/request / ${ref} in the same round`);
+console.log(`app ${path.basename(abApp.script)}, ${results[ref].length} of ${rounds} interleaved rounds kept (server >= ${MIN_BUSY * 100} % busy), ${process.env.DURATION_S ?? 5} s each, ratio = CPU/request / ${ref} in the same round`);
 for (const c of configs) {
   console.log(
     `${c.label.padEnd(14)} CPU us/req ${formatInterval(stat(c.label, 'cpuUs'))}  x${ref} ${formatInterval(stat(c.label, 'ratio'), 3)}  req/s ${formatInterval(stat(c.label, 'rps'), 0)}  peak RSS MB ${formatInterval(stat(c.label, 'peakMb'))}  p99 ms ${formatInterval(stat(c.label, 'p99'), 2)}  errors ${results[c.label].reduce((s, x) => s + x.errors, 0)}`,

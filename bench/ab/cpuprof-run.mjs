@@ -3,22 +3,17 @@
 // Each config's app runs on core 0 under the same closed-loop load; after <seconds> it is told to exit
 // (SIGUSR2) and its profile is summarised: self time per request by package / file, and the top functions.
 // Env: APP, WORK_ITERS, CONNECTIONS as in cpu-ab.mjs; TOP (25); KEEP=dir keeps the .cpuprofile files.
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { abConfigs, startAbSink } from './ab-configs.mjs';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const root = path.resolve(here, '../..');
 const [, , secondsArg = '8', ...specs] = process.argv;
-const node = process.execPath;
 const sink = await startAbSink();
 const configs = abConfigs(specs, sink.url);
 // Started once the configs are known to be valid: with APP=pg it starts PostgreSQL.
-const abApp = await (await import('./ab-app.mjs')).abApp();
-const app = abApp.script;
+const { abApp: makeAbApp, startAbServer, runAbLoad } = await import('./ab-app.mjs');
+const abApp = await makeAbApp();
 
 function category(url) {
   if (!url) return '(native/vm)';
@@ -37,16 +32,10 @@ async function run(config) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cpuprof-'));
   const env = { ...process.env, OTEL_LOG_LEVEL: 'none', WORK_ITERS: process.env.WORK_ITERS ?? '15000', ...abApp.env, ...config.env };
   for (const k of Object.keys(env)) if (/^(DD_|NODE_OPTIONS$)/.test(k)) delete env[k];
-  const child = spawn('taskset', ['-c', '0', node, '--cpu-prof', '--cpu-prof-dir', dir, '--cpu-prof-interval', '200', ...config.args, app], { env, stdio: ['ignore', 'pipe', 'inherit'], cwd: '/tmp' });
-  const port = await new Promise((resolve) => child.stdout.on('data', (d) => { const m = /"listening":(\d+)/.exec(String(d)); if (m) resolve(Number(m[1])); }));
-  const options = JSON.stringify({ port, connections: Number(process.env.CONNECTIONS ?? 10), paths: abApp.paths, durationMs: Number(secondsArg) * 1000 });
-  const loader = spawn('taskset', ['-c', '1', node, path.join(root, 'bench/lib/load-client.mjs'), options], { stdio: ['ignore', 'pipe', 'inherit'] });
-  let out = '';
-  loader.stdout.on('data', (d) => (out += d));
-  await new Promise((r) => loader.on('close', r));
-  const completed = JSON.parse(out).completed;
-  child.kill('SIGUSR2');
-  await new Promise((r) => child.on('close', r));
+  const server = await startAbServer(abApp, config, env, ['--cpu-prof', '--cpu-prof-dir', dir, '--cpu-prof-interval', '200']);
+  const { completed } = await runAbLoad(abApp, server.port, Number(secondsArg) * 1000, 10);
+  server.child.kill('SIGUSR2');
+  await server.closed;
   const file = fs.readdirSync(dir).find((f) => f.endsWith('.cpuprofile'));
   const profile = JSON.parse(fs.readFileSync(path.join(dir, file), 'utf8'));
   if (process.env.KEEP) fs.copyFileSync(path.join(dir, file), path.join(process.env.KEEP, `${config.label.replace(/[^\w.-]/g, '_')}.cpuprofile`));
