@@ -224,9 +224,15 @@ type ResourceGroups<T> = Array<{ resource: ReadableSpan['resource']; scopes: Arr
  * (both by identity, as the SDK shares those objects), spans in the order given.
  */
 export function encodeTraceExportRequest(spans: readonly ReadableSpan[]): Uint8Array {
-  const writer = new ProtobufWriter(spans.length * 768 + 1024);
-  drain(writeRequest(writer, groupByResource(spans), writeSpanMessage));
+  const { writer, steps } = spanRequest(spans);
+  drain(steps);
   return writer.finish();
+}
+
+/** The writer of the request for `spans` and the steps that write it, in one go or a slice at a time. */
+function spanRequest(spans: readonly ReadableSpan[]): { writer: ProtobufWriter; steps: Generator<void, void, void> } {
+  const writer = new ProtobufWriter(spans.length * 768 + 1024);
+  return { writer, steps: writeRequest(writer, groupByResource(spans), writeSpanMessage) };
 }
 
 /** A request already encoded ({@link encodeTraceExportRequestInSlices}); `length` spans, for the exporter's metrics. */
@@ -245,10 +251,9 @@ export const REQUEST_SLICE_MS = 0.5;
  * event loop between slices: a batch of 512 spans is not one long turn. Rejects with what the encoding throws.
  */
 export async function encodeTraceExportRequestInSlices(spans: readonly ReadableSpan[], sliceMs = REQUEST_SLICE_MS): Promise<EncodedTraceExportRequest> {
-  const writer = new ProtobufWriter(spans.length * 768 + 1024);
+  const { writer, steps } = spanRequest(spans);
   const clock = new SliceClock(sliceMs, SPANS_PER_STEP);
   clock.begin();
-  const steps = writeRequest(writer, groupByResource(spans), writeSpanMessage);
   while (!steps.next().done) {
     const turn = clock.tick(SPANS_PER_STEP);
     if (turn !== undefined) await turn;
