@@ -353,10 +353,11 @@ describe('apps run with only NODE_OPTIONS=--require <tree>/autoinstrumentation.j
       // Pyroscope names these memory:inuse_objects:count:space:bytes and memory:inuse_space:bytes:space:bytes (heap-e2e).
       assert.deepEqual(heap.sampleTypes, ['inuse_objects/count', 'inuse_space/bytes']);
       assert.equal(heap.periodType, 'space/bytes');
-      await pyroscope.waitForUploads(() => mine().some((u) => u.samples.some((s) => s.stack.includes('computeFibonacci'))));
+      // A heap upload can hold computeFibonacci too (it allocates): wait for a CPU upload with it.
+      const cpuUploads = () => mine().filter((u) => u.sampleTypes.includes('cpu/nanoseconds'));
+      await pyroscope.waitForUploads(() => cpuUploads().some((u) => u.samples.some((s) => s.stack.includes('computeFibonacci'))));
       const { file, first, last } = markedFunction('computeFibonacci');
-      const frames = mine()
-        .filter((u) => u.sampleTypes.includes('cpu/nanoseconds'))
+      const frames = cpuUploads()
         .flatMap((u) => {
           const strings = u.profile.stringTable.strings;
           const fns = new Map(u.profile.function.map((f) => [Number(f.id), f]));
