@@ -4,12 +4,18 @@
  * code (a libuv timer, no JavaScript per tick); once a second an unref'd timer reads max, p99 and mean
  * off it and resets it, so the hot path pays nothing and memory holds a few numbers per second.
  *
+ * When to read: the monitor records a block at its first tick after the block, and a reset before that
+ * tick loses the block (the monitor measures from its previous tick, which the reset forgets). A block
+ * that holds back our step timer often holds back the monitor's tick to the same turn, with ours first.
+ * So a step is closed in a later check phase, once a timers phase (where the monitor ticks) has run since
+ * the loop was last blocked ({@link afterMonitorTick}).
+ *
  * Each profile cut of the store takes the points of its interval ({@link EventLoopDelayRecorder.drain})
  * and writes them as one OTLP/JSON `ExportMetricsServiceRequest` (gauges `nodejs.eventloop.delay.max`,
  * `.p99`, `.mean` in seconds, the names of OpenTelemetry's Node.js semantic conventions).
  */
 
-import { monitorEventLoopDelay, type ELDHistogram } from 'node:perf_hooks';
+import { monitorEventLoopDelay, performance, type ELDHistogram } from 'node:perf_hooks';
 
 /** Resolution of the delay histogram's timer, ms: finer costs more wake-ups. */
 const RESOLUTION_MS = 10;
@@ -47,27 +53,33 @@ export class EventLoopDelayRecorder {
       return false;
     }
     this.stepStartMs = Date.now();
-    this.timer = setInterval(() => this.takePoint(), STEP_MS);
+    this.timer = setInterval(() => afterMonitorTick(this.takePoint, true), STEP_MS);
     this.timer.unref();
     return true;
   }
 
+  /** Stops recording; the step under way is closed now and kept for the next {@link drain}. */
   stop(): void {
     if (this.timer !== undefined) clearInterval(this.timer);
     this.timer = undefined;
+    this.takePoint();
     this.histogram?.disable();
     this.histogram = undefined;
   }
 
-  /** Closes the current step and returns every point recorded since the last drain. */
-  drain(): EventLoopDelayPoint[] {
+  /**
+   * Closes the current step, once the monitor has recorded any block before this call, and resolves to
+   * every point recorded since the last drain.
+   */
+  async drain(): Promise<EventLoopDelayPoint[]> {
+    if (this.histogram !== undefined) await new Promise<void>((resolve) => afterMonitorTick(resolve, false));
     this.takePoint();
     const points = this.points;
     this.points = [];
     return points;
   }
 
-  private takePoint(): void {
+  private readonly takePoint = (): void => {
     const h = this.histogram;
     if (h === undefined) return;
     const now = Date.now();
@@ -80,7 +92,36 @@ export class EventLoopDelayRecorder {
     }
     h.reset();
     this.stepStartMs = now;
-  }
+  };
+}
+
+/** Rounds {@link afterMonitorTick} makes at most: a loop busy in every poll phase still gets its points. */
+const MAX_ROUNDS = 4;
+
+/**
+ * Calls `then` in a check phase that follows a timers phase by less than the monitor's resolution: the
+ * monitor's tick, due after any block before it, has run in that timers phase. A block in between (a
+ * request handler in the poll phase) sends it round again, {@link MAX_ROUNDS} times at most.
+ * `fromStepTimer`: the caller runs in a timers phase already, and nothing waits for it (unref'd);
+ * otherwise a timer comes first, ref'd (a drain at a cut, which the shutdown may be waiting for).
+ */
+function afterMonitorTick(then: () => void, fromStepTimer: boolean): void {
+  let rounds = 0;
+  const inTimers = (): void => {
+    const at = performance.now();
+    rounds++;
+    const check = setImmediate(() => {
+      if (performance.now() - at <= RESOLUTION_MS || rounds >= MAX_ROUNDS) then();
+      else again();
+    });
+    if (fromStepTimer) check.unref();
+  };
+  const again = (): void => {
+    const timer = setTimeout(inTimers, 0);
+    if (fromStepTimer) timer.unref();
+  };
+  if (fromStepTimer) inTimers();
+  else again();
 }
 
 /** Metric names (OpenTelemetry semantic conventions for Node.js runtime metrics), by point field. */

@@ -72,14 +72,16 @@ export class ProfileStoreExporter implements ProfileExporter {
 
   /** Shapes `cut` for the store and writes it, in the background and in order. */
   export(cut: ProfileCut): void {
-    // Taken now, on the cut's turn: the points belong to the interval just cut.
-    const loopPoints = this.loopDelay?.drain() ?? [];
+    // Asked for now, on the cut's turn: the points belong to the interval just cut (closed a turn or two
+    // later, once the monitor has seen the loop up to now).
+    const loopPoints = this.loopDelay?.drain() ?? Promise.resolve([]);
     // The delay first: a reader that sees the cut's profile sees its delay file complete too.
     this.schedule(async () => {
+      const points = await loopPoints;
       // An idle interval leaves no file at all (only the idle ticks and background threads' few ms, and a
       // quiet event loop's delay, are dropped).
       if (isIdleProfile(cut.raw)) return;
-      if (loopPoints.length > 0) await this.writeLoopDelay(loopPoints, cut.startMs, cut.endMs);
+      if (points.length > 0) await this.writeLoopDelay(points, cut.startMs, cut.endMs);
       await this.writeCut(cut);
     });
   }
