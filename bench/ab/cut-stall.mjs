@@ -22,7 +22,10 @@ async function once(dist) {
     BENCH_WORK_ITERATIONS: process.env.BENCH_WORK_ITERATIONS ?? '3000', SPAN_PROFILES_DIR: `/tmp/cut-stall-store-${process.pid}` };
   const args = ['--require', './bench/ab/stall-probe.js', ...(dist === 'bare' ? [] : ['--require', `${dist}/register.js`]), ...(process.env.EXTRA ? ['--require', process.env.EXTRA] : []), 'bench/ab/span-loop-app.js'];
   const child = spawn('taskset', ['-c', '0', node, ...args], { env, stdio: ['ignore', 'pipe', 'inherit'] });
-  await new Promise((r) => child.stdout.on('data', r));
+  await new Promise((resolve, reject) => {
+    child.stdout.once('data', resolve);
+    child.once('exit', (code) => reject(new Error(`${dist}: the app exited (${code}) before it started`)));
+  });
   await new Promise((r) => setTimeout(r, durationS * 1000));
   let stops = [];
   if (process.env.EXTRA) { child.kill('SIGUSR1'); await new Promise((r) => setTimeout(r, 300)); try { stops = JSON.parse(fs.readFileSync(out + '.stages', 'utf8')); fs.unlinkSync(out + '.stages'); } catch {} }
