@@ -123,9 +123,10 @@ export class PyroscopeExporter implements ProfileExporter {
   /** Uploads answered once with a rate-limit 429. */
   private readonly rateLimited = new WeakSet<EncodedProfile>();
   /**
-   * Keeps this process's uploads within Pyroscope's default per-tenant rate and burst, at half the rate:
-   * the server charges an upload when it has read it, so two uploads may reach its limiter closer together
-   * than they left.
+   * Keeps this process's uploads within Pyroscope's default per-tenant rate and burst. The server charges
+   * an upload when it has read and parsed it, so two uploads may reach its limiter closer together than
+   * they left: the pacer refills only between an answer and the next upload (see {@link UploadPacer}),
+   * and at half the rate.
    */
   private readonly pacer = new UploadPacer(PYROSCOPE_INGEST_RATE_BYTES_PER_SECOND / 2, PYROSCOPE_INGEST_BURST_BYTES);
 
@@ -336,6 +337,7 @@ export class PyroscopeExporter implements ProfileExporter {
       return { outcome: 'retry', reason: String(signal.reason ?? 'aborted') };
     }
     const result = await this.send(profile, signal);
+    this.pacer.answered();
     if (result.outcome !== 'retry' || result.rateLimitedBytes === undefined) return result;
     // A push over the rate (many instances of one tenant) passes after a pause; a push over the burst
     // never does. The answer says how much the push added: over the default burst, or refused again
@@ -453,6 +455,11 @@ function uncompressedSizeOf(gzipped: Buffer): number {
 /**
  * A token bucket like the distributor's (golang.org/x/time/rate through dskit): `take(n)` waits until
  * the bucket holds n bytes (at most its size), then spends them. Waits are unref'd timers.
+ *
+ * Uploads go one at a time, and the server charges each somewhere between its sending and its answer.
+ * Refilling only from the answer ({@link answered}) to the next `take` counts less time than passed
+ * between two charges, whatever the server spent reading them: the bucket never promises what the
+ * server's does not hold.
  */
 class UploadPacer {
   private tokens: number;
@@ -492,6 +499,11 @@ class UploadPacer {
       });
       if (!woke) return false;
     }
+  }
+
+  /** The upload taken last has been answered (or failed): the time it was in flight refills nothing. */
+  answered(): void {
+    this.at = Date.now();
   }
 }
 

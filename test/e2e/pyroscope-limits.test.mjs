@@ -281,6 +281,24 @@ describe('upload size: the 2 MiB burst and 16,000 samples', () => {
     }
   });
 
+  test('a server slow to read one upload does not get the next sooner than its rate allows', async () => {
+    // The second upload waits 1.5 s in the server before its charge; the third arrives as soon as the
+    // second is answered. Refilled over the second's time in flight, the pacer would send the third at once.
+    const receiver = await startPyroscopeReceiver({ chargeDelayMs: (n) => (n === 1 ? 1500 : 0) });
+    const exporter = exporterFor(receiver);
+    try {
+      const cut = bigCut(12_000);
+      exporter.export(cut);
+      await exporter.flush(Date.now() + 60_000);
+      assert.deepEqual(receiver.rejections.map((r) => `${r.status} ${r.reason}`), []);
+      assert.ok(receiver.uploads.length >= 3, `${receiver.uploads.length} uploads`);
+      assert.equal(receiver.uploads.reduce((n, u) => n + u.samples.length, 0), 12_000);
+    } finally {
+      await exporter.shutdown(Date.now() + 1000);
+      await receiver.close();
+    }
+  });
+
   test('over 16,000 samples is split too (small samples, under the byte limit)', async () => {
     const receiver = await startPyroscopeReceiver();
     const exporter = exporterFor(receiver);

@@ -283,6 +283,8 @@ function validateSeriesLabels(labels, limits, rule) {
  * - `buildInfo` (default true): false answers 404 at /api/v1/status/buildinfo (a proxy in front, or a
  *   server that does not tell); the rules are still those of `version`.
  * - `limits`: overrides of PYROSCOPE_LIMITS (a server with raised limits).
+ * - `chargeDelayMs(n)`: ms the n-th /ingest upload (from 0) takes to read and parse before the rate
+ *   limiter charges it (a busy server), default 0.
  * Returns { url, uploads, rejections, requests, series, buildInfoRequests, waitForUploads(pred, timeoutMs),
  * respondWith(mode), close() }.
  * - `uploads`: accepted uploads, each { path, query (all params), appName, tags, headers (lowercased),
@@ -304,6 +306,7 @@ export async function startPyroscopeReceiver(opts = {}) {
   const traceIdExempt = keepsTraceIdOutOfSeries(version);
   const nameRule = labelNameRule(version);
   const rateLimiter = new TokenBuckets(limits.ingestionRateBytes, limits.ingestionBurstBytes);
+  let ingestCount = 0;
   const uploads = [];
   const rejections = [];
   const requests = [];
@@ -344,6 +347,8 @@ export async function startPyroscopeReceiver(opts = {}) {
           if (!query.name) throw new Rejection('missing "name" query parameter');
           const { appName, tags } = parseIngestName(query.name);
           const decoded = decodeProfile(await profileBytesOf(req, body, query), limits);
+          const delayMs = opts.chargeDelayMs?.(ingestCount++) ?? 0;
+          if (delayMs > 0) await new Promise((resolve) => setTimeout(resolve, delayMs));
           const seriesLabels = seriesLabelsOf(decoded, appName, tags, query.spyName);
           const labelBytes = Object.entries(seriesLabels).reduce((n, [k, v]) => n + Buffer.byteLength(k) + Buffer.byteLength(v), 0);
           const ingestBytes = labelBytes + decoded.uncompressedBytes;
