@@ -263,8 +263,12 @@ describe('upload size: the 2 MiB burst and 16,000 samples', () => {
       })),
     );
 
-  test('a cut far over 2 MiB goes up in uploads each under the burst; every sample arrives', async () => {
-    const receiver = await startPyroscopeReceiver();
+  /**
+   * Exports a cut of 12,000 big samples to a receiver started with `receiverOptions` and checks it arrives
+   * in three uploads or more, none refused, every sample there; resolves to the receiver's uploads and the cut.
+   */
+  async function uploadBigCut(receiverOptions) {
+    const receiver = await startPyroscopeReceiver(receiverOptions);
     const exporter = exporterFor(receiver);
     try {
       const cut = bigCut(12_000);
@@ -272,31 +276,24 @@ describe('upload size: the 2 MiB burst and 16,000 samples', () => {
       await exporter.flush(Date.now() + 60_000);
       assert.deepEqual(receiver.rejections.map((r) => `${r.status} ${r.reason}`), []);
       assert.ok(receiver.uploads.length >= 3, `${receiver.uploads.length} uploads`);
-      for (const upload of receiver.uploads) assert.ok(upload.ingestBytes <= 2 * MIB, `${upload.ingestBytes} bytes`);
-      assert.equal(uploadedCpu(receiver.uploads), rawCpu(cut));
       assert.equal(receiver.uploads.reduce((n, u) => n + u.samples.length, 0), 12_000);
+      return { uploads: receiver.uploads, cut };
     } finally {
       await exporter.shutdown(Date.now() + 1000);
       await receiver.close();
     }
+  }
+
+  test('a cut far over 2 MiB goes up in uploads each under the burst; every sample arrives', async () => {
+    const { uploads, cut } = await uploadBigCut();
+    for (const upload of uploads) assert.ok(upload.ingestBytes <= 2 * MIB, `${upload.ingestBytes} bytes`);
+    assert.equal(uploadedCpu(uploads), rawCpu(cut));
   });
 
   test('a server slow to read one upload does not get the next sooner than its rate allows', async () => {
     // The second upload waits 1.5 s in the server before its charge; the third arrives as soon as the
     // second is answered. Refilled over the second's time in flight, the pacer would send the third at once.
-    const receiver = await startPyroscopeReceiver({ chargeDelayMs: (n) => (n === 1 ? 1500 : 0) });
-    const exporter = exporterFor(receiver);
-    try {
-      const cut = bigCut(12_000);
-      exporter.export(cut);
-      await exporter.flush(Date.now() + 60_000);
-      assert.deepEqual(receiver.rejections.map((r) => `${r.status} ${r.reason}`), []);
-      assert.ok(receiver.uploads.length >= 3, `${receiver.uploads.length} uploads`);
-      assert.equal(receiver.uploads.reduce((n, u) => n + u.samples.length, 0), 12_000);
-    } finally {
-      await exporter.shutdown(Date.now() + 1000);
-      await receiver.close();
-    }
+    await uploadBigCut({ chargeDelayMs: (n) => (n === 1 ? 1500 : 0) });
   });
 
   test('over 16,000 samples is split too (small samples, under the byte limit)', async () => {
