@@ -4,8 +4,7 @@
 // app's HTTP server receives, split into sets and empties, and prints the counts to stderr every 5 s. With
 // SITES=1 it also prints where one call in 97 came from (a few frames, the binding's own left out).
 // Why it matters: each set under AsyncContextFrame makes a holder in native code (0.5-0.8 µs).
-const path = require('node:path');
-const time = require(path.join(__dirname, '../../node_modules/@datadog/pprof/out/src/time-profiler'));
+const time = require('@datadog/pprof/out/src/time-profiler');
 const http = require('node:http');
 
 let sets = 0;

@@ -353,7 +353,8 @@ describe('apps run with only NODE_OPTIONS=--require <tree>/autoinstrumentation.j
       // Pyroscope names these memory:inuse_objects:count:space:bytes and memory:inuse_space:bytes:space:bytes (heap-e2e).
       assert.deepEqual(heap.sampleTypes, ['inuse_objects/count', 'inuse_space/bytes']);
       assert.equal(heap.periodType, 'space/bytes');
-      // A heap upload can hold computeFibonacci too (it allocates): wait for a CPU upload with it.
+      // A heap upload can hold computeFibonacci too (V8 charges what it allocates for the running function,
+      // feedback vectors and code, to it): wait for a CPU upload with it.
       const cpuUploads = () => mine().filter((u) => u.sampleTypes.includes('cpu/nanoseconds'));
       await pyroscope.waitForUploads(() => cpuUploads().some((u) => u.samples.some((s) => s.stack.includes('computeFibonacci'))));
       const { file, first, last } = markedFunction('computeFibonacci');
