@@ -33,11 +33,12 @@ export async function abApp(name = process.env.APP ?? 'http') {
 
 /**
  * Starts `app`'s server for `config` (from ab-configs.mjs) on core 0 with extra Node flags before the config's
- * own. Resolves, once it listens, to `{ child, port, output(), closed }`: `output()` is everything it has
- * printed on stdout so far (a V8 trace, say), `closed` settles when it has exited.
+ * own, under `wrapper` (a command and its arguments, valgrind say) if given. Resolves, once it listens, to
+ * `{ child, port, output(), closed }`: `output()` is everything it has printed on stdout so far (a V8 trace,
+ * say), `closed` settles when it has exited. `child.pid` is the app's (taskset and the wrapper exec it).
  */
-export async function startAbServer(app, config, env, nodeFlags = []) {
-  const child = spawn('taskset', ['-c', '0', process.execPath, ...nodeFlags, ...config.args, app.script], { env, stdio: ['ignore', 'pipe', 'inherit'], cwd: '/tmp' });
+export async function startAbServer(app, config, env, nodeFlags = [], wrapper = []) {
+  const child = spawn('taskset', ['-c', '0', ...wrapper, process.execPath, ...nodeFlags, ...config.args, app.script], { env, stdio: ['ignore', 'pipe', 'inherit'], cwd: '/tmp' });
   const closed = new Promise((resolve) => child.on('close', resolve));
   let output = '';
   child.stdout.setEncoding('utf8');
