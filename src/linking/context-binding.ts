@@ -178,13 +178,26 @@ class FrameBinding implements ContextBinding {
     if (labels !== undefined) this.time.setContext(labels);
   }
 
+  /**
+   * The labels to write for a context entered now. A span that has already ended is written as no span: every
+   * sample in it from now on would be taken off the span at the cut anyway (span-time-bounds.ts), and an
+   * empty write deletes the frame's slot where a write of labels makes pprof a holder and a global handle that
+   * keep the labels alive through the next young-generation collection. Code returns to such contexts all
+   * the time: a pooled connection's socket goes back to the context of the request that opened it after
+   * every reply it handed to a later query (on `pg`, about four times per request).
+   */
+  private labelsToWrite(context: Context | undefined): SpanLabels | undefined {
+    const labels = this.resolve(context ?? ROOT_CONTEXT);
+    return labels !== undefined && labels.endNanos === Infinity ? labels : undefined;
+  }
+
   private enter(context: Context | undefined, previous: Context | undefined): void {
     if (!this.enabled) return;
-    const labels = this.resolve(context ?? ROOT_CONTEXT);
+    const labels = this.labelsToWrite(context);
     try {
       if (this.verify) {
         if (this.time.getContext() !== labels) this.time.setContext(labels);
-      } else if (labels !== this.resolve(previous ?? ROOT_CONTEXT)) {
+      } else if (labels !== this.labelsToWrite(previous)) {
         this.time.setContext(labels);
       }
     } catch {

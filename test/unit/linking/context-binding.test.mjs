@@ -152,6 +152,31 @@ describe('async-context-frame binding', { skip: !isAsyncContextFrameActive() && 
     }
   });
 
+  test('a context whose span has ended is entered as no span: an empty write, or none', () => {
+    const fake = fakeFrameProfiler();
+    const { binding, manager } = bind('async-context-frame', fake);
+    const values = [];
+    const setContext = fake.setContext;
+    fake.setContext = (value) => {
+      values.push(value);
+      setContext(value);
+    };
+    try {
+      // A pooled connection's socket, opened by a request that has since ended, hands a reply to a later query.
+      const opener = labels('opener', 3);
+      opener.ended('GET /open', 1);
+      const socketContext = inSpan(opener);
+      manager.with(socketContext, () => {
+        assert.equal(fake.getContext(), undefined, 'the ended span is not written');
+        manager.with(inSpan(B), () => assert.equal(fake.getContext(), B));
+        assert.equal(fake.getContext(), undefined, 'back in the socket context: no span');
+      });
+      assert.deepEqual(values, [B, undefined], 'B entering the query, an empty write leaving it');
+    } finally {
+      binding.uninstall();
+    }
+  });
+
   test('attach() and its dispose follow the storage', () => {
     const fake = fakeFrameProfiler();
     const { binding, manager } = bind('async-context-frame', fake);
