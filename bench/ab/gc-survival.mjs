@@ -8,7 +8,8 @@
 // handles whose young objects survived or died (pprof's sample contexts are such handles); then the
 // scavenges and mark-compacts per 1,000 requests, the young generation's largest capacity, and peak RSS.
 // Bytes surviving each scavenge is what makes V8 grow its young generation (peak RSS) and promote (full
-// collections): it found the pooled-connection WeakMap (src/tracing/operation-context.ts). One run per config:
+// collections): it found the pooled-connection WeakMap (src/tracing/operation-context.ts). PHASES=1 adds V8's
+// time per scavenge phase (where a longer pause goes). One run per config:
 // processes differ (tracing alone sometimes settles at twice the promotion), so repeat a config before
 // reading a difference into it.
 import { readMemory } from '../lib/proc.mjs';
@@ -56,6 +57,12 @@ async function run(config) {
       `per 1k requests: ${perK(scavenges.length)} scavenges, ${perK(all.length - scavenges.length)} mark-compacts · young generation up to ` +
       `${Math.max(0, ...scavenges.map((row) => Number(row.new_space_capacity))) / 1048576} MB · peak RSS ${(peakRssKb / 1024).toFixed(0)} MB`,
   );
+  if (process.env.PHASES === '1') {
+    // Where a scavenge's pause goes: V8's own phase times (ms), those over 0.05 ms on average.
+    const phases = Object.keys(scavenges[0] ?? {}).filter((key) => /^(scavenge|semi_space|scavenge\.|weak|evacuate|clear|background)/.test(key));
+    const shown = phases.map((key) => [key, mean(scavenges, key)]).filter(([, ms]) => ms >= 0.05);
+    console.log(`${''.padEnd(10)} phases: ${shown.map(([key, ms]) => `${key} ${ms.toFixed(2)}`).join(', ')}`);
+  }
 }
 
 try {
