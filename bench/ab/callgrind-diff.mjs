@@ -72,7 +72,8 @@ function perfMapNamer(pid) {
 
 /** Runs one config; resolves to { label, requests, functions: Map<name, instructions per request> }. */
 async function record(config) {
-  const env = { ...withoutAgentEnv(), OTEL_LOG_LEVEL: 'none', WORK_ITERS: process.env.WORK_ITERS ?? '1000', BENCH_WORK_ITERATIONS: process.env.WORK_ITERS ?? '1000', ...abApp.env, SPAN_PROFILES_DIR: `/tmp/callgrind-diff-store-${process.pid}`, ...config.env };
+  const work = process.env.WORK_ITERS ?? '1000';
+  const env = { ...withoutAgentEnv(), OTEL_LOG_LEVEL: 'none', ...abApp.env, WORK_ITERS: work, BENCH_WORK_ITERATIONS: work, SPAN_PROFILES_DIR: `/tmp/callgrind-diff-store-${process.pid}`, ...config.env };
   const prefix = path.join(outDir, `callgrind-${config.label}`);
   const wrapper = ['valgrind', '-q', '--tool=callgrind', '--smc-check=all-non-file', `--callgrind-out-file=${prefix}.%p`, '--dump-instr=no'];
   const names = process.env.NAMES !== '0';
