@@ -198,7 +198,9 @@ class FrameBinding implements ContextBinding {
     try {
       if (this.verify) {
         if (this.time.getContext() !== labels) this.time.setContext(labels);
-      } else if (labels !== this.labelsToWrite(previous)) {
+      } else if (labels !== this.resolve(previous ?? ROOT_CONTEXT)) {
+        // Compared with the labels the previous context's span has, ended or not: its frame may hold them,
+        // written while the span ran, and a context without them (the root, say) must clear them.
         this.time.setContext(labels);
       }
     } catch {

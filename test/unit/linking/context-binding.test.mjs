@@ -171,7 +171,18 @@ describe('async-context-frame binding', { skip: !isAsyncContextFrameActive() && 
         manager.with(inSpan(B), () => assert.equal(fake.getContext(), B));
         assert.equal(fake.getContext(), undefined, 'back in the socket context: no span');
       });
-      assert.deepEqual(values, [B, undefined], 'B entering the query, an empty write leaving it');
+      // B entering the query; empty writes leaving it and leaving the socket's context (whose frames may hold
+      // the opener's labels, written while it ran).
+      assert.deepEqual(values, [B, undefined, undefined]);
+
+      // A frame written while its span ran still holds its labels after the span ends: leaving it for a
+      // context without a span (a connection's frame loop run in the root context) must clear them.
+      const running = labels('running', 4);
+      manager.with(inSpan(running), () => {
+        assert.equal(fake.getContext(), running);
+        running.ended('GET /start', 1);
+        manager.with(ROOT_CONTEXT, () => assert.equal(fake.getContext(), undefined, 'the root context carries no span'));
+      });
     } finally {
       binding.uninstall();
     }
