@@ -33,7 +33,9 @@ function pooledSuite(name, start, parserFile) {
     before(async () => {
       db = await start();
       if (db.skip) return;
-      result = await runPooledScenario(name, db, { later: 40 });
+      // 80 later requests: the first request's own parsing (cold code on a loaded machine: 33 ms once in CI,
+      // 25 times a warm request's) must not pass for a third of all parsing when there is one opener.
+      result = await runPooledScenario(name, db, { later: 80 });
       parsing = parsingCpuBySpan(result, parserFile);
     });
     after(() => db?.stop?.());
@@ -42,7 +44,7 @@ function pooledSuite(name, start, parserFile) {
 
     test('every request is stored with its CPU', (t) => {
       if (skip()) return t.skip(skip());
-      assert.ok(result.later.length >= 40, `later requests stored: ${result.later.length}`);
+      assert.ok(result.later.length >= 80, `later requests stored: ${result.later.length}`);
       assert.ok(parsing.total > 0, `no sample ran ${parserFile}: ${result.stderr.slice(-2000)}`);
     });
 
