@@ -174,7 +174,7 @@ class FrameBinding implements ContextBinding {
     this.restore = followEnterWith(requireStorage(this.manager), (store, previous) => this.enter(store, previous));
     this.enabled = true;
     // Code already inside a context when we start (rare: the agent starts before the app).
-    const labels = this.resolve(this.manager.active());
+    const labels = this.labelsToWrite(this.manager.active());
     if (labels !== undefined) this.time.setContext(labels);
   }
 
