@@ -110,7 +110,10 @@ async function record(config) {
 
 function byKind(run) {
   const kinds = new Map(KINDS.map(([k]) => [k, 0]));
-  for (const [fn, n] of run.functions) kinds.set(kindOf(fn), kinds.get(kindOf(fn)) + n);
+  for (const [fn, n] of run.functions) {
+    const kind = kindOf(fn);
+    kinds.set(kind, kinds.get(kind) + n);
+  }
   return kinds;
 }
 
