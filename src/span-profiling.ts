@@ -89,6 +89,7 @@ export class SpanProfiling {
       const { binding, fallbackReason } = createContextBinding(decision, native.pprof.time, manager, (ctx) =>
         this.spanProcessor.labelsFor(ctx),
       );
+      this.spanProcessor.onLabelsEnded = (labels) => binding.spanEnded(labels);
       const loadedProfilers = new LoadedProfilerWatch();
       const profiler = new CpuProfiler({
         pprof: native.pprof,

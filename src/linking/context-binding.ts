@@ -17,6 +17,7 @@ import { ROOT_CONTEXT, type Context } from '@opentelemetry/api';
 import type { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import type { PprofModule } from '../profiler/native-profiler';
 import { SpanLabels } from './span-labels';
+import { SampleContextIds } from './sample-context-ids';
 
 export type BindingMode = 'async-context-frame' | 'async-hooks';
 
@@ -83,6 +84,10 @@ export interface ContextBinding {
   afterCollect(): void;
   /** Call after the sampler was stopped and started again: what it held about contexts is gone. */
   resync(): void;
+  /** Call when the span of `labels` ends (after `labels.ended`). */
+  spanEnded(labels: SpanLabels): void;
+  /** Call once every sample taken up to `unixNanos` has been through {@link labelsOfSample}. */
+  samplesLabelledUntil(unixNanos: number): void;
   /** Unhooks; safe to call twice. */
   uninstall(): void;
 }
@@ -149,6 +154,7 @@ export function runDelegatesToEnterWith(storage: AsyncLocalStorage<unknown> = ne
 
 /**
  * AsyncContextFrame mode: the context lives in the frame; set it whenever OpenTelemetry enters one.
+ * What is written is a number standing for the label object, not the object (sample-context-ids.ts says why).
  *
  * Every frame's profiler slot holds the labels of the OpenTelemetry context in that frame: frames are only
  * made by `enterWith` (which copies the current frame, and after which we set the slot) and restored
@@ -163,6 +169,7 @@ class FrameBinding implements ContextBinding {
   /** After a sampler restart the slots are empty whatever the contexts say: ask the profiler. */
   private verify = false;
   private restore: (() => void) | undefined;
+  private readonly ids = SampleContextIds.ofProcess();
 
   constructor(
     private readonly time: PprofModule['time'],
@@ -175,15 +182,19 @@ class FrameBinding implements ContextBinding {
     this.enabled = true;
     // Code already inside a context when we start (rare: the agent starts before the app).
     const labels = this.labelsToWrite(this.manager.active());
-    if (labels !== undefined) this.time.setContext(labels);
+    if (labels !== undefined) this.write(this.ids.idOf(labels));
+  }
+
+  /** pprof types the context as an object, but keeps any value and hands it back with the sample. */
+  private write(id: number | undefined): void {
+    this.time.setContext(id as unknown as object | undefined);
   }
 
   /**
    * The labels to write for a context entered now. A span that has already ended is written as no span: code
    * entering its context now runs after the span, so none of its samples are the span's (the cut's guard
    * takes such samples off the span, span-time-bounds.ts), and an empty write deletes the frame's slot where a
-   * write of labels makes pprof a holder and a global handle that keep the labels alive through the next
-   * young-generation collection. Code returns to such contexts all the time: a pooled connection's socket goes
+   * write makes pprof a holder object and two global handles. Code returns to such contexts all the time: a pooled connection's socket goes
    * back to the context of the request that opened it after every reply it handed to a later query (on `pg`,
    * twice per request).
    */
@@ -197,11 +208,12 @@ class FrameBinding implements ContextBinding {
     const labels = this.labelsToWrite(context);
     try {
       if (this.verify) {
-        if (this.time.getContext() !== labels) this.time.setContext(labels);
+        const id = labels === undefined ? undefined : this.ids.idOf(labels);
+        if (this.time.getContext() !== id) this.write(id);
       } else if (labels !== this.resolve(previous ?? ROOT_CONTEXT)) {
         // Compared with the labels the previous context's span has, ended or not: its frame may hold them,
         // written while the span ran, and a context without them (the root, say) must clear them.
-        this.time.setContext(labels);
+        this.write(labels === undefined ? undefined : this.ids.idOf(labels));
       }
     } catch {
       // The profiler stopped (pprof stops itself on process exit): stop touching it.
@@ -210,7 +222,15 @@ class FrameBinding implements ContextBinding {
   }
 
   labelsOfSample(recorded: unknown): SpanLabels | undefined {
-    return recorded instanceof SpanLabels ? recorded : undefined;
+    return typeof recorded === 'number' ? this.ids.labelsOf(recorded) : undefined;
+  }
+
+  spanEnded(labels: SpanLabels): void {
+    this.ids.spanEnded(labels);
+  }
+
+  samplesLabelledUntil(unixNanos: number): void {
+    this.ids.samplesLabelledUntil(unixNanos);
   }
 
   afterCollect(): void {}
@@ -317,6 +337,11 @@ class HooksBinding implements ContextBinding {
     const ref = (recorded as Holder | undefined)?.ref;
     return ref instanceof SpanLabels ? ref : undefined;
   }
+
+  // A sample holds its holder, and the holder the label object: nothing to keep for after the span.
+  spanEnded(): void {}
+
+  samplesLabelledUntil(): void {}
 
   afterCollect(): void {
     // The native counter restarted at 0 with the new profile.

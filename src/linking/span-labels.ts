@@ -1,7 +1,8 @@
 /**
- * The per-span label object that CPU samples point at. One per local root span (or per span when
- * OTEL_PYROSCOPE_ROOT_SPAN_ONLY=false), created when the span starts and shared by every sample taken
- * while it or its descendants run: nothing is allocated per sample or per async continuation.
+ * The per-span label object that CPU samples stand for (through the number the frame binding writes for it,
+ * sample-context-ids.ts). One per local root span (or per span when OTEL_PYROSCOPE_ROOT_SPAN_ONLY=false),
+ * created when the span starts and shared by every sample taken while it or its descendants run: nothing is
+ * allocated per sample or per async continuation.
  *
  * The span's name is only final when it ends (HTTP server spans are renamed to their route late), so a
  * span still running when a profile is cut gets its ids now and its name later (see late-span-names.ts).
@@ -27,6 +28,11 @@ export class SpanLabels {
    * made during the span, a timer it left behind): it must not be charged to the span.
    */
   endNanos = Infinity;
+  /**
+   * The number the frame binding writes into pprof's sample context for these labels, given at the first
+   * write; 0 until then (sample-context-ids.ts).
+   */
+  sampleId = 0;
 
   /**
    * @param startNanos when the span started, Unix nanoseconds: with {@link endNanos}, the most CPU the span

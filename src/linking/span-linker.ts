@@ -44,6 +44,8 @@ export class SpanLinker implements SpanProcessor {
    * that will never exist because profiling turned out to be off.
    */
   active = false;
+  /** Told when a span's label object has its final name and end time (the context binding keeps what a cut needs). */
+  onLabelsEnded: ((labels: SpanLabels) => void) | undefined;
 
   constructor(options: SpanLinkerOptions) {
     this.rootSpanOnly = options.rootSpanOnly;
@@ -69,7 +71,10 @@ export class SpanLinker implements SpanProcessor {
   onEnd(span: ReadableSpan): void {
     const labels = (span as unknown as LabelledSpan)[LABELS];
     // Only the owner finalizes: a child ending must not freeze its root's name.
-    if (labels !== undefined && labels.isOwnedBy(span)) labels.ended(span.name, hrTimeNanos(span.endTime));
+    if (labels !== undefined && labels.isOwnedBy(span)) {
+      labels.ended(span.name, hrTimeNanos(span.endTime));
+      this.onLabelsEnded?.(labels);
+    }
   }
 
   /**

@@ -37,9 +37,11 @@ export class SpansOfCut {
  * Whether a sample taken at `sampleNanos` (Unix ns) stands only for time after `labels`' span ended. A sample
  * stands for the sampling interval before it, so one taken less than an interval after the end still
  * covers some of the span; the margin also absorbs the skew between the profiler's clock and
- * OpenTelemetry's (about a millisecond, measured).
+ * OpenTelemetry's (about a millisecond, measured). Without the sample's time, only a span known to have
+ * ended before every sample (end -Infinity, sample-context-ids.ts) is.
  */
-export function isAfterSpanEnd(labels: SpanLabels, sampleNanos: number, intervalNanos: number): boolean {
+export function isAfterSpanEnd(labels: SpanLabels, sampleNanos: number | undefined, intervalNanos: number): boolean {
+  if (sampleNanos === undefined) return labels.endNanos === -Infinity;
   return sampleNanos - intervalNanos > labels.endNanos;
 }
 

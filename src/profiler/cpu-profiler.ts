@@ -131,7 +131,9 @@ export class CpuProfiler {
       const time = context.timestamp === undefined ? undefined : Number(context.timestamp) * 1000;
       if (labels === undefined) return time === undefined ? NO_LABELS : { [SAMPLE_TIME_LABEL]: time };
       // Taken after its span ended: not the span's (see span-time-bounds.ts).
-      if (time !== undefined && isAfterSpanEnd(labels, time, intervalNanos)) return { [AFTER_SPAN_ENDED_MARK]: 1, [SAMPLE_TIME_LABEL]: time };
+      if (isAfterSpanEnd(labels, time, intervalNanos)) {
+        return time === undefined ? AFTER_SPAN_ENDED_LABELS : { [AFTER_SPAN_ENDED_MARK]: 1, [SAMPLE_TIME_LABEL]: time };
+      }
       this.spansOfCut.add(labels);
       if (addSpanName && !labels.hasEnded) this.unnamed.add(labels);
       const spanLabels = labels.toLabelSet(addSpanName);
@@ -150,7 +152,7 @@ export class CpuProfiler {
       const labels = binding.labelsOfSample(context.context);
       if (labels === undefined) return NO_LABELS;
       // Taken after its span ended: not the span's (see span-time-bounds.ts).
-      if (time !== undefined && isAfterSpanEnd(labels, time, intervalNanos)) return AFTER_SPAN_ENDED_LABELS;
+      if (isAfterSpanEnd(labels, time, intervalNanos)) return AFTER_SPAN_ENDED_LABELS;
       spans.add(labels);
       if (addSpanName && !labels.hasEnded) unnamed.add(labels);
       return labels.toLabelSet(addSpanName);
@@ -206,11 +208,14 @@ export class CpuProfiler {
     this.spansOfCut = cut.spans;
     const stopped = stopSampler(pprof.time, restart, this.generateLabels, [SPAN_NAME_LABEL]);
     this.cpuAtLastStop = threadCpuMicros();
+    const { binding } = this.options;
+    const stoppedAtNanos = Date.now() * 1e6;
     if ('tree' in stopped) {
       const tree = stopped.tree;
-      cut.chain = cut.chain.then(() => cut.builder.add(tree));
+      cut.chain = cut.chain.then(() => cut.builder.add(tree)).then(() => binding.samplesLabelledUntil(stoppedAtNanos));
     } else {
       cut.serialized.push(stopped.profile);
+      binding.samplesLabelledUntil(stoppedAtNanos);
     }
   }
 

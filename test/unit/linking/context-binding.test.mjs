@@ -77,6 +77,9 @@ function fakeHooksProfiler() {
   return fake;
 }
 
+/** The labels the current frame's sample context stands for (the frame binding writes numbers). */
+const written = (binding, fake) => binding.labelsOfSample(fake.getContext());
+
 function bind(mode, fake, manager = new AsyncLocalStorageContextManager()) {
   const { binding, fallbackReason } = createContextBinding({ mode, reason: 'test' }, fake, manager, resolve);
   assert.equal(fallbackReason, undefined);
@@ -108,15 +111,15 @@ describe('async-context-frame binding', { skip: !isAsyncContextFrameActive() && 
     const { binding, manager } = bind('async-context-frame', fake);
     try {
       assert.equal(binding.useCPED, true);
-      assert.equal(fake.getContext(), undefined);
+      assert.equal(written(binding, fake), undefined);
       const result = manager.with(inSpan(A), () => {
-        assert.equal(fake.getContext(), A);
-        manager.with(inSpan(B), () => assert.equal(fake.getContext(), B));
-        assert.equal(fake.getContext(), A, 'back to the outer span after the inner scope');
+        assert.equal(written(binding, fake), A);
+        manager.with(inSpan(B), () => assert.equal(written(binding, fake), B));
+        assert.equal(written(binding, fake), A, 'back to the outer span after the inner scope');
         return 42;
       });
       assert.equal(result, 42);
-      assert.equal(fake.getContext(), undefined, 'outside any span after the outer scope');
+      assert.equal(written(binding, fake), undefined, 'outside any span after the outer scope');
     } finally {
       binding.uninstall();
     }
@@ -126,10 +129,10 @@ describe('async-context-frame binding', { skip: !isAsyncContextFrameActive() && 
     const fake = fakeFrameProfiler();
     const { binding, manager } = bind('async-context-frame', fake);
     try {
-      const seen = await interleavedRequests(manager, () => fake.getContext());
+      const seen = await interleavedRequests(manager, () => written(binding, fake));
       assert.deepEqual(seen.A.map((l) => l?.name), Array(7).fill('A'));
       assert.deepEqual(seen.B.map((l) => l?.name), Array(7).fill('B'));
-      assert.equal(fake.getContext(), undefined);
+      assert.equal(written(binding, fake), undefined);
     } finally {
       binding.uninstall();
     }
@@ -167,21 +170,21 @@ describe('async-context-frame binding', { skip: !isAsyncContextFrameActive() && 
       opener.ended('GET /open', 1);
       const socketContext = inSpan(opener);
       manager.with(socketContext, () => {
-        assert.equal(fake.getContext(), undefined, 'the ended span is not written');
-        manager.with(inSpan(B), () => assert.equal(fake.getContext(), B));
-        assert.equal(fake.getContext(), undefined, 'back in the socket context: no span');
+        assert.equal(written(binding, fake), undefined, 'the ended span is not written');
+        manager.with(inSpan(B), () => assert.equal(written(binding, fake), B));
+        assert.equal(written(binding, fake), undefined, 'back in the socket context: no span');
       });
       // B entering the query; empty writes leaving it and leaving the socket's context (whose frames may hold
       // the opener's labels, written while it ran).
-      assert.deepEqual(values, [B, undefined, undefined]);
+      assert.deepEqual(values.map((value) => binding.labelsOfSample(value)), [B, undefined, undefined]);
 
       // A frame written while its span ran still holds its labels after the span ends: leaving it for a
       // context without a span (a connection's frame loop run in the root context) must clear them.
       const running = labels('running', 4);
       manager.with(inSpan(running), () => {
-        assert.equal(fake.getContext(), running);
+        assert.equal(written(binding, fake), running);
         running.ended('GET /start', 1);
-        manager.with(ROOT_CONTEXT, () => assert.equal(fake.getContext(), undefined, 'the root context carries no span'));
+        manager.with(ROOT_CONTEXT, () => assert.equal(written(binding, fake), undefined, 'the root context carries no span'));
       });
     } finally {
       binding.uninstall();
@@ -194,10 +197,10 @@ describe('async-context-frame binding', { skip: !isAsyncContextFrameActive() && 
     try {
       manager.with(ROOT_CONTEXT, () => {
         const token = manager.attach(inSpan(B));
-        assert.equal(fake.getContext(), B);
+        assert.equal(written(binding, fake), B);
         if (typeof token[Symbol.dispose] === 'function') token[Symbol.dispose]();
         else token.dispose();
-        assert.equal(fake.getContext(), undefined);
+        assert.equal(written(binding, fake), undefined);
       });
     } finally {
       binding.uninstall();
@@ -209,7 +212,7 @@ describe('async-context-frame binding', { skip: !isAsyncContextFrameActive() && 
     const manager = new AsyncLocalStorageContextManager();
     manager.with(inSpan(A), () => {
       const { binding } = bind('async-context-frame', fake, manager);
-      assert.equal(fake.getContext(), A);
+      assert.equal(written(binding, fake), A);
       binding.uninstall();
     });
   });
@@ -220,12 +223,12 @@ describe('async-context-frame binding', { skip: !isAsyncContextFrameActive() && 
     try {
       manager.with(inSpan(A), () => {
         fake.restart();
-        assert.equal(fake.getContext(), undefined, 'the restart emptied the frame');
+        assert.equal(written(binding, fake), undefined, 'the restart emptied the frame');
         binding.resync();
         // Same labels as the context left: only asking the profiler shows the slot must be set.
-        manager.with(inSpan(A), () => assert.equal(fake.getContext(), A));
+        manager.with(inSpan(A), () => assert.equal(written(binding, fake), A));
       });
-      manager.with(inSpan(B), () => assert.equal(fake.getContext(), B));
+      manager.with(inSpan(B), () => assert.equal(written(binding, fake), B));
     } finally {
       binding.uninstall();
     }
@@ -255,15 +258,42 @@ describe('async-context-frame binding', { skip: !isAsyncContextFrameActive() && 
     binding.uninstall();
     assert.equal(Object.hasOwn(storage, 'enterWith'), false);
     assert.equal(storage.enterWith, AsyncLocalStorage.prototype.enterWith);
-    manager.with(inSpan(A), () => assert.equal(fake.getContext(), undefined));
+    manager.with(inSpan(A), () => assert.equal(written(binding, fake), undefined));
     assert.equal(fake.setCalls, 0);
   });
 
-  test('labelsOfSample: the recorded context is the labels object itself', () => {
-    const { binding } = createContextBinding({ mode: 'async-context-frame', reason: '' }, fakeFrameProfiler(), new AsyncLocalStorageContextManager(), resolve);
-    assert.equal(binding.labelsOfSample(A), A);
-    assert.equal(binding.labelsOfSample(undefined), undefined);
-    assert.equal(binding.labelsOfSample({ ref: A }), undefined);
+  test('what is written is a number; a sample resolves it to the running span, then to its record', () => {
+    const fake = fakeFrameProfiler();
+    const { binding, manager } = bind('async-context-frame', fake);
+    try {
+      const request = labels('GET', 0xabc);
+      const startNanos = 1_700_000_000_000_000_000;
+      const withTimes = new SpanLabels(request.spanId, request.traceId, { name: 'GET' }, startNanos);
+      let recorded;
+      manager.with(inSpan(withTimes), () => {
+        recorded = fake.getContext();
+      });
+      assert.equal(typeof recorded, 'number', 'a small integer: no object for pprof to keep in a global handle');
+      assert.equal(binding.labelsOfSample(recorded), withTimes, 'while the span runs: the labels object itself');
+      withTimes.ended('GET /users/:id', startNanos + 5e6);
+      binding.spanEnded(withTimes);
+      const restored = binding.labelsOfSample(recorded);
+      assert.notEqual(restored, withTimes, 'after its end, made back from the record');
+      assert.deepEqual(
+        [restored.spanId, restored.traceId, restored.name, restored.startNanos, restored.endNanos, restored.hasEnded],
+        [withTimes.spanId, withTimes.traceId, 'GET /users/:id', startNanos, startNanos + 5e6, true],
+      );
+      assert.equal(binding.labelsOfSample(recorded), restored, 'one object per span within a cut');
+      // Samples labelled up to shortly after the end: the record is still needed (a sample stands for the interval before it).
+      binding.samplesLabelledUntil(startNanos + 5e6 + 1e8);
+      assert.equal(binding.labelsOfSample(recorded), restored);
+      binding.samplesLabelledUntil(startNanos + 5e6 + 2e9);
+      assert.equal(binding.labelsOfSample(recorded).endNanos, -Infinity, 'labelled long after the end: known only as ended');
+      assert.equal(binding.labelsOfSample(undefined), undefined);
+      assert.equal(binding.labelsOfSample(A), undefined, 'only numbers are written in this mode');
+    } finally {
+      binding.uninstall();
+    }
   });
 });
 

@@ -42,6 +42,10 @@ test('a sample is after its span ended only when the whole interval it stands fo
   assert.equal(bounds.isAfterSpanEnd(labels, 1_999e6, interval), false);
   assert.equal(bounds.isAfterSpanEnd(labels, 2_009e6, interval), false, 'its interval began before the end');
   assert.equal(bounds.isAfterSpanEnd(labels, 2_011e6, interval), true);
+  assert.equal(bounds.isAfterSpanEnd(labels, undefined, interval), false, 'no sample time: not known to be after');
+  const endedEarlier = new SpanLabels('a'.repeat(16), 'b'.repeat(32), { name: 'x' });
+  endedEarlier.ended('x', -Infinity);
+  assert.equal(bounds.isAfterSpanEnd(endedEarlier, undefined, interval), true, 'a span that ended before every sample');
 });
 
 test('samples after their span ended lose the span and sit under one root frame; CPU is kept', () => {
