@@ -194,9 +194,9 @@ class FrameBinding implements ContextBinding {
    * The labels to write for a context entered now. A span that has already ended is written as no span: code
    * entering its context now runs after the span, so none of its samples are the span's (the cut's guard
    * takes such samples off the span, span-time-bounds.ts), and an empty write deletes the frame's slot where a
-   * write makes pprof a holder object and two global handles. Code returns to such contexts all the time: a pooled connection's socket goes
-   * back to the context of the request that opened it after every reply it handed to a later query (on `pg`,
-   * twice per request).
+   * write makes pprof a holder object and two global handles. Code returns to such contexts all the time: a
+   * pooled connection's socket goes back to the context of the request that opened it after every reply it
+   * handed to a later query (on `pg`, twice per request).
    */
   private labelsToWrite(context: Context | undefined): SpanLabels | undefined {
     const labels = this.resolve(context ?? ROOT_CONTEXT);

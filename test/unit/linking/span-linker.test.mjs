@@ -96,6 +96,19 @@ test("the root's end makes its late name final; a child's end does not", () => {
   assert.deepEqual(labels.toLabelSet(false), { span_id: labels.spanId, trace_id: labels.traceId });
 });
 
+test('onLabelsEnded hears of each label object once, when its owner ends, with the final name', () => {
+  const { linker, start } = setup();
+  const heard = [];
+  linker.onLabelsEnded = (labels) => heard.push([labels.spanId, labels.name, labels.hasEnded]);
+  const root = start('GET');
+  const child = start('query', root.span);
+  child.span.end();
+  assert.deepEqual(heard, [], "a child's end is not its root's");
+  root.span.updateName('GET /orders/:orderId');
+  root.span.end();
+  assert.deepEqual(heard, [[root.span.spanContext().spanId, 'GET /orders/:orderId', true]]);
+});
+
 test("the labels carry the span's start and end in Unix nanoseconds", () => {
   const { linker, start } = setup();
   const before = Date.now();
