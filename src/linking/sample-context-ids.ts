@@ -126,6 +126,8 @@ export class SampleContextIds {
   private readonly odd = new Map<number, OddRecord>();
   /** Label objects made back from records, one per number, so a cut sees one object per span. */
   private readonly restored = new Map<number, SpanLabels>();
+  /** Records of spans that ended before this (Unix ns) are not needed: dropped as new ones come. */
+  private dropEndedBefore = -Infinity;
 
   /** The number to write for `labels`; given at the first call. On the hot path: one field read after that. */
   idOf(labels: SpanLabels): number {
@@ -169,6 +171,9 @@ export class SampleContextIds {
   spanEnded(labels: SpanLabels): void {
     const id = labels.sampleId;
     if (id === 0 || !this.stopRunning(id, labels)) return;
+    // Records no cut needs any more go two per new one: never a long loop in one turn, and the ring stays
+    // the size of what is needed.
+    for (let n = 0; n < 2 && this.count > 0 && (this.times[2 * this.head + 1] ?? 0) < this.dropEndedBefore; n++) this.dropOldest();
     if (this.count === this.capacity) {
       if (this.capacity < MAX_RECORDS) this.grow();
       else this.dropOldest();
@@ -237,11 +242,10 @@ export class SampleContextIds {
 
   /**
    * The profiler has labelled every sample taken up to `unixNanos`: records of spans that ended well before
-   * it are not needed any more.
+   * it are not needed any more (they are dropped as new spans end, a few at a time).
    */
   samplesLabelledUntil(unixNanos: number): void {
-    const before = unixNanos - KEEP_AFTER_LABELLED_NANOS;
-    while (this.count > 0 && (this.times[2 * this.head + 1] ?? 0) < before) this.dropOldest();
+    this.dropEndedBefore = Math.max(this.dropEndedBefore, unixNanos - KEEP_AFTER_LABELLED_NANOS);
   }
 
   /** Spans resolvable by number now: running, and ended with a record kept. */

@@ -288,6 +288,11 @@ describe('async-context-frame binding', { skip: !isAsyncContextFrameActive() && 
       binding.samplesLabelledUntil(startNanos + 5e6 + 1e8);
       assert.equal(binding.labelsOfSample(recorded), restored);
       binding.samplesLabelledUntil(startNanos + 5e6 + 2e9);
+      // Records are dropped as later spans end.
+      const later = new SpanLabels('0'.repeat(15) + 'f', '0'.repeat(31) + 'f', { name: 'later' }, startNanos + 3e9);
+      manager.with(inSpan(later), () => undefined);
+      later.ended('later', startNanos + 3e9 + 1);
+      binding.spanEnded(later);
       assert.equal(binding.labelsOfSample(recorded).endNanos, -Infinity, 'labelled long after the end: known only as ended');
       assert.equal(binding.labelsOfSample(undefined), undefined);
       assert.equal(binding.labelsOfSample(A), undefined, 'only numbers are written in this mode');
