@@ -9,9 +9,10 @@
 // scavenges and mark-compacts per 1,000 requests, the young generation's largest capacity, and peak RSS.
 // Bytes surviving each scavenge is what makes V8 grow its young generation (peak RSS) and promote (full
 // collections): it found the pooled-connection WeakMap (src/tracing/operation-context.ts). PHASES=1 adds V8's
-// time per scavenge phase (where a longer pause goes). One run per config:
-// processes differ (tracing alone sometimes settles at twice the promotion), so repeat a config before
-// reading a difference into it.
+// time per scavenge phase (where a longer pause goes); SERIES=1 lists what each scavenge promoted (steady, as
+// for something kept a while on every request, or in bursts). One run per config: processes differ (any
+// config sometimes settles where every scavenge promotes ~2.5 MB), so repeat a config before reading a
+// difference into it.
 import { readMemory } from '../lib/proc.mjs';
 import { AS_IN_THE_BENCH, abConfigs, startAbSink, withoutAgentEnv } from './ab-configs.mjs';
 
@@ -57,6 +58,8 @@ async function run(config) {
       `per 1k requests: ${perK(scavenges.length)} scavenges, ${perK(all.length - scavenges.length)} mark-compacts · young generation up to ` +
       `${Math.max(0, ...scavenges.map((row) => Number(row.new_space_capacity))) / 1048576} MB · peak RSS ${(peakRssKb / 1024).toFixed(0)} MB`,
   );
+  // Whether the promotion is steady (something kept a while on every request) or comes in bursts (a cut, a batch).
+  if (process.env.SERIES === '1') console.log(`${''.padEnd(10)} promoted KB per scavenge: ${scavenges.map((row) => (Number(row.promoted) / 1024).toFixed(0)).join(' ')}`);
   if (process.env.PHASES === '1') {
     // Where a scavenge's pause goes: V8's own phase times (ms), those over 0.05 ms on average.
     const phases = Object.keys(scavenges[0] ?? {}).filter((key) => /^(scavenge|semi_space|scavenge\.|weak|evacuate|clear|background)/.test(key));
