@@ -29,6 +29,10 @@ const RUNNING_PLACES = 4096;
  * most; beyond it the longest-kept goes (a span that is never ended must not leak).
  */
 const MAX_RUNNING_ELSEWHERE = 1 << 16;
+/** What {@link SampleContextIds.stopRunning} found. */
+const NOT_RUNNING = 0;
+const UNSAMPLED = 1;
+const SAMPLED = 2;
 /** Distinct final span names kept as strings; a record past it keeps its name in a map of its own. */
 const MAX_NAMES = 4096;
 /** How long after its span's end a record stays, beyond the time up to which samples have been labelled. */
@@ -106,6 +110,15 @@ export class SampleContextIds {
   private readonly running: Array<SpanLabels | undefined> = new Array<SpanLabels | undefined>(RUNNING_PLACES).fill(undefined);
   private readonly runningElsewhere = new Map<number, SpanLabels>();
   private runningCount = 0;
+  /**
+   * pprof's count of samples taken since its last stop, and which stop that was: a span with no sample taken
+   * between its first write and its end can be in no sample, so it needs no record (most spans, unless the
+   * process is busy). Unknown (no counter given): every written span gets a record.
+   */
+  private sampleCounter: { state: Uint32Array; index: number } | undefined;
+  private stops = 0;
+  private readonly writtenAtCount = new Uint32Array(RUNNING_PLACES);
+  private readonly writtenAtStop = new Uint32Array(RUNNING_PLACES);
   // Ended spans' records: a ring in the order the spans ended, so the oldest ends come first.
   private capacity = 1024;
   private head = 0;
@@ -143,6 +156,10 @@ export class SampleContextIds {
     const place = id & (RUNNING_PLACES - 1);
     if (this.running[place] === undefined) {
       this.running[place] = labels;
+      if (this.sampleCounter !== undefined) {
+        this.writtenAtCount[place] = this.sampleCounter.state[this.sampleCounter.index] ?? 0;
+        this.writtenAtStop[place] = this.stops;
+      }
       return id;
     }
     if (this.runningElsewhere.size >= MAX_RUNNING_ELSEWHERE) {
@@ -158,19 +175,42 @@ export class SampleContextIds {
     return id;
   }
 
-  /** Forgets a running span's labels; false if they were not running under that number. */
-  private stopRunning(id: number, labels: SpanLabels): boolean {
+  /**
+   * Forgets a running span's labels. NOT_RUNNING if they were not running under that number, UNSAMPLED if no
+   * sample can hold the number, SAMPLED otherwise.
+   */
+  private stopRunning(id: number, labels: SpanLabels): number {
     const place = id & (RUNNING_PLACES - 1);
-    if (this.running[place] === labels) this.running[place] = undefined;
-    else if (this.runningElsewhere.size === 0 || !this.runningElsewhere.delete(id)) return false;
+    if (this.running[place] === labels) {
+      this.running[place] = undefined;
+      this.runningCount--;
+      const counter = this.sampleCounter;
+      const unsampled =
+        counter !== undefined && this.writtenAtStop[place] === this.stops && this.writtenAtCount[place] === counter.state[counter.index];
+      return unsampled ? UNSAMPLED : SAMPLED;
+    }
+    if (this.runningElsewhere.size === 0 || !this.runningElsewhere.delete(id)) return NOT_RUNNING;
     this.runningCount--;
-    return true;
+    return SAMPLED;
+  }
+
+  /**
+   * Gives pprof's sample counter (its state array and the index of the count of samples taken since the last
+   * stop); call {@link samplerStopped} after every stop, which restarts the count.
+   */
+  countSamplesWith(state: Uint32Array, index: number): void {
+    this.sampleCounter = { state, index };
+  }
+
+  /** The sampler was stopped (and maybe restarted): its count of samples began again. */
+  samplerStopped(): void {
+    this.stops = (this.stops + 1) >>> 0;
   }
 
   /** Called when the span of `labels` has ended (its name and end time are final). */
   spanEnded(labels: SpanLabels): void {
     const id = labels.sampleId;
-    if (id === 0 || !this.stopRunning(id, labels)) return;
+    if (id === 0 || this.stopRunning(id, labels) !== SAMPLED) return;
     // Records no cut needs any more go two per new one: never a long loop in one turn, and the ring stays
     // the size of what is needed.
     for (let n = 0; n < 2 && this.count > 0 && (this.times[2 * this.head + 1] ?? 0) < this.dropEndedBefore; n++) this.dropOldest();
