@@ -29,6 +29,8 @@ const RUNNING_PLACES = 4096;
  * most; beyond it the longest-kept goes (a span that is never ended must not leak).
  */
 const MAX_RUNNING_ELSEWHERE = 1 << 16;
+/** Places in the number → record index at most (4 bytes each). */
+const MAX_INDEX_PLACES = 1 << 20;
 /** What {@link SampleContextIds.stopRunning} found. */
 const NOT_RUNNING = 0;
 const UNSAMPLED = 1;
@@ -128,12 +130,13 @@ export class SampleContextIds {
   private times = new Float64Array(this.capacity * 2);
   private nameIndexes = new Int32Array(this.capacity);
   /**
-   * Number → ring slot + 1, at `id & (length - 1)`; twice the ring's size, so the records kept (whose numbers
-   * were given close together) rarely share a place; those that do go to `slotOfOtherId`. Typed, like the
+   * Number → ring slot + 1, at `id & (length - 1)`; at least twice the ring's size, wider when the records'
+   * numbers spread (see `index`); records that share a place go to `slotOfOtherId`. Typed, like the
    * records: tens of thousands of entries outside the JavaScript heap, which the collector neither copies nor marks.
    */
   private slotIndex = new Int32Array(this.capacity * 2);
   private readonly slotOfOtherId = new Map<number, number>();
+  private reindexing = false;
   private readonly names: string[] = [];
   private readonly nameIndex = new Map<string, number>();
   private readonly odd = new Map<number, OddRecord>();
@@ -242,8 +245,27 @@ export class SampleContextIds {
   private index(id: number, at: number): void {
     const place = id & (this.slotIndex.length - 1);
     const taken = (this.slotIndex[place] ?? 0) - 1;
-    if (taken >= 0 && this.ids[taken] !== 0 && taken !== at) this.slotOfOtherId.set(id, at);
-    else this.slotIndex[place] = at + 1;
+    if (taken < 0 || this.ids[taken] === 0 || taken === at) {
+      this.slotIndex[place] = at + 1;
+      return;
+    }
+    this.slotOfOtherId.set(id, at);
+    // Records are kept only for sampled spans, so their numbers can spread wider than the index: widen it
+    // when more than one record in eight shares a place.
+    if (!this.reindexing && this.slotOfOtherId.size * 8 > this.count && this.slotIndex.length < MAX_INDEX_PLACES) {
+      this.reindex(this.slotIndex.length * 2);
+    }
+  }
+
+  private reindex(places: number): void {
+    this.reindexing = true;
+    this.slotIndex = new Int32Array(places);
+    this.slotOfOtherId.clear();
+    for (let i = 0; i < this.count; i++) {
+      const at = (this.head + i) & (this.capacity - 1);
+      this.index(this.ids[at] ?? 0, at);
+    }
+    this.reindexing = false;
   }
 
   private slotOf(id: number): number | undefined {
@@ -325,8 +347,6 @@ export class SampleContextIds {
     this.words = words;
     this.times = times;
     this.nameIndexes = nameIndexes;
-    this.slotIndex = new Int32Array(capacity * 2);
-    this.slotOfOtherId.clear();
-    for (let i = 0; i < this.count; i++) this.index(ids[i] ?? 0, i);
+    this.reindex(Math.max(capacity * 2, this.slotIndex.length));
   }
 }

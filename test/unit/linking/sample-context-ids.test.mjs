@@ -147,3 +147,19 @@ test("with pprof's sample counter, a span no sample was taken in since its first
   end(ids, across, 'GET /across', T0 + 3);
   assert.equal(ids.labelsOf(acrossId).name, 'GET /across');
 });
+
+test('records whose numbers spread wide (only sampled spans keep one) are all found, and the index widens', () => {
+  const ids = new SampleContextIds();
+  const kept = [];
+  for (let i = 0; i < 3000; i++) {
+    const labels = span('GET', T0 + i);
+    const id = ids.idOf(labels);
+    // One span in seven is recorded (the others are never ended here): numbers 7 apart, far wider than the ring.
+    if (i % 7 === 0) {
+      end(ids, labels, `GET /${i}`, T0 + i);
+      kept.push([id, `GET /${i}`]);
+    }
+  }
+  for (const [id, name] of kept) assert.equal(ids.labelsOf(id).name, name);
+  assert.ok(ids.slotOfOtherId.size * 8 <= ids.size.ended, `${ids.slotOfOtherId.size} of ${ids.size.ended} records share a place`);
+});
