@@ -180,9 +180,6 @@ class FrameBinding implements ContextBinding {
   install(): void {
     this.restore = followEnterWith(requireStorage(this.manager), (store, previous) => this.enter(store, previous));
     this.enabled = true;
-    const state = this.time.getState?.() as Uint32Array | undefined;
-    const index = this.time.constants?.kSampleCount;
-    if (state instanceof Uint32Array && typeof index === 'number') this.ids.countSamplesWith(state, index);
     // Code already inside a context when we start (rare: the agent starts before the app).
     const labels = this.labelsToWrite(this.manager.active());
     if (labels !== undefined) this.write(this.ids.idOf(labels));
@@ -236,15 +233,12 @@ class FrameBinding implements ContextBinding {
     this.ids.samplesLabelledUntil(unixNanos);
   }
 
-  afterCollect(): void {
-    this.ids.samplerStopped();
-  }
+  afterCollect(): void {}
 
   resync(): void {
     // Frames made before the restart hold nothing under the new sampler; they can live on (a long
     // request), so from now on every switch asks the profiler what the frame holds.
     this.verify = true;
-    this.ids.samplerStopped();
   }
 
   uninstall(): void {

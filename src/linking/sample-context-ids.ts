@@ -31,10 +31,6 @@ const RUNNING_PLACES = 4096;
 const MAX_RUNNING_ELSEWHERE = 1 << 16;
 /** Places in the number → record index at most (4 bytes each). */
 const MAX_INDEX_PLACES = 1 << 20;
-/** What {@link SampleContextIds.stopRunning} found. */
-const NOT_RUNNING = 0;
-const UNSAMPLED = 1;
-const SAMPLED = 2;
 /** Distinct final span names kept as strings; a record past it keeps its name in a map of its own. */
 const MAX_NAMES = 4096;
 /** How long after its span's end a record stays, beyond the time up to which samples have been labelled. */
@@ -112,15 +108,6 @@ export class SampleContextIds {
   private readonly running: Array<SpanLabels | undefined> = new Array<SpanLabels | undefined>(RUNNING_PLACES).fill(undefined);
   private readonly runningElsewhere = new Map<number, SpanLabels>();
   private runningCount = 0;
-  /**
-   * pprof's count of samples taken since its last stop, and which stop that was: a span with no sample taken
-   * between its first write and its end can be in no sample, so it needs no record (most spans, unless the
-   * process is busy). Unknown (no counter given): every written span gets a record.
-   */
-  private sampleCounter: { state: Uint32Array; index: number } | undefined;
-  private stops = 0;
-  private readonly writtenAtCount = new Uint32Array(RUNNING_PLACES);
-  private readonly writtenAtStop = new Uint32Array(RUNNING_PLACES);
   // Ended spans' records: a ring in the order the spans ended, so the oldest ends come first.
   private capacity = 1024;
   private head = 0;
@@ -159,10 +146,6 @@ export class SampleContextIds {
     const place = id & (RUNNING_PLACES - 1);
     if (this.running[place] === undefined) {
       this.running[place] = labels;
-      if (this.sampleCounter !== undefined) {
-        this.writtenAtCount[place] = this.sampleCounter.state[this.sampleCounter.index] ?? 0;
-        this.writtenAtStop[place] = this.stops;
-      }
       return id;
     }
     if (this.runningElsewhere.size >= MAX_RUNNING_ELSEWHERE) {
@@ -179,41 +162,23 @@ export class SampleContextIds {
   }
 
   /**
-   * Forgets a running span's labels. NOT_RUNNING if they were not running under that number, UNSAMPLED if no
-   * sample can hold the number, SAMPLED otherwise.
+   * Forgets a running span's labels; false if they were not running under that number. Every span written
+   * gets a record at its end, sampled or not: a sample can still be taken in its frame after this call (the
+   * other span processors' `onEnd`, its socket's last writes), and within a sampling interval of the end such
+   * a sample is still the span's (span-time-bounds.ts), which it can only be if its number resolves.
    */
-  private stopRunning(id: number, labels: SpanLabels): number {
+  private stopRunning(id: number, labels: SpanLabels): boolean {
     const place = id & (RUNNING_PLACES - 1);
-    if (this.running[place] === labels) {
-      this.running[place] = undefined;
-      this.runningCount--;
-      const counter = this.sampleCounter;
-      const unsampled =
-        counter !== undefined && this.writtenAtStop[place] === this.stops && this.writtenAtCount[place] === counter.state[counter.index];
-      return unsampled ? UNSAMPLED : SAMPLED;
-    }
-    if (this.runningElsewhere.size === 0 || !this.runningElsewhere.delete(id)) return NOT_RUNNING;
+    if (this.running[place] === labels) this.running[place] = undefined;
+    else if (this.runningElsewhere.size === 0 || !this.runningElsewhere.delete(id)) return false;
     this.runningCount--;
-    return SAMPLED;
-  }
-
-  /**
-   * Gives pprof's sample counter (its state array and the index of the count of samples taken since the last
-   * stop); call {@link samplerStopped} after every stop, which restarts the count.
-   */
-  countSamplesWith(state: Uint32Array, index: number): void {
-    this.sampleCounter = { state, index };
-  }
-
-  /** The sampler was stopped (and maybe restarted): its count of samples began again. */
-  samplerStopped(): void {
-    this.stops = (this.stops + 1) >>> 0;
+    return true;
   }
 
   /** Called when the span of `labels` has ended (its name and end time are final). */
   spanEnded(labels: SpanLabels): void {
     const id = labels.sampleId;
-    if (id === 0 || this.stopRunning(id, labels) !== SAMPLED) return;
+    if (id === 0 || !this.stopRunning(id, labels)) return;
     // Records no cut needs any more go two per new one: never a long loop in one turn, and the ring stays
     // the size of what is needed.
     for (let n = 0; n < 2 && this.count > 0 && (this.times[2 * this.head + 1] ?? 0) < this.dropEndedBefore; n++) this.dropOldest();
@@ -250,8 +215,8 @@ export class SampleContextIds {
       return;
     }
     this.slotOfOtherId.set(id, at);
-    // Records are kept only for sampled spans, so their numbers can spread wider than the index: widen it
-    // when more than one record in eight shares a place.
+    // Numbers given to spans that run long, or records dropped out of order, can spread wider than the index:
+    // widen it when more than one record in eight shares a place.
     if (!this.reindexing && this.slotOfOtherId.size * 8 > this.count && this.slotIndex.length < MAX_INDEX_PLACES) {
       this.reindex(this.slotIndex.length * 2);
     }
