@@ -182,7 +182,11 @@ class FrameBinding implements ContextBinding {
     this.enabled = true;
     // Code already inside a context when we start (rare: the agent starts before the app).
     const labels = this.labelsToWrite(this.manager.active());
-    if (labels !== undefined) this.write(this.ids.idOf(labels));
+    if (labels !== undefined) this.write(this.numberFor(labels));
+  }
+
+  private numberFor(labels: SpanLabels | undefined): number | undefined {
+    return labels === undefined ? undefined : this.ids.idOf(labels);
   }
 
   /** pprof types the context as an object, but keeps any value and hands it back with the sample. */
@@ -208,12 +212,12 @@ class FrameBinding implements ContextBinding {
     const labels = this.labelsToWrite(context);
     try {
       if (this.verify) {
-        const id = labels === undefined ? undefined : this.ids.idOf(labels);
+        const id = this.numberFor(labels);
         if (this.time.getContext() !== id) this.write(id);
       } else if (labels !== this.resolve(previous ?? ROOT_CONTEXT)) {
         // Compared with the labels the previous context's span has, ended or not: its frame may hold them,
         // written while the span ran, and a context without them (the root, say) must clear them.
-        this.write(labels === undefined ? undefined : this.ids.idOf(labels));
+        this.write(this.numberFor(labels));
       }
     } catch {
       // The profiler stopped (pprof stops itself on process exit): stop touching it.

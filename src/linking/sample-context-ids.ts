@@ -107,7 +107,6 @@ export class SampleContextIds {
    */
   private readonly running: Array<SpanLabels | undefined> = new Array<SpanLabels | undefined>(RUNNING_PLACES).fill(undefined);
   private readonly runningElsewhere = new Map<number, SpanLabels>();
-  private runningCount = 0;
   // Ended spans' records: a ring in the order the spans ended, so the oldest ends come first.
   private capacity = 1024;
   private head = 0;
@@ -142,7 +141,6 @@ export class SampleContextIds {
     const id = this.lastId === MAX_ID ? 1 : this.lastId + 1;
     this.lastId = id;
     labels.sampleId = id;
-    this.runningCount++;
     const place = id & (RUNNING_PLACES - 1);
     if (this.running[place] === undefined) {
       this.running[place] = labels;
@@ -154,7 +152,6 @@ export class SampleContextIds {
       if (oldest !== undefined) {
         this.runningElsewhere.delete(oldest[0]);
         oldest[1].sampleId = 0;
-        this.runningCount--;
       }
     }
     this.runningElsewhere.set(id, labels);
@@ -171,7 +168,6 @@ export class SampleContextIds {
     const place = id & (RUNNING_PLACES - 1);
     if (this.running[place] === labels) this.running[place] = undefined;
     else if (this.runningElsewhere.size === 0 || !this.runningElsewhere.delete(id)) return false;
-    this.runningCount--;
     return true;
   }
 
@@ -275,9 +271,11 @@ export class SampleContextIds {
     this.dropEndedBefore = Math.max(this.dropEndedBefore, unixNanos - KEEP_AFTER_LABELLED_NANOS);
   }
 
-  /** Spans resolvable by number now: running, and ended with a record kept. */
+  /** Spans resolvable by number now: running, and ended with a record kept (a diagnostic: counts the places). */
   get size(): { running: number; ended: number } {
-    return { running: this.runningCount, ended: this.count };
+    let running = this.runningElsewhere.size;
+    for (const labels of this.running) if (labels !== undefined) running++;
+    return { running, ended: this.count };
   }
 
   private dropOldest(): void {

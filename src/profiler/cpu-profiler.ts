@@ -201,14 +201,13 @@ export class CpuProfiler {
    * what pprof throws.
    */
   private stopInto(cut: OpenCut, restart: boolean): void {
-    const { pprof } = this.options;
+    const { pprof, binding } = this.options;
     if (!pprof.time.isStarted()) return;
     // Only used when pprof serializes the piece itself.
     this.unnamed = cut.unnamed;
     this.spansOfCut = cut.spans;
     const stopped = stopSampler(pprof.time, restart, this.generateLabels, [SPAN_NAME_LABEL]);
     this.cpuAtLastStop = threadCpuMicros();
-    const { binding } = this.options;
     const stoppedAtNanos = Date.now() * 1e6;
     if ('tree' in stopped) {
       const tree = stopped.tree;
