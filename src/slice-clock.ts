@@ -3,9 +3,34 @@
  * turn of the event loop between slices, so that none of it is a long stall of the app.
  */
 
-/** Resolves after the event loop has run its pending I/O callbacks once. */
+// Walks waiting for a turn, first come first served. The agent's walks run at once at a cut (the CPU and
+// heap profiles' builders, encoders, span batches): each yielding to its own setImmediate would run all
+// their slices in one loop turn, one after the other, which is one long stall again. One slice per turn.
+const waiting: Array<() => void> = [];
+let releaseScheduled = false;
+
+function releaseOne(): void {
+  releaseScheduled = false;
+  const next = waiting.shift();
+  // Scheduled before the released walk runs: set during this check phase, it fires in the next turn.
+  if (waiting.length > 0) scheduleRelease();
+  next?.();
+}
+
+function scheduleRelease(): void {
+  releaseScheduled = true;
+  setImmediate(releaseOne);
+}
+
+/**
+ * Resolves in a later turn of the event loop, after its pending I/O callbacks; of all the agent's work
+ * waiting for a turn, one resumes per turn, in the order it asked.
+ */
 export function nextTurn(): Promise<void> {
-  return new Promise((resolve) => setImmediate(resolve));
+  return new Promise((resolve) => {
+    waiting.push(resolve);
+    if (!releaseScheduled) scheduleRelease();
+  });
 }
 
 /**
@@ -21,7 +46,7 @@ export class SliceClock {
   /** @param workPerLook work between two looks at the clock */
   constructor(
     private readonly sliceMs: number,
-    private readonly workPerLook = 64,
+    private readonly workPerLook = 16,
   ) {}
 
   /** Starts a slice (at the beginning of a walk). */
