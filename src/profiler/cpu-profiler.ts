@@ -211,7 +211,11 @@ export class CpuProfiler {
     const stoppedAtNanos = Date.now() * 1e6;
     if ('tree' in stopped) {
       const tree = stopped.tree;
-      cut.chain = cut.chain.then(() => cut.builder.add(tree)).then(() => binding.samplesLabelledUntil(stoppedAtNanos));
+      // The walk starts in a later turn: this one already holds the sampler's stop.
+      cut.chain = cut.chain
+        .then(nextTurn)
+        .then(() => cut.builder.add(tree))
+        .then(() => binding.samplesLabelledUntil(stoppedAtNanos));
     } else {
       cut.serialized.push(stopped.profile);
       binding.samplesLabelledUntil(stoppedAtNanos);
