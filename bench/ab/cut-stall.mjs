@@ -34,6 +34,7 @@ async function once(dist) {
   const res = JSON.parse(fs.readFileSync(out, 'utf8')); fs.unlinkSync(out);
   child.kill('SIGKILL');
   res.stages = Array.isArray(stops) ? {} : stops;
+  res.stageLog = res.stages.__log ?? []; delete res.stages.__log;
   res.stops = Array.isArray(stops) ? stops : [];
   return res;
 }
@@ -46,11 +47,25 @@ function windows(gaps, col) {
   }
   return { cuts, other };
 }
+// What the longest turn (by CPU) of each cut's window held: the stages (stage-timer.js) that ran inside it.
+function heldByLongest(x) {
+  if (!x.stageLog?.length || x.t0 === undefined) return [];
+  const held = [];
+  for (let k = 1; (k * I + 0.6) < +durationS; k++) {
+    const inWindow = x.gaps.filter((g) => g[1] >= k * I + 0.05 && g[1] < k * I + 0.85);
+    if (inWindow.length === 0) continue;
+    const [g, t, c] = inWindow.reduce((a, b) => ((b[2] ?? 0) > (a[2] ?? 0) ? b : a));
+    const end = x.t0 + t * 1000; const start = end - g;
+    const inside = x.stageLog.filter(([, d, s]) => s >= start - 0.5 && s + d <= end + 0.5);
+    held.push({ cpu: c, stages: inside.map(([l, d]) => `${l} ${d.toFixed(2)}`) });
+  }
+  return held;
+}
 const all = Object.fromEntries(dists.map((d) => [d, []]));
 for (let r = 0; r < +rounds; r++) for (const d of (r % 2 ? [...dists].reverse() : dists)) {
   const x = await once(d); if (!x) continue;
   const wall = windows(x.gaps, 0); const cpu = windows(x.gaps, 2);
-  const y = { wall, cpu, stops: x.stops, stages: x.stages, eld_max: x.eld_max };
+  const y = { wall, cpu, stops: x.stops, stages: x.stages, eld_max: x.eld_max, held: heldByLongest(x) };
   all[d].push(y);
   console.error(r, d, JSON.stringify({ cpuCuts: cpu.cuts, cpuOther: cpu.other, wallCuts: wall.cuts, wallOther: wall.other }));
 }
@@ -68,5 +83,11 @@ for (const d of dists) {
   const stages = {};
   for (const x of runs) for (const [k, v] of Object.entries(x.stages ?? {})) (stages[k] ??= []).push(...v);
   for (const [k, v] of Object.entries(stages)) console.log(`  stage ${k.padEnd(30)} median ${f(v)}  max ${Math.max(...v).toFixed(2)}  n ${v.length}`);
+  const held = runs.flatMap((x) => x.held ?? []);
+  if (held.length) {
+    // Outermost stages only would double-count nothing; list what each longest turn held, longest first.
+    console.log('  longest turn of each cut (CPU ms): stages inside it');
+    for (const h of held.sort((a, b) => b.cpu - a.cpu)) console.log(`    ${h.cpu.toFixed(2)}: ${h.stages.join(', ') || '(no stage of the cut)'}`);
+  }
 }
 sink.close(); process.exit(0);

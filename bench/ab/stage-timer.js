@@ -22,4 +22,12 @@ const enc = tryRequire(D + '/export/otlp-profiles-encoder.js'); wrap(enc, 'encod
 const lab = tryRequire(D + '/export/pyroscope-labels.js');
 const rcb = tryRequire(D + '/profiler/raw-cut-builder.js');
 if (rcb) { const fin = rcb.RawCutBuilder.prototype.finish; rcb.RawCutBuilder.prototype.finish = function () { if (typeof this.longestSliceMs === 'number') log.push(['builder slice', this.longestSliceMs, 0]); const t = performance.now(); try { return fin.call(this); } finally { log.push(['builder.finish', performance.now() - t, t]); } }; }
-process.on('SIGUSR1', () => { const agg = {}; for (const [l, d] of log) (agg[l] ??= []).push(+d.toFixed(2)); require('fs').writeFileSync(process.env.STAGE_OUT, JSON.stringify(agg)); });
+// Every slice of a sliced walk (SliceClock), with its start, so cut-stall.mjs can tell what the longest turns held.
+const sc = tryRequire(D + '/slice-clock.js');
+if (sc) {
+  const { tick, end } = sc.SliceClock.prototype;
+  sc.SliceClock.prototype.tick = function (work) { const start = this.start; const r = tick.call(this, work); if (r !== undefined) log.push(['slice', performance.now() - start, start]); return r; };
+  sc.SliceClock.prototype.end = function () { log.push(['slice', performance.now() - this.start, this.start]); return end.call(this); };
+}
+// Durations by stage, and under __log every entry as [stage, ms, start (performance.now)].
+process.on('SIGUSR1', () => { const agg = {}; for (const [l, d] of log) (agg[l] ??= []).push(+d.toFixed(2)); agg.__log = log.map(([l, d, t]) => [l, +d.toFixed(3), +t.toFixed(3)]); require('fs').writeFileSync(process.env.STAGE_OUT, JSON.stringify(agg)); });

@@ -24,6 +24,6 @@ function tick() {
 setImmediate(tick);
 process.on('SIGUSR2', () => {
   gaps.sort((a, b) => b[0] - a[0]);
-  const out = { max: gaps[0]?.[0] ?? 0, top: gaps.slice(0, 8).map(([g, t]) => [+g.toFixed(2), +(t / 1000).toFixed(1)]), gaps: gaps.map(([g, t, c]) => [+g.toFixed(2), +(t / 1000).toFixed(3), +c.toFixed(2)]), over2: gaps.filter(g => g[0] > 2).length, eld_max: h.max / 1e6, eld_p99: h.percentile(99) / 1e6 };
+  const out = { max: gaps[0]?.[0] ?? 0, top: gaps.slice(0, 8).map(([g, t]) => [+g.toFixed(2), +(t / 1000).toFixed(1)]), gaps: gaps.map(([g, t, c]) => [+g.toFixed(2), +(t / 1000).toFixed(3), +c.toFixed(2)]), over2: gaps.filter(g => g[0] > 2).length, eld_max: h.max / 1e6, t0, eld_p99: h.percentile(99) / 1e6 };
   require('fs').writeFileSync(process.env.STALL_OUT, JSON.stringify(out));
 });
