@@ -4,6 +4,7 @@
 // A round in which any server was less than MIN_BUSY (0.85) busy on its core is left out (contention).
 // Env: APP=http|express|pg (bench/ab/ab-app.mjs), WORK_ITERS (15000), CONNECTIONS (10),
 //   WARMUP_S (2), DURATION_S (5), REF (label the ratios are to; default otel when given, else the first),
+//   THREADS=1 (the server's CPU per request by thread: main thread, V8's profiler thread, V8's and libuv's workers),
 //   GC=1 (bench/ab/gc-probe.js: V8 GCs during the measured load, per 1,000 requests: minor/major count, pause ms, longest).
 // The app runs on core 0 (taskset -c 0); the sink, this script and the load client share core 1. Each round
 // runs every config once, the order reversed every other round; the ratio to REF is taken within a round.
@@ -12,7 +13,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { medianWithInterval, formatInterval } from '../lib/median-ci.mjs';
 import { abConfigs, startAbSink, withoutAgentEnv } from './ab-configs.mjs';
-import { readCpuMs, readMemory } from '../lib/proc.mjs';
+import { readCpuMs, readMemory, readThreadCpuMs } from '../lib/proc.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const [, , roundsArg = '6', ...specs] = process.argv;
@@ -42,10 +43,12 @@ async function once(config) {
   current = child;
   await load(port, Number(process.env.WARMUP_S ?? 2) * 1000);
   if (probe.length > 0) child.kill('SIGUSR1');
+  const threads0 = process.env.THREADS === '1' ? readThreadCpuMs(child.pid) : undefined;
   const cpu0 = readCpuMs(child.pid);
   const t0 = performance.now();
   const result = await load(port, Number(process.env.DURATION_S ?? 5) * 1000);
   const cpu1 = readCpuMs(child.pid);
+  const threads1 = threads0 === undefined ? undefined : readThreadCpuMs(child.pid);
   let gc;
   if (probe.length > 0) {
     child.kill('SIGUSR1');
@@ -65,7 +68,9 @@ async function once(config) {
   }
   const per1k = 1000 / result.completed;
   const gcFields = gc === undefined ? {} : { minorPer1k: gc.minor.count * per1k, majorPer1k: (gc.major.count + gc.incremental.count) * per1k, gcMsPer1k: (gc.minor.ms + gc.major.ms + gc.incremental.ms + gc.weakcb.ms) * per1k, gcMaxMs: Math.max(gc.minor.maxMs, gc.major.maxMs, gc.incremental.maxMs), majorMaxMs: gc.major.maxMs };
-  return { busy, cpuUs: ((cpu1 - cpu0) * 1000) / result.completed, rps: result.requestsPerSecond, errors: result.errors, peakMb: mem.peakRssKb / 1024, p99: result.latencyMs.p99, ...gcFields };
+  const threadFields = {};
+  if (threads1 !== undefined) for (const [name, ms] of Object.entries(threads1)) threadFields[`thread ${name}`] = ((ms - (threads0[name] ?? 0)) * 1000) / result.completed;
+  return { ...threadFields, busy, cpuUs: ((cpu1 - cpu0) * 1000) / result.completed, rps: result.requestsPerSecond, errors: result.errors, peakMb: mem.peakRssKb / 1024, p99: result.latencyMs.p99, ...gcFields };
 }
 
 const results = Object.fromEntries(configs.map((c) => [c.label, []]));
@@ -96,6 +101,11 @@ for (const c of configs) {
   console.log(
     `${c.label.padEnd(14)} CPU us/req ${formatInterval(stat(c.label, 'cpuUs'))}  x${ref} ${formatInterval(stat(c.label, 'ratio'), 3)}  req/s ${formatInterval(stat(c.label, 'rps'), 0)}  peak RSS MB ${formatInterval(stat(c.label, 'peakMb'))}  p99 ms ${formatInterval(stat(c.label, 'p99'), 2)}  errors ${results[c.label].reduce((s, x) => s + x.errors, 0)}`,
   );
+  if (process.env.THREADS === '1') {
+    const names = [...new Set(results[c.label].flatMap((x) => Object.keys(x).filter((k) => k.startsWith('thread '))))];
+    const per = names.map((k) => `${k.slice(7)} ${formatInterval(medianWithInterval(results[c.label].map((x) => x[k] ?? 0)), 1)}`);
+    console.log(`${''.padEnd(14)} CPU us/req by thread: ${per.join('  ')}`);
+  }
   if (process.env.GC === '1' && results[c.label].every((x) => x.minorPer1k !== undefined)) {
     console.log(
       `${''.padEnd(14)} GC per 1k req: minor ${formatInterval(stat(c.label, 'minorPer1k'))}  major ${formatInterval(stat(c.label, 'majorPer1k'), 2)}  pause ms ${formatInterval(stat(c.label, 'gcMsPer1k'))}  longest pause ms ${formatInterval(stat(c.label, 'gcMaxMs'), 2)}  longest major ms ${formatInterval(stat(c.label, 'majorMaxMs'), 2)}`,

@@ -1,6 +1,6 @@
 // Readings of another process from /proc (Linux): resident memory and CPU time.
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 
 let ticksPerSecond;
 function clockTicksPerSecond() {
@@ -32,6 +32,30 @@ export function readCpuMs(pid) {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * CPU time so far of each of `pid`'s threads, summed by thread name (MainThread, V8Worker, v8:ProfEvntProc,
+ * libuv-worker, ...), in ms, from each thread's schedstat (nanoseconds on a CPU: exact, not in ticks).
+ */
+export function readThreadCpuMs(pid) {
+  const byName = {};
+  let tids = [];
+  try {
+    tids = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return byName;
+  }
+  for (const tid of tids) {
+    try {
+      const name = readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim();
+      const ns = Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
+      byName[name] = (byName[name] ?? 0) + ns / 1e6;
+    } catch {
+      // The thread ended meanwhile.
+    }
+  }
+  return byName;
 }
 
 /**
