@@ -58,6 +58,16 @@ export class EventLoopDelayRecorder {
     return true;
   }
 
+  /**
+   * Gives points back, to be returned by the next {@link drain} before those recorded since (a cut that did
+   * not write them drained them too early).
+   */
+  keep(points: readonly EventLoopDelayPoint[]): void {
+    if (points.length === 0) return;
+    this.points = [...points, ...this.points];
+    if (this.points.length > MAX_POINTS) this.points.splice(0, this.points.length - MAX_POINTS);
+  }
+
   /** Stops recording; the step under way is closed now and kept for the next {@link drain}. */
   stop(): void {
     if (this.timer !== undefined) clearInterval(this.timer);

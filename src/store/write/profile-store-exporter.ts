@@ -79,8 +79,13 @@ export class ProfileStoreExporter implements ProfileExporter {
     this.schedule(async () => {
       const points = await loopPoints;
       // An idle interval leaves no file at all (only the idle ticks and background threads' few ms, and a
-      // quiet event loop's delay, are dropped).
-      if (isIdleProfile(cut.raw)) return;
+      // quiet event loop's delay, are dropped). The points were drained when the cut was exported, which
+      // waits for the names of spans running at the cut (up to MAX_NAME_WAIT_MS): those that ended after the
+      // cut are a later, maybe busy, interval's and go with the next cut.
+      if (isIdleProfile(cut.raw)) {
+        this.loopDelay?.keep(points.filter((point) => point.timeMs > cut.endMs));
+        return;
+      }
       if (points.length > 0) await this.writeLoopDelay(points, cut.startMs, cut.endMs);
       await this.writeCut(cut);
     });

@@ -112,6 +112,53 @@ test('the event-loop delay of each cut is written as gzipped OTLP/JSON metrics a
   assert.equal(points[0].pid, process.pid);
 });
 
+/** A cut with nothing of the app in it: only idle ticks (the store writes no file for it). */
+function idleCut(startMs, endMs) {
+  const strings = new StringTable();
+  const fn = new PprofFunction({ id: 1, name: strings.dedup('(idle)'), systemName: strings.dedup('(idle)'), filename: strings.dedup('') });
+  const loc = new Location({ id: 1, line: [new Line({ functionId: 1, line: 0 })] });
+  const raw = new Profile({
+    sampleType: [['sample', 'count'], ['wall', 'nanoseconds'], ['cpu', 'nanoseconds']].map(([type, unit]) => new ValueType({ type: strings.dedup(type), unit: strings.dedup(unit) })),
+    sample: [new Sample({ locationId: [1], value: [90, 900_000_000, 0], label: [] })],
+    location: [loc],
+    function: [fn],
+    stringTable: strings,
+    periodType: new ValueType({ type: strings.dedup('wall'), unit: strings.dedup('nanoseconds') }),
+    period: 10_000_000,
+  });
+  return { raw, startMs, endMs, intervalMicros: 10_000, wall: false };
+}
+
+test('a stall after an idle cut, drained when that cut was exported late, is written with the next cut', async () => {
+  // A cut's export waits for the names of spans running at the cut, so the delay it drains can reach into the
+  // next interval; an idle cut writes nothing, and must not take such a stall down with it.
+  const dir = path.join(scratch, 'idle-then-stall');
+  const exporter = new ProfileStoreExporter({ dir, serviceName: 'shop', maxBytes: 1 << 30 });
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  const idleEnd = Date.now();
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  const blockedAt = Date.now();
+  while (Date.now() - blockedAt < 200); // a 200 ms stall after the idle cut's end
+  await new Promise((resolve) => setTimeout(resolve, 30));
+  exporter.export(idleCut(idleEnd - 1000, idleEnd));
+  await exporter.flush(Date.now() + 10_000);
+  let written = [];
+  try {
+    written = readdirSync(path.join(dir, 'shop'));
+  } catch {
+    // No directory: nothing written.
+  }
+  assert.deepEqual(written, [], 'the idle cut wrote nothing');
+  const now = Date.now();
+  exporter.export({ ...rawCut([now - 5]), startMs: idleEnd, endMs: now });
+  await exporter.shutdown(Date.now() + 10_000);
+
+  const contents = await readStore(dir);
+  const { points } = await readEventLoopDelay(contents.loopFiles);
+  const stall = points.filter((p) => p.timeMs >= blockedAt && p.startMs <= blockedAt + 180);
+  assert.ok(stall.some((p) => p.maxNanos >= 150e6), `the stall's points: ${JSON.stringify(points)}`);
+});
+
 test('profile kinds the reader does not know (heap) are listed but never read as CPU', async () => {
   const dir = path.join(scratch, 'kinds');
   const exporter = new ProfileStoreExporter({ dir, serviceName: 'shop', maxBytes: 1 << 30, eventLoopDelay: false });
