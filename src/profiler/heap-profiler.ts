@@ -56,9 +56,17 @@ export class HeapProfiler {
     pprof.heap.start(samplingIntervalBytes, stackDepth);
     this.running = true;
     this.intervalStart = Date.now();
-    // The CPU profile is cut on the same period, and both cuts block the event loop: run this one a loop
-    // turn later, so the requests waiting behind the CPU cut are served in between.
-    this.timer = setInterval(() => setTimeout(() => void this.collect(false), 1).unref(), uploadIntervalMs);
+    // The CPU profile is cut on the same period, right at its start: its sampler's stop and first walks come
+    // due then. Taken half a period later, V8's heap profile (one native call of about a millisecond) shares no
+    // loop turn with them; it is a snapshot of what is live, so when in the period it is taken changes nothing
+    // it says. It also waits for its turn among the agent's sliced walks (nextTurn).
+    const collectInTurn = (): void => void nextTurn().then(() => this.collect(false));
+    this.timer = setTimeout(() => {
+      if (!this.running) return;
+      this.timer = setInterval(collectInTurn, uploadIntervalMs);
+      this.timer.unref();
+      collectInTurn();
+    }, uploadIntervalMs * 1.5);
     this.timer.unref();
   }
 
