@@ -12,7 +12,9 @@ const require = createRequire(import.meta.url);
 const { SlicedSpanExporter } = require('../../../dist/export/sliced-span-exporter.js');
 const { encodeTraceExportRequest, encodeTraceExportRequestInSlices, encodeTraceExportItems, EncodedTraceExportRequest } = require('../../../dist/export/otlp-trace-encoder.js');
 const { ProtobufTraceSerializer } = require('@opentelemetry/otlp-transformer');
-const { ExportResultCode } = require('@opentelemetry/core');
+const { ExportResultCode, suppressTracing, isTracingSuppressed } = require('@opentelemetry/core');
+const { context, trace, ROOT_CONTEXT } = require('@opentelemetry/api');
+const { AsyncLocalStorageContextManager } = require('@opentelemetry/context-async-hooks');
 
 /** Counts event-loop turns (setImmediate callbacks) while `promise` is pending. */
 async function turnsWhile(promise) {
@@ -118,4 +120,36 @@ test('a batch that cannot be encoded, or an exporter that throws, fails the expo
     process.off('uncaughtException', onUncaught);
   }
   assert.deepEqual(uncaught, []);
+});
+
+test('a batch is encoded and sent in no span\'s context, with tracing still suppressed', async () => {
+  // The batch processor exports in the context where the batch filled up: a span's end, maybe inside a running
+  // request. The encoding's slices and the send must not carry that span (their CPU is not the request's).
+  const manager = new AsyncLocalStorageContextManager().enable();
+  context.setGlobalContextManager(manager);
+  try {
+    const request = trace.wrapSpanContext({ traceId: '4bf92f3577b34da6a3ce929d0e0e4736', spanId: '00f067aa0ba902b7', traceFlags: 1 });
+    const seen = {};
+    const encoder = async (spans) => {
+      seen.encodeStart = trace.getSpan(context.active());
+      await new Promise((resolve) => setImmediate(resolve));
+      seen.encodeSlice = trace.getSpan(context.active());
+      return spans;
+    };
+    const inner = {
+      export(batch, done) {
+        seen.send = trace.getSpan(context.active());
+        seen.suppressed = isTracingSuppressed(context.active());
+        done({ code: ExportResultCode.SUCCESS });
+      },
+      shutdown: () => Promise.resolve(),
+    };
+    const exporter = new SlicedSpanExporter(inner, () => encoder);
+    const inRequest = suppressTracing(trace.setSpan(ROOT_CONTEXT, request));
+    const result = await new Promise((resolve) => context.with(inRequest, () => exporter.export(httpSpans(3), resolve)));
+    assert.equal(result.code, ExportResultCode.SUCCESS);
+    assert.deepEqual(seen, { encodeStart: undefined, encodeSlice: undefined, send: undefined, suppressed: true });
+  } finally {
+    context.disable();
+  }
 });
