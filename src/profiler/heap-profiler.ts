@@ -62,7 +62,6 @@ export class HeapProfiler {
     // it says. It also waits for its turn among the agent's sliced walks (nextTurn).
     const collectInTurn = (): void => void nextTurn().then(() => this.collect(false));
     this.timer = setTimeout(() => {
-      if (!this.running) return;
       this.timer = setInterval(collectInTurn, uploadIntervalMs);
       this.timer.unref();
       collectInTurn();
