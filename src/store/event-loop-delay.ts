@@ -65,7 +65,7 @@ export class EventLoopDelayRecorder {
   keep(points: readonly EventLoopDelayPoint[]): void {
     if (points.length === 0) return;
     this.points = [...points, ...this.points];
-    if (this.points.length > MAX_POINTS) this.points.splice(0, this.points.length - MAX_POINTS);
+    this.dropOldestBeyondBound();
   }
 
   /** Stops recording; the step under way is closed now and kept for the next {@link drain}. */
@@ -98,11 +98,16 @@ export class EventLoopDelayRecorder {
       const resolution = RESOLUTION_MS * 1e6;
       const delay = (v: number): number => Math.max(0, Math.round(v - resolution));
       this.points.push({ startMs: this.stepStartMs, timeMs: now, maxNanos: delay(h.max), p99Nanos: delay(h.percentile(99)), meanNanos: delay(h.mean) });
-      if (this.points.length > MAX_POINTS) this.points.splice(0, this.points.length - MAX_POINTS);
+      this.dropOldestBeyondBound();
     }
     h.reset();
     this.stepStartMs = now;
   };
+
+  /** Points kept while no cut takes them are bounded: past MAX_POINTS the oldest go. */
+  private dropOldestBeyondBound(): void {
+    if (this.points.length > MAX_POINTS) this.points.splice(0, this.points.length - MAX_POINTS);
+  }
 }
 
 /** Rounds {@link afterMonitorTick} makes at most: a loop busy in every poll phase still gets its points. */
