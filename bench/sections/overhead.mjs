@@ -444,6 +444,30 @@ function noiseNotes(summary) {
   return notes;
 }
 
+/**
+ * Above this share of what a configuration served under closed-loop load, the open-loop rate queues requests
+ * behind one another: its p99 and stalls then measure the queue (and swing from round to round), not the agent.
+ */
+const NEAR_CAPACITY = 0.8;
+
+/** Sentences naming every configuration the open-loop rate kept near its capacity. */
+function capacityNotes(summary) {
+  const notes = [];
+  for (const id of ORDER) {
+    const s = summary[id];
+    const served = s.requestsPerSecond?.median;
+    if (!(served > 0) || OPEN_LOOP_RATE / served <= NEAR_CAPACITY) continue;
+    notes.push(
+      `${s.label}: ${OPEN_LOOP_RATE} req/s is ${percent(OPEN_LOOP_RATE / served, 0)} of the ${fixed(served, 0)} req/s it served under ` +
+        `closed-loop load (median): near capacity, its p99 and stalls measure queueing`,
+    );
+  }
+  return notes;
+}
+
+/** Every note under a workload's tables: comparisons inside the noise, configurations near capacity. */
+const notesOf = (summary) => [...noiseNotes(summary), ...capacityNotes(summary)];
+
 function methodLine(m) {
   return (
     `${m.minutes ? `${m.minutes} min budget, up to ${m.rounds}` : m.rounds} interleaved rounds per workload (alternating order); per run: ${m.warmupMs / 1000} s warm-up, ${m.closedLoop.windowMs / 1000} s closed loop ` +
@@ -463,7 +487,7 @@ export function table(result) {
     else {
       const { cost, latency } = rows(w.summary);
       lines.push(formatTable(cost), '', formatTable(latency));
-      for (const note of noiseNotes(w.summary)) lines.push(`  ${note}`);
+      for (const note of notesOf(w.summary)) lines.push(`  ${note}`);
     }
   }
   return lines.join('\n');
@@ -483,7 +507,7 @@ export function markdown(result) {
     else {
       const { cost, latency } = rows(w.summary);
       lines.push(md(cost), '', md(latency));
-      const notes = noiseNotes(w.summary);
+      const notes = notesOf(w.summary);
       if (notes.length) lines.push('', ...notes.map((n) => `- ${n}`));
     }
   }
