@@ -65,3 +65,29 @@ export async function runAbLoad(app, port, durationMs, connections = 16) {
   await new Promise((resolve) => loader.on('close', resolve));
   return JSON.parse(out);
 }
+
+/**
+ * Open-loop load on `port` from core 1: `rate` requests a second over `app`'s paths for `durationMs`, sent on
+ * schedule whatever the answers do; resolves to the load client's result (`latencyMs`, `sendLagMs`, ...).
+ */
+export async function runAbOpenLoad(app, port, rate, durationMs) {
+  const options = JSON.stringify({ port, rate, paths: app.paths, durationMs, connections: 16 });
+  const loader = spawn('taskset', ['-c', '1', process.execPath, path.join(root, 'bench/lib/load-client.mjs'), options], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  loader.stdout.on('data', (d) => (out += d));
+  await new Promise((resolve) => loader.on('close', resolve));
+  return JSON.parse(out);
+}
+
+/**
+ * On SIGINT, SIGTERM or SIGHUP: kills the app `current()` returns (OpenTelemetry's register traps SIGTERM to
+ * flush and may linger), stops `app` (PostgreSQL for pg) and exits 1.
+ */
+export function stopOnSignals(app, current) {
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
+    process.on(signal, () => {
+      current()?.kill('SIGKILL');
+      void app.stop().finally(() => process.exit(1));
+    });
+  }
+}

@@ -22,18 +22,12 @@ const rounds = Number(roundsArg);
 const sink = await startAbSink();
 const configs = abConfigs(specs, sink.url);
 // Started once the configs are known to be valid: with APP=pg it starts PostgreSQL.
-const { abApp: makeAbApp, startAbServer, runAbLoad } = await import('./ab-app.mjs');
+const { abApp: makeAbApp, startAbServer, runAbLoad, stopOnSignals } = await import('./ab-app.mjs');
 const abApp = await makeAbApp();
 const load = (port, durationMs) => runAbLoad(abApp, port, durationMs, 10);
 
-// The app under test, killed with this script (OpenTelemetry's register traps SIGTERM to flush and may linger).
 let current;
-for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
-  process.on(signal, () => {
-    current?.kill('SIGKILL');
-    void abApp.stop().finally(() => process.exit(1));
-  });
-}
+stopOnSignals(abApp, () => current);
 
 async function once(config) {
   const env = { ...withoutAgentEnv(), OTEL_LOG_LEVEL: 'none', WORK_ITERS: process.env.WORK_ITERS ?? '15000', ...abApp.env, SPAN_PROFILES_DIR: `/tmp/cpu-ab-store-${process.pid}`, ...config.env };

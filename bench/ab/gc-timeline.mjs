@@ -11,7 +11,6 @@
 // before the config's own; e.g. NODE_FLAGS="--require ./bench/ab/pprof-only.js" with a `noprof` config runs
 // pprof's time profiler alone.
 import path from 'node:path';
-import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { AS_IN_THE_BENCH, abConfigs, startAbSink, withoutAgentEnv } from './ab-configs.mjs';
 import { readCpuMs } from '../lib/proc.mjs';
@@ -27,23 +26,11 @@ const NODE_FLAGS = (process.env.NODE_FLAGS ?? '').split(' ').filter(Boolean).map
 
 const sink = await startAbSink();
 const configs = abConfigs(specs, sink.url, AS_IN_THE_BENCH);
-const { abApp: makeAbApp, startAbServer, runAbLoad } = await import('./ab-app.mjs');
+const { abApp: makeAbApp, startAbServer, runAbLoad, runAbOpenLoad, stopOnSignals } = await import('./ab-app.mjs');
 const abApp = await makeAbApp();
 let current;
-for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
-  process.on(signal, () => {
-    current?.kill('SIGKILL');
-    void abApp.stop().finally(() => process.exit(1));
-  });
-}
+stopOnSignals(abApp, () => current);
 
-function openLoop(port) {
-  const options = JSON.stringify({ port, rate: RATE, paths: abApp.paths, durationMs: OPEN_MS, connections: 16 });
-  const loader = spawn('taskset', ['-c', '1', process.execPath, path.join(root, 'bench/lib/load-client.mjs'), options], { stdio: ['ignore', 'pipe', 'inherit'] });
-  let out = '';
-  loader.stdout.on('data', (d) => (out += d));
-  return new Promise((resolve) => loader.on('close', () => resolve(JSON.parse(out))));
-}
 
 // `[pid:isolate]     1234 ms: Scavenge 72.5 (80.1) -> 31.1 (84.0) MB, pooled: 0 MB, 22.55 / 0.00 ms ...`: the time is
 // from the isolate's start, which is the app's performance.now() origin to within a few ms.
@@ -64,7 +51,7 @@ async function once(config) {
       cpu.push(Math.round((now - last) / 10));
       last = now;
     }, 1000);
-    const result = await openLoop(server.port);
+    const result = await runAbOpenLoad(abApp, server.port, RATE, OPEN_MS);
     clearInterval(timer);
     const openTo = performance.now() - spawnedAt;
     const collections = [...server.output().matchAll(GC_LINE)]

@@ -10,13 +10,9 @@
 // The profile upload interval is the agent's default unless a config sets PYROSCOPE_UPLOAD_INTERVAL: at 15 s a
 // 10 s window holds at most one cut, at 2 s it holds five.
 import path from 'node:path';
-import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { medianWithInterval, formatInterval } from '../lib/median-ci.mjs';
 import { abConfigs, startAbSink, withoutAgentEnv, AS_IN_THE_BENCH } from './ab-configs.mjs';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const root = path.resolve(here, '../..');
 const [, , roundsArg = '8', ...specs] = process.argv;
 const rounds = Number(roundsArg);
 const RATE = Number(process.env.RATE ?? 1000);
@@ -27,25 +23,12 @@ const LAG_MS = Number(process.env.LAG_MS ?? 2);
 const sink = await startAbSink();
 const configs = abConfigs(specs, sink.url, AS_IN_THE_BENCH);
 const ref = process.env.REF ?? (configs.some((c) => c.label === 'otel') ? 'otel' : configs[0].label);
-const { abApp: makeAbApp, startAbServer, runAbLoad } = await import('./ab-app.mjs');
+const { abApp: makeAbApp, startAbServer, runAbLoad, runAbOpenLoad, stopOnSignals } = await import('./ab-app.mjs');
 const abApp = await makeAbApp();
 
 let current;
-for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
-  process.on(signal, () => {
-    current?.kill('SIGKILL');
-    void abApp.stop().finally(() => process.exit(1));
-  });
-}
+stopOnSignals(abApp, () => current);
 
-/** The load client's open loop at RATE on `port`; resolves to its result line. */
-function openLoop(port) {
-  const options = JSON.stringify({ port, rate: RATE, paths: abApp.paths, durationMs: DURATION_MS, connections: 16 });
-  const loader = spawn('taskset', ['-c', '1', process.execPath, path.join(root, 'bench/lib/load-client.mjs'), options], { stdio: ['ignore', 'pipe', 'inherit'] });
-  let out = '';
-  loader.stdout.on('data', (d) => (out += d));
-  return new Promise((resolve) => loader.on('close', () => resolve(JSON.parse(out))));
-}
 
 async function once(config) {
   const env = { ...withoutAgentEnv(), OTEL_LOG_LEVEL: 'none', WORK_ITERS: process.env.WORK_ITERS ?? '15000', ...abApp.env, SPAN_PROFILES_DIR: `/tmp/latency-ab-store-${process.pid}`, ...config.env };
@@ -53,7 +36,7 @@ async function once(config) {
   current = child;
   try {
     await runAbLoad(abApp, port, WARMUP_MS);
-    const r = await openLoop(port);
+    const r = await runAbOpenLoad(abApp, port, RATE, DURATION_MS);
     return { ...r.latencyMs, lagP99: r.sendLagMs?.p99 ?? 0, unanswered: r.unanswered ?? 0, errors: r.errors, completed: r.completed };
   } finally {
     child.kill('SIGKILL');
