@@ -344,7 +344,7 @@ export const VARIABLES = [
       "How often profiles are cut and sent, at most 60s (longer is cut to 60s: Grafana looks for a span's profile within 60 s of it, and a profile is stamped with its window's start).",
     default: '15s',
     readme:
-      "How often profiles are cut and sent, at most `60s`: a longer value is cut to 60s with a warning (Grafana looks for a span's profile from 60 s before it to 60 s after, and a profile is stamped with its window's start).",
+      "How often profiles are cut and sent, at most `60s`: a longer value is cut to 60s with a warning (Grafana looks for a span's profile from 60 s before it to 60 s after, and a profile is stamped with its window's start). The process's first profile is cut early, once the app has used 0.5 s of CPU.",
     fallbackMs: 15_000,
     minMs: 1000,
     maxMs: 24 * 3_600_000,
