@@ -71,16 +71,17 @@ export const MAX_NAME_WAIT_MS = 10_000;
  * restarted. The pieces are merged into the interval's one cut.
  */
 export const PIECE_BUSY_SAMPLES = 200;
-/**
- * The process's first cut comes once the JavaScript thread has run for this long (ms of CPU), or at the interval,
- * whichever is first: a small first profile instead of a full interval's. Measured (bench/ab/gc-timeline.mjs, an
- * Express app at 400 req/s): when the first cut is a full interval's profile, every scavenge of the next ~10 s
- * keeps 8-11 MB and pauses 19-34 ms instead of 6-15; after a small first cut, no later cut does that (4 of 4
- * processes each way). pprof's own serializer does the same on a large first profile; why V8 does is not known.
- */
-export const FIRST_CUT_BUSY_MS = 500;
 export const PIECE_SAMPLES = 2000;
 export const PIECE_CHECK_MS = 250;
+/**
+ * The process's first cut comes once the JavaScript thread has run for this long (ms of CPU) since the sampler's
+ * last stop, or at the interval, whichever is first: a small first profile instead of a full interval's.
+ * Measured (bench/ab/gc-timeline.mjs, an Express app at 400 req/s): when the first cut is a full interval's
+ * profile, every scavenge of the next ~10 s keeps 8-11 MB and pauses 19-34 ms instead of 6-15; after a small first
+ * cut, no later cut does that (4 of 4 processes each way). pprof's own serializer does the same on a large first
+ * profile; why V8 does is not known.
+ */
+export const FIRST_CUT_BUSY_MS = 500;
 /** Longest wait for the sampler's next sample before a stop (see CpuProfiler.afterNextSample). */
 const MAX_SAMPLE_WAIT_MS = 60;
 
@@ -290,14 +291,14 @@ export class CpuProfiler {
     // The cut itself is due: it stops the sampler anyway.
     if (Date.now() - this.intervalStart > this.options.uploadIntervalMs - PIECE_CHECK_MS) return;
     const { pprof, binding } = this.options;
-    const busy = (threadCpuMicros() - this.cpuAtLastStop) / this.options.samplingIntervalMicros;
-    if (!this.firstCutAsked && busy * this.options.samplingIntervalMicros >= (this.options.firstCutBusyMs ?? FIRST_CUT_BUSY_MS) * 1000) {
+    const busyMicros = threadCpuMicros() - this.cpuAtLastStop;
+    if (!this.firstCutAsked && busyMicros >= (this.options.firstCutBusyMs ?? FIRST_CUT_BUSY_MS) * 1000) {
+      this.firstCutAsked = true;
       // Only where the interval's own cut is not near anyway.
       if (Date.now() - this.intervalStart < this.options.uploadIntervalMs / 2) this.cutAfterNextSample();
-      this.firstCutAsked = true;
       return;
     }
-    if (busy < PIECE_BUSY_SAMPLES) {
+    if (busyMicros / this.options.samplingIntervalMicros < PIECE_BUSY_SAMPLES) {
       let taken = 0;
       this.safely(() => {
         taken = (pprof.time.getState() as Uint32Array)[pprof.time.constants.kSampleCount as number] ?? 0;
