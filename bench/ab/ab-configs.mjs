@@ -63,3 +63,20 @@ export function withoutAgentEnv() {
   for (const [k, v] of Object.entries(process.env)) if (!/^(OTEL_|DD_|PYROSCOPE_|SPAN_PROFILES_|NODE_OPTIONS$)/.test(k)) base[k] = v;
   return base;
 }
+
+/**
+ * The environment of a config's app process as the A/B tools run it: this process's without any agent's
+ * variables, OpenTelemetry's diagnostics off, WORK_ITERS (15000 unless set here), the app's own variables
+ * (`appEnv`, e.g. PostgreSQL's), a local store directory named after the tool (used only by configs that send
+ * profiles to the store), then the config's own variables.
+ */
+export function abProcessEnv(config, appEnv, tool) {
+  return {
+    ...withoutAgentEnv(),
+    OTEL_LOG_LEVEL: 'none',
+    WORK_ITERS: process.env.WORK_ITERS ?? '15000',
+    ...appEnv,
+    SPAN_PROFILES_DIR: `/tmp/${tool}-store-${process.pid}`,
+    ...config.env,
+  };
+}

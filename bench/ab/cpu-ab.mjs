@@ -12,7 +12,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { medianWithInterval, formatInterval } from '../lib/median-ci.mjs';
-import { abConfigs, startAbSink, withoutAgentEnv } from './ab-configs.mjs';
+import { abConfigs, startAbSink, abProcessEnv } from './ab-configs.mjs';
 import { readCpuMs, readMemory, readThreadCpuMs } from '../lib/proc.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -30,7 +30,7 @@ let current;
 stopOnSignals(abApp, () => current);
 
 async function once(config) {
-  const env = { ...withoutAgentEnv(), OTEL_LOG_LEVEL: 'none', WORK_ITERS: process.env.WORK_ITERS ?? '15000', ...abApp.env, SPAN_PROFILES_DIR: `/tmp/cpu-ab-store-${process.pid}`, ...config.env };
+  const env = abProcessEnv(config, abApp.env, 'cpu-ab');
   const gcOut = `/tmp/cpu-ab-gc-${process.pid}.json`;
   const probe = process.env.GC === '1' ? ['--require', path.join(here, 'gc-probe.js')] : [];
   const { child, port } = await startAbServer(abApp, config, { ...env, GC_OUT: gcOut }, probe);

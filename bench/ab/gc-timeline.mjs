@@ -12,7 +12,7 @@
 // pprof's time profiler alone.
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { AS_IN_THE_BENCH, abConfigs, startAbSink, withoutAgentEnv } from './ab-configs.mjs';
+import { AS_IN_THE_BENCH, abConfigs, startAbSink, abProcessEnv } from './ab-configs.mjs';
 import { readCpuMs } from '../lib/proc.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -37,7 +37,7 @@ stopOnSignals(abApp, () => current);
 const GC_LINE = /(\d+) ms: (Scavenge|Mark-Compact|Minor Mark-Sweep)[^\n]*?(\d+\.\d+) \(\d+\.\d+\) -> (\d+\.\d+) \(\d+\.\d+\) MB, (?:pooled: [\d.]+ MB, )?(\d+\.\d+) \//g;
 
 async function once(config) {
-  const env = { ...withoutAgentEnv(), OTEL_LOG_LEVEL: 'none', WORK_ITERS: process.env.WORK_ITERS ?? '15000', ...abApp.env, SPAN_PROFILES_DIR: `/tmp/gc-timeline-store-${process.pid}`, ...config.env };
+  const env = abProcessEnv(config, abApp.env, 'gc-timeline');
   const spawnedAt = performance.now();
   const server = await startAbServer(abApp, config, env, ['--trace-gc', ...NODE_FLAGS]);
   current = server.child;

@@ -5,7 +5,7 @@
 // Env: IDLE_S (10) seconds measured, SETTLE_S (3) seconds after the load before measuring.
 import path from 'node:path';
 import { medianWithInterval, formatInterval } from '../lib/median-ci.mjs';
-import { abConfigs, startAbSink, withoutAgentEnv } from './ab-configs.mjs';
+import { abConfigs, startAbSink, abProcessEnv } from './ab-configs.mjs';
 import { readThreadCpuMs } from '../lib/proc.mjs';
 
 const [, , roundsArg = '3', ...specs] = process.argv;
@@ -17,7 +17,7 @@ const idleS = Number(process.env.IDLE_S ?? 10);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 async function once(config) {
-  const env = { ...withoutAgentEnv(), OTEL_LOG_LEVEL: 'none', ...abApp.env, SPAN_PROFILES_DIR: `/tmp/idle-cpu-store-${process.pid}`, ...config.env };
+  const env = abProcessEnv(config, abApp.env, 'idle-cpu');
   const { child, port, closed } = await startAbServer(abApp, config, env);
   await runAbLoad(abApp, port, 1000, 4);
   await sleep(Number(process.env.SETTLE_S ?? 3) * 1000);

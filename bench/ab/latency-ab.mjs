@@ -11,7 +11,7 @@
 // 10 s window holds at most one cut, at 2 s it holds five.
 import path from 'node:path';
 import { medianWithInterval, formatInterval } from '../lib/median-ci.mjs';
-import { abConfigs, startAbSink, withoutAgentEnv, AS_IN_THE_BENCH } from './ab-configs.mjs';
+import { abConfigs, startAbSink, abProcessEnv, AS_IN_THE_BENCH } from './ab-configs.mjs';
 
 const [, , roundsArg = '8', ...specs] = process.argv;
 const rounds = Number(roundsArg);
@@ -31,7 +31,7 @@ stopOnSignals(abApp, () => current);
 
 
 async function once(config) {
-  const env = { ...withoutAgentEnv(), OTEL_LOG_LEVEL: 'none', WORK_ITERS: process.env.WORK_ITERS ?? '15000', ...abApp.env, SPAN_PROFILES_DIR: `/tmp/latency-ab-store-${process.pid}`, ...config.env };
+  const env = abProcessEnv(config, abApp.env, 'latency-ab');
   const { child, port, closed } = await startAbServer(abApp, config, env);
   current = child;
   try {
