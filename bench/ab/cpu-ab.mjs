@@ -1,4 +1,4 @@
-// Interleaved A/B of server CPU time per request (utime+stime from /proc), from the checkout:
+// Interleaved A/B of server CPU time per request (utime+stime from /proc; the system part shown too), from the checkout:
 //   taskset -c 1 node bench/ab/cpu-ab.mjs <rounds> <config> <config> ...
 // config: [label=]kind[:dist][,VAR=value...], kind bare | otel | full | noprof (ab-configs.mjs says what each runs)
 // A round in which any server was less than MIN_BUSY (0.85) busy on its core is left out (contention).
@@ -13,7 +13,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { medianWithInterval, formatInterval } from '../lib/median-ci.mjs';
 import { abConfigs, startAbSink, abProcessEnv } from './ab-configs.mjs';
-import { readCpuMs, readMemory, readThreadCpuMs } from '../lib/proc.mjs';
+import { readCpuTimesMs, readMemory, readThreadCpuMs } from '../lib/proc.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const [, , roundsArg = '6', ...specs] = process.argv;
@@ -38,10 +38,10 @@ async function once(config) {
   await load(port, Number(process.env.WARMUP_S ?? 2) * 1000);
   if (probe.length > 0) child.kill('SIGUSR1');
   const threads0 = process.env.THREADS === '1' ? readThreadCpuMs(child.pid) : undefined;
-  const cpu0 = readCpuMs(child.pid);
+  const cpu0 = readCpuTimesMs(child.pid);
   const t0 = performance.now();
   const result = await load(port, Number(process.env.DURATION_S ?? 5) * 1000);
-  const cpu1 = readCpuMs(child.pid);
+  const cpu1 = readCpuTimesMs(child.pid);
   const threads1 = threads0 === undefined ? undefined : readThreadCpuMs(child.pid);
   let gc;
   if (probe.length > 0) {
@@ -54,7 +54,8 @@ async function once(config) {
       } catch {}
     }
   }
-  const busy = (cpu1 - cpu0) / (performance.now() - t0);
+  const cpuMs = cpu1.user + cpu1.system - cpu0.user - cpu0.system;
+  const busy = cpuMs / (performance.now() - t0);
   const mem = readMemory(child.pid);
   if (child.exitCode === null && child.signalCode === null) {
     child.kill('SIGKILL');
@@ -64,7 +65,7 @@ async function once(config) {
   const gcFields = gc === undefined ? {} : { minorPer1k: gc.minor.count * per1k, majorPer1k: (gc.major.count + gc.incremental.count) * per1k, gcMsPer1k: (gc.minor.ms + gc.major.ms + gc.incremental.ms + gc.weakcb.ms) * per1k, gcMaxMs: Math.max(gc.minor.maxMs, gc.major.maxMs, gc.incremental.maxMs), majorMaxMs: gc.major.maxMs };
   const threadFields = {};
   if (threads1 !== undefined) for (const [name, ms] of Object.entries(threads1)) threadFields[`thread ${name}`] = ((ms - (threads0[name] ?? 0)) * 1000) / result.completed;
-  return { ...threadFields, busy, cpuUs: ((cpu1 - cpu0) * 1000) / result.completed, rps: result.requestsPerSecond, errors: result.errors, peakMb: mem.peakRssKb / 1024, p99: result.latencyMs.p99, ...gcFields };
+  return { ...threadFields, busy, cpuUs: (cpuMs * 1000) / result.completed, sysUs: ((cpu1.system - cpu0.system) * 1000) / result.completed, rps: result.requestsPerSecond, errors: result.errors, peakMb: mem.peakRssKb / 1024, p99: result.latencyMs.p99, ...gcFields };
 }
 
 const results = Object.fromEntries(configs.map((c) => [c.label, []]));
@@ -93,7 +94,7 @@ const stat = (label, key) => medianWithInterval(results[label].map((x) => x[key]
 console.log(`app ${path.basename(abApp.script)}, ${results[ref].length} of ${rounds} interleaved rounds kept (server >= ${MIN_BUSY * 100} % busy), ${process.env.DURATION_S ?? 5} s each, ratio = CPU/request / ${ref} in the same round`);
 for (const c of configs) {
   console.log(
-    `${c.label.padEnd(14)} CPU us/req ${formatInterval(stat(c.label, 'cpuUs'))}  x${ref} ${formatInterval(stat(c.label, 'ratio'), 3)}  req/s ${formatInterval(stat(c.label, 'rps'), 0)}  peak RSS MB ${formatInterval(stat(c.label, 'peakMb'))}  p99 ms ${formatInterval(stat(c.label, 'p99'), 2)}  errors ${results[c.label].reduce((s, x) => s + x.errors, 0)}`,
+    `${c.label.padEnd(14)} CPU us/req ${formatInterval(stat(c.label, 'cpuUs'))} (system ${formatInterval(stat(c.label, 'sysUs'))})  x${ref} ${formatInterval(stat(c.label, 'ratio'), 3)}  req/s ${formatInterval(stat(c.label, 'rps'), 0)}  peak RSS MB ${formatInterval(stat(c.label, 'peakMb'))}  p99 ms ${formatInterval(stat(c.label, 'p99'), 2)}  errors ${results[c.label].reduce((s, x) => s + x.errors, 0)}`,
   );
   if (process.env.THREADS === '1') {
     const names = [...new Set(results[c.label].flatMap((x) => Object.keys(x).filter((k) => k.startsWith('thread '))))];

@@ -24,11 +24,18 @@ export function readMemory(pid) {
 
 /** CPU time (user + system, all threads) `pid` has used so far, in ms; undefined when unreadable. */
 export function readCpuMs(pid) {
+  const times = readCpuTimesMs(pid);
+  return times === undefined ? undefined : times.user + times.system;
+}
+
+/** User and system CPU time (all threads) `pid` has used so far, in ms each; undefined when unreadable. */
+export function readCpuTimesMs(pid) {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return ((Number(fields[11]) + Number(fields[12])) * 1000) / clockTicksPerSecond();
+    const perMs = 1000 / clockTicksPerSecond();
+    return { user: Number(fields[11]) * perMs, system: Number(fields[12]) * perMs };
   } catch {
     return undefined;
   }
