@@ -35,28 +35,36 @@ function readStore(serviceDir) {
   return { names, profiles, spans };
 }
 
+const UPLOAD_INTERVAL_MS = 2000;
+
 describe('the local store, the default with no backend', () => {
   let run;
   before(async () => {
     const app = await spawnApp({
       app: fixturePath('express-app/index.js'),
-      env: { PYROSCOPE_UPLOAD_INTERVAL: '2s', OTEL_BSP_SCHEDULE_DELAY: '200', OTEL_LOG_LEVEL: 'info' },
+      env: { PYROSCOPE_UPLOAD_INTERVAL: `${UPLOAD_INTERVAL_MS}ms`, OTEL_BSP_SCHEDULE_DELAY: '200', OTEL_LOG_LEVEL: 'info' },
     });
     const paths = [];
     for (let i = 0; i < 4; i++) paths.push(`/users/${i}?ms=40`, `/orders/${i}?ms=100`);
     await runConcurrently(app, paths, paths.length);
-    const loadEnd = BigInt(Date.now()) * 1_000_000n;
+    const loadEndMs = Date.now();
+    const loadEnd = BigInt(loadEndMs) * 1_000_000n;
     const serviceDir = path.join(app.storeDir, 'fixture-express-app');
-    // Nothing notifies about files: poll until a profile cut after the load and all root spans are stored.
+    // Nothing notifies about files: poll until every cut that can hold the load's samples and all root spans
+    // are stored. That is a cut covering the end of the load, or, when there is none, whatever was written
+    // two intervals after it: a cut with no work of the app writes no file, and the process's first cut
+    // comes once the app has used 0.5 s of CPU, which can be at the very end of the load, before this
+    // process noted the time; the next cut then holds nothing of the app.
     const store = await waitUntil(
       () => {
         const current = readStore(serviceDir);
-        // A cut covering the end of the load (a later, idle cut writes no file).
-        const cutAfterLoad = current.profiles.some((p) => p.timeNanos + p.durationNanos >= loadEnd);
+        const cutAfterLoad =
+          current.profiles.some((p) => p.timeNanos + p.durationNanos >= loadEnd) ||
+          (current.profiles.length > 0 && Date.now() >= loadEndMs + 2 * UPLOAD_INTERVAL_MS);
         const roots = current.spans.filter((s) => s.kind === 'SERVER');
         return cutAfterLoad && roots.length >= paths.length && current;
       },
-      { timeoutMs: 30_000, intervalMs: 200, what: `a profile cut covering the end of the load and ${paths.length} server spans in ${serviceDir}` },
+      { timeoutMs: 30_000, intervalMs: 200, what: `the load's profile cuts (one covering its end, or those written two intervals after it) and ${paths.length} server spans in ${serviceDir}` },
     );
     run = { app, serviceDir, ...store };
   });
