@@ -57,22 +57,21 @@ export async function startAbServer(app, config, env, nodeFlags = [], wrapper = 
  * Closed-loop load on `port` from core 1 for `durationMs` (CONNECTIONS connections, else `connections`) over
  * `app`'s paths; resolves to the load client's result (`completed` requests, ...) when it is done.
  */
-export async function runAbLoad(app, port, durationMs, connections = 16) {
-  const options = JSON.stringify({ port, connections: Number(process.env.CONNECTIONS ?? connections), paths: app.paths, durationMs });
-  const loader = spawn('taskset', ['-c', '1', process.execPath, path.join(root, 'bench/lib/load-client.mjs'), options], { stdio: ['ignore', 'pipe', 'inherit'] });
-  let out = '';
-  loader.stdout.on('data', (d) => (out += d));
-  await new Promise((resolve) => loader.on('close', resolve));
-  return JSON.parse(out);
+export function runAbLoad(app, port, durationMs, connections = 16) {
+  return runLoadClient({ port, connections: Number(process.env.CONNECTIONS ?? connections), paths: app.paths, durationMs });
 }
 
 /**
  * Open-loop load on `port` from core 1: `rate` requests a second over `app`'s paths for `durationMs`, sent on
  * schedule whatever the answers do; resolves to the load client's result (`latencyMs`, `sendLagMs`, ...).
  */
-export async function runAbOpenLoad(app, port, rate, durationMs) {
-  const options = JSON.stringify({ port, rate, paths: app.paths, durationMs, connections: 16 });
-  const loader = spawn('taskset', ['-c', '1', process.execPath, path.join(root, 'bench/lib/load-client.mjs'), options], { stdio: ['ignore', 'pipe', 'inherit'] });
+export function runAbOpenLoad(app, port, rate, durationMs) {
+  return runLoadClient({ port, rate, paths: app.paths, durationMs, connections: 16 });
+}
+
+/** Runs bench/lib/load-client.mjs with `options` on core 1; resolves to the result it prints. */
+async function runLoadClient(options) {
+  const loader = spawn('taskset', ['-c', '1', process.execPath, path.join(root, 'bench/lib/load-client.mjs'), JSON.stringify(options)], { stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
   loader.stdout.on('data', (d) => (out += d));
   await new Promise((resolve) => loader.on('close', resolve));

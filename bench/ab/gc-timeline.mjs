@@ -31,7 +31,6 @@ const abApp = await makeAbApp();
 let current;
 stopOnSignals(abApp, () => current);
 
-
 // `[pid:isolate]     1234 ms: Scavenge 72.5 (80.1) -> 31.1 (84.0) MB, pooled: 0 MB, 22.55 / 0.00 ms ...`: the time is
 // from the isolate's start, which is the app's performance.now() origin to within a few ms.
 const GC_LINE = /(\d+) ms: (Scavenge|Mark-Compact|Minor Mark-Sweep)[^\n]*?(\d+\.\d+) \(\d+\.\d+\) -> (\d+\.\d+) \(\d+\.\d+\) MB, (?:pooled: [\d.]+ MB, )?(\d+\.\d+) \//g;

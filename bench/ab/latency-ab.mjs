@@ -29,7 +29,6 @@ const abApp = await makeAbApp();
 let current;
 stopOnSignals(abApp, () => current);
 
-
 async function once(config) {
   const env = abProcessEnv(config, abApp.env, 'latency-ab');
   const { child, port, closed } = await startAbServer(abApp, config, env);
