@@ -11,7 +11,7 @@ import { zstdText } from '../helpers/zstd.mjs';
 import { attribution, checkLinkageOfProfiles, formatAttribution, runConcurrently } from '../helpers/span-linkage.mjs';
 import { isLocalRoot } from '../helpers/span-tree.mjs';
 import { fixturePath, killAllApps, spawnApp } from '../helpers/spawn-app.mjs';
-import { waitUntil } from '../helpers/wait-for.mjs';
+import { storeHoldsLoad, waitUntil } from '../helpers/wait-for.mjs';
 
 after(killAllApps);
 
@@ -48,21 +48,16 @@ describe('the local store, the default with no backend', () => {
     for (let i = 0; i < 4; i++) paths.push(`/users/${i}?ms=40`, `/orders/${i}?ms=100`);
     await runConcurrently(app, paths, paths.length);
     const loadEndMs = Date.now();
-    const loadEnd = BigInt(loadEndMs) * 1_000_000n;
     const serviceDir = path.join(app.storeDir, 'fixture-express-app');
     // Nothing notifies about files: poll until every cut that can hold the load's samples and all root spans
-    // are stored. That is a cut covering the end of the load, or, when there is none, whatever was written
-    // two intervals after it: a cut with no work of the app writes no file, and the process's first cut
-    // comes once the app has used 0.5 s of CPU, which can be at the very end of the load, before this
-    // process noted the time; the next cut then holds nothing of the app.
+    // are stored.
     const store = await waitUntil(
       () => {
         const current = readStore(serviceDir);
-        const cutAfterLoad =
-          current.profiles.some((p) => p.timeNanos + p.durationNanos >= loadEnd) ||
-          (current.profiles.length > 0 && Date.now() >= loadEndMs + 2 * UPLOAD_INTERVAL_MS);
+        const ends = current.profiles.map((p) => Number(p.timeNanos + p.durationNanos) / 1e6);
+        const cutsStored = storeHoldsLoad(ends.length > 0 ? Math.max(...ends) : undefined, loadEndMs, UPLOAD_INTERVAL_MS);
         const roots = current.spans.filter((s) => s.kind === 'SERVER');
-        return cutAfterLoad && roots.length >= paths.length && current;
+        return cutsStored && roots.length >= paths.length && current;
       },
       { timeoutMs: 30_000, intervalMs: 200, what: `the load's profile cuts (one covering its end, or those written two intervals after it) and ${paths.length} server spans in ${serviceDir}` },
     );

@@ -14,7 +14,7 @@ import { readPprofFile } from '../helpers/pprof-samples.mjs';
 import { startPyroscopeReceiver } from '../helpers/pyroscope-receiver.mjs';
 import { killAllApps, spawnApp } from '../helpers/spawn-app.mjs';
 import { buildTsFixture, cleanup, markedFunction, TS_BUILDS } from '../helpers/ts-fixture.mjs';
-import { waitUntil } from '../helpers/wait-for.mjs';
+import { storeHoldsLoad, waitUntil } from '../helpers/wait-for.mjs';
 import { WORK_FUNCTION_LINE, writeManyModulesApp } from '../../bench/workload/many-modules.mjs';
 
 /**
@@ -212,11 +212,9 @@ describe('an app of 2,000 compiled modules, each with its map', { skip }, () => 
         if (!existsSync(serviceDir)) return undefined;
         const names = readdirSync(serviceDir).filter((n) => n.endsWith('.cpu.pb.gz')).sort();
         if (names.length === 0) return undefined;
-        // An idle cut writes no file: the last file is the one whose interval reaches past the load, or, when a
-        // cut fell between the load's last sample and this process noting the time, whatever was written two
-        // intervals (1 s) after the load.
+        // The latest cut is the last file.
         const { profile } = readPprofFile(path.join(serviceDir, names.at(-1)));
-        return ((Number(profile.timeNanos) + Number(profile.durationNanos)) / 1e6 >= loadEnd || Date.now() >= loadEnd + 2000) && names;
+        return storeHoldsLoad((Number(profile.timeNanos) + Number(profile.durationNanos)) / 1e6, loadEnd, 1000) && names;
       },
       { timeoutMs: 30_000, what: `a profile cut after the load in ${serviceDir}` },
     );

@@ -48,3 +48,16 @@ export async function waitUntil(condition, { timeoutMs = 15000, intervalMs = 50,
     await new Promise((resolve) => setTimeout(resolve, intervalMs));
   }
 }
+
+/**
+ * Whether the local store now holds every CPU cut that can have samples of a load that ended at `loadEndMs`
+ * (ms), from `latestCutEndMs`, the end of the latest cut stored (undefined: none yet). A cut reaching past the
+ * load's end says so. When none does, the cut after the load's last sample held no work of the app, and the
+ * store writes no file for such a cut; two upload intervals after the load it has been taken for sure. (That
+ * happens when a cut falls between the load's last sample and the test noting the time: the process's first
+ * cut, which comes once the app has used 0.5 s of CPU, can.)
+ */
+export function storeHoldsLoad(latestCutEndMs, loadEndMs, uploadIntervalMs) {
+  if (latestCutEndMs === undefined) return false;
+  return latestCutEndMs >= loadEndMs || Date.now() >= loadEndMs + 2 * uploadIntervalMs;
+}
